@@ -1,0 +1,3 @@
+"""Learners and fixed opponents."""
+
+__all__: list[str] = []
