@@ -207,7 +207,7 @@ def _place(s: Boards, b: int, p: int, c: int, geo: Geometry) -> None:
 
 
 @njit(cache=True)
-def _fill_legal(s: Boards, b: int, geo: Geometry) -> None:
+def _fill_legal(s: Boards, b: int, geo: Geometry) -> None:  # noqa: C901 (inlined hot loop)
     """Recompute legal[b] for the player to move: empty, not suicide, not superko."""
     nn = geo.size * geo.size
     legal = s.legal[b]

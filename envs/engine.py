@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
-
 from rlgo.envs import _kernels as K
 from rlgo.envs._kernels import BLACK, EMPTY, NUM_PLANES, WHITE, Boards, Geometry
 
@@ -79,7 +78,7 @@ class Rules:
         return self.board_size**2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _neighbours(n: int) -> np.ndarray:
     nbr = np.full((n * n, 4), -1, np.int32)
     for r in range(n):
@@ -91,7 +90,7 @@ def _neighbours(n: int) -> np.ndarray:
     return nbr
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zobrist(n: int) -> tuple[np.ndarray, np.uint64]:
     rng = np.random.default_rng(0x60 + n)  # fixed: hashes are reproducible across runs
     zob = rng.integers(1, 2**63, size=(n * n, 3), dtype=np.uint64, endpoint=False)
@@ -277,7 +276,7 @@ class GoEngine:
         """Overwrite game ``dst_index`` of this engine with game ``src_index`` of ``src``."""
         if src.rules != self.rules:
             raise ValueError("cannot copy a game between engines with different rules")
-        for mine, theirs in zip(self.state, src.state):
+        for mine, theirs in zip(self.state, src.state, strict=True):
             mine[dst_index] = theirs[src_index]
 
     def __getstate__(self) -> dict:

@@ -7,7 +7,6 @@ Tests build positions with :func:`parse_board`; the ``ansi`` render mode prints 
 from __future__ import annotations
 
 import numpy as np
-
 from rlgo.envs.coords import COLUMNS
 
 _SYMBOLS = {".": 0, "+": 0, "X": 1, "x": 1, "O": 2, "o": 2}
@@ -21,7 +20,8 @@ def parse_board(text: str) -> np.ndarray:
     rows = [r for r in rows if r]
     n = len(rows)
     if n == 0 or any(len(r) != n for r in rows):
-        raise ValueError(f"an ASCII board must be square; got rows of lengths {[len(r) for r in rows]}")
+        lengths = [len(r) for r in rows]
+        raise ValueError(f"an ASCII board must be square; got rows of lengths {lengths}")
     bad = {ch for r in rows for ch in r} - set(_SYMBOLS)
     if bad:
         raise ValueError(f"unknown board characters {sorted(bad)}; use . X O")
