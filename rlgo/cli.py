@@ -22,7 +22,7 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("env")
 def bench_env(
     board_size: Annotated[list[int], typer.Option("--board-size", "-n",
-                                                  help="Board sizes to measure.")] = [9, 19],
+                                                  help="Board sizes to measure.")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each row.")] = 3.0,
     batch: Annotated[int, typer.Option(help="Games stepped together by the batched engine.")] = 512,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
@@ -31,6 +31,8 @@ def bench_env(
     go_v5 and OpenSpiel, measured in the same run."""
     from rlgo.bench import format_env_table, run_env_bench
 
+    if board_size is None:
+        board_size = [9, 19]
     rows = run_env_bench(board_sizes=board_size, seconds=seconds, batch=batch)
     if as_json:
         typer.echo(json.dumps(rows))
