@@ -92,6 +92,8 @@ class Boards(NamedTuple):
     current one."""
     legal: np.ndarray
     """[B, N*N+1] bool: legal actions of the player to move; all False once over."""
+    record: np.ndarray
+    """[B, max_moves] int16: the actions played, ``record[b, :MOVES]`` (for SGF, GTP)."""
 
 
 # --------------------------------------------------------------------------- hash set
@@ -372,6 +374,7 @@ def _play_checked(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray)
         info[PASSES] = 0
         if geo.superko:
             _remember(s.htab[b], s.hash[b])
+    s.record[b, info[MOVES]] = a
     info[MOVES] += 1
     info[LAST_MOVE] = a
     info[TO_PLAY] = 3 - c

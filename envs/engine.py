@@ -130,6 +130,7 @@ def _new_boards(num_games: int, rules: Rules) -> Boards:
         info=np.zeros((b, K.NUM_INFO), np.int32),
         hist=np.zeros((b, K.HISTORY, nn), np.int8),
         legal=np.zeros((b, nn + 1), np.bool_),
+        record=np.zeros((b, int(rules.max_moves)), np.int16),
     )
 
 
@@ -240,6 +241,18 @@ class GoEngine:
         """[B, N, N] int32 view of the boards: 0 empty, 1 black, 2 white."""
         n = self.rules.board_size
         return self.state.chains[:, K.BOARD].reshape(self.num_games, n, n)
+
+    def actions(self, index: int) -> np.ndarray:
+        """The actions played so far in game ``index`` (a copy), Black's first."""
+        return self.state.record[index, : self.state.info[index, K.MOVES]].astype(np.int64)
+
+    def to_sgf(self, index: int, black: str = "Black", white: str = "White") -> str:
+        """SGF of game ``index`` from the empty board, with its result if it is over.
+        (Only for games started from the empty board, not from :meth:`set_position`.)"""
+        from rlgo.envs.sgf import game_to_sgf, result_string
+
+        result = result_string(float(self.scores()[index])) if self.done[index] else None
+        return game_to_sgf(self.actions(index), self.rules, black, white, result)
 
     def scores(self) -> np.ndarray:
         """[B] Tromp-Taylor score of the current positions, Black minus White minus komi."""

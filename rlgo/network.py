@@ -1,0 +1,112 @@
+"""The policy-value network shared by every learner, so that a comparison holds
+capacity fixed: a residual CNN in the AlphaGo Zero layout, scaled down.
+
+Input: [B, 17, N, N] planes (``GoEngine.observations``). Output: policy logits over the
+N*N+1 actions and a value in [-1, 1], the expected result for the player to move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rlgo.envs._kernels import NUM_PLANES
+
+#: Logit given to illegal actions (finite, so a fully masked row cannot produce NaN).
+ILLEGAL_LOGIT = -1e9
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Size of the shared network."""
+
+    blocks: int = 4
+    """Residual blocks in the trunk."""
+    channels: int = 32
+    """Convolution channels in the trunk."""
+    value_hidden: int = 64
+    """Width of the value head's hidden layer."""
+
+
+class _Block(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(y)))
+
+
+class PolicyValueNet(nn.Module):
+    """Residual policy-value network for one board size.
+
+    ``forward`` is for training (gradients, no counting); :meth:`evaluate` is inference
+    on numpy batches and adds the batch size to :attr:`evals`, the harness's ``nn_evals``.
+    """
+
+    def __init__(self, board_size: int, config: NetConfig = NetConfig()) -> None:
+        super().__init__()
+        n, c = board_size, config.channels
+        self.board_size = board_size
+        self.config = config
+        self.num_actions = n * n + 1
+        self.stem = nn.Sequential(
+            nn.Conv2d(NUM_PLANES, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+        )
+        self.trunk = nn.Sequential(*[_Block(c) for _ in range(config.blocks)])
+        self.policy_conv = nn.Sequential(nn.Conv2d(c, 2, 1, bias=False), nn.BatchNorm2d(2),
+                                         nn.ReLU())
+        self.policy_fc = nn.Linear(2 * n * n, self.num_actions)
+        self.value_conv = nn.Sequential(nn.Conv2d(c, 1, 1, bias=False), nn.BatchNorm2d(1),
+                                        nn.ReLU())
+        self.value_fc = nn.Sequential(nn.Linear(n * n, config.value_hidden), nn.ReLU(),
+                                      nn.Linear(config.value_hidden, 1))
+        self.evals = 0
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``obs`` [B, 17, N, N] (any dtype) -> (logits [B, A], value [B] in [-1, 1])."""
+        x = self.trunk(self.stem(obs.float()))
+        logits = self.policy_fc(self.policy_conv(x).flatten(1))
+        value = torch.tanh(self.value_fc(self.value_conv(x).flatten(1))).squeeze(1)
+        return logits, value
+
+    @torch.no_grad()
+    def evaluate(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inference: (masked log-probabilities [B, A] float32, value [B] float32).
+
+        Runs in eval mode (BatchNorm running statistics) and restores the previous mode.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            logits, value = self(torch.from_numpy(np.ascontiguousarray(obs)))
+            logp = masked_log_softmax(logits, torch.from_numpy(np.ascontiguousarray(mask)))
+        finally:
+            self.train(was_training)
+        self.evals += len(obs)
+        return logp.numpy(), value.numpy()
+
+
+def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log-softmax over the legal actions; illegal actions get a very negative value."""
+    return F.log_softmax(logits.masked_fill(~mask, ILLEGAL_LOGIT), dim=-1)
+
+
+def sample_actions(logp: np.ndarray, rng: np.random.Generator, temperature: float = 1.0
+                   ) -> np.ndarray:
+    """One action per row of log-probabilities [B, A]; temperature 0 is argmax."""
+    if temperature == 0:
+        return logp.argmax(axis=1).astype(np.int64)
+    z = logp / temperature
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1)
+    u = rng.random(len(p)) * cdf[:, -1]
+    return np.minimum((cdf < u[:, None]).sum(axis=1), p.shape[1] - 1).astype(np.int64)
