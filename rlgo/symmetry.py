@@ -7,7 +7,7 @@ pass action maps to itself.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ def transform_planes(x: np.ndarray, k: int) -> np.ndarray:
     return np.flip(y, axis=-1) if k >= 4 else y
 
 
-@lru_cache(maxsize=None)
+@cache
 def action_permutation(board_size: int, k: int) -> np.ndarray:
     """[N*N+1] int64 ``perm`` with ``perm[a]`` = the image of action a under symmetry k."""
     n = board_size
