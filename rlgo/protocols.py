@@ -118,7 +118,11 @@ class Learner(Protocol):
         ...
 
     def learn(self, batch: Experience) -> dict[str, float]:
-        """Update on finished games; returns namespaced metrics (``losses/...``)."""
+        """Update on finished games; returns namespaced metrics (``losses/...``) plus
+        ``train_samples``, the positions its gradient steps consumed (repeats counted),
+        which the harness adds to its counter. Randomness must come from torch's global
+        generator, which the harness seeds per iteration (so a resumed run replays the
+        same numbers)."""
         ...
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""The results store of one training run: ``runs/<name>/``.
+
+::
+
+    runs/<name>/
+      config.toml          the run's full config (harness, agent, network), written once
+      metrics.csv          tidy metrics: one row per (counters, metric, value)
+      checkpoints/         step_<env_steps>.pt, atomically written (rlgo.checkpoint)
+      matches.sqlite       the evaluation games of the run (rlgo.matchdb), by default
+
+Every metric row carries all counters, the x-axes of the sample-efficiency plots:
+``env_steps`` (moves played in real games, both colours), ``games`` (finished self-play
+games), ``nn_evals`` (network positions evaluated, search included), ``train_samples``
+(positions consumed by gradient steps, repeats counted) and ``wall_s`` (seconds of
+training, accumulated across resumes).
+
+Resume: a checkpoint remembers how many metric rows existed when it was written. On resume
+the rows written after it (work that will be redone, deterministically) are dropped, so
+no metric is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+COUNTERS = ("env_steps", "games", "nn_evals", "train_samples", "wall_s")
+HEADER = (*COUNTERS, "metric", "value")
+
+
+@dataclass
+class Counters:
+    """The harness's budget counters; see the module docstring for their meaning."""
+
+    env_steps: int = 0
+    games: int = 0
+    nn_evals: int = 0
+    train_samples: int = 0
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Counters:
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if v is None:
+        return '"none"'
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dump_toml(sections: dict[str, dict[str, Any]]) -> str:
+    """A small TOML writer for flat sections of scalars and lists (configs are data)."""
+    out = []
+    for name, table in sections.items():
+        out.append(f"[{name}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+class RunDir:
+    """A run's directory: config, metrics and checkpoints."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self.metrics_path = self.path / "metrics.csv"
+        self.config_path = self.path / "config.toml"
+        self._rows = 0
+
+    # ------------------------------------------------------------------ config
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def write_config(self, sections: dict[str, dict[str, Any]]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(dump_toml(sections))
+
+    def read_config(self) -> dict[str, dict[str, Any]]:
+        try:
+            return tomllib.loads(self.config_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read {self.config_path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ metrics
+    def open_metrics(self, keep_rows: int | None = None) -> None:
+        """Start appending metrics; with ``keep_rows``, first drop any rows after the
+        first ``keep_rows`` (those written after the checkpoint we resume from)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.metrics_path.exists() or keep_rows == 0:
+            with self.metrics_path.open("w", newline="") as f:
+                csv.writer(f).writerow(HEADER)
+            self._rows = 0
+            return
+        with self.metrics_path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        body = rows[1:]
+        if keep_rows is not None:
+            if keep_rows > len(body):
+                raise ValueError(
+                    f"{self.metrics_path} has {len(body)} rows but the checkpoint expects "
+                    f"{keep_rows}: metrics were lost, refusing to resume"
+                )
+            body = body[:keep_rows]
+        with self.metrics_path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(HEADER)
+            w.writerows(body)
+        self._rows = len(body)
+
+    def log(self, counters: Counters, metrics: dict[str, float]) -> None:
+        """Append one row per metric, each with all counters; flushed at once."""
+        c = counters.as_dict()
+        with self.metrics_path.open("a", newline="") as f:
+            w = csv.writer(f)
+            for name, value in metrics.items():
+                w.writerow([*(c[k] for k in COUNTERS), name, float(value)])
+        self._rows += len(metrics)
+
+    @property
+    def rows(self) -> int:
+        """Metric rows written so far (stored in checkpoints for resume)."""
+        return self._rows
+
+    def metrics(self) -> pd.DataFrame:
+        return load_metrics(self.path)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_path(self, env_steps: int) -> Path:
+        return self.checkpoints / f"step_{env_steps:012d}.pt"
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted(self.checkpoints.glob("step_*.pt")) if self.checkpoints.exists() else []
+        return found[-1] if found else None
+
+
+def load_metrics(run: str | Path) -> pd.DataFrame:
+    """The tidy metrics table of a run directory."""
+    path = Path(run) / "metrics.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no metrics at {path}")
+    return pd.read_csv(path)
