@@ -109,10 +109,10 @@ class Reinforce:
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
                 self.opt.step()
-                sums["policy"] += float(policy_loss)
-                sums["value"] += float(value_loss)
-                sums["entropy"] += float(entropy)
-                sums["grad_norm"] += float(norm)
+                sums["policy"] += policy_loss.item()
+                sums["value"] += value_loss.item()
+                sums["entropy"] += entropy.item()
+                sums["grad_norm"] += norm.item()
                 steps += 1
         metrics = {f"losses/{k}": v / steps for k, v in sums.items()}
         metrics["train_samples"] = n * cfg.epochs

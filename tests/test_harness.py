@@ -1,0 +1,154 @@
+"""The harness: learner protocol, counters, determinism, resume after a kill, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rlgo.cli import app
+from rlgo.envs import Rules
+from rlgo.network import NetConfig
+from rlgo.protocols import Learner, Player
+from rlgo.selfplay import SelfPlay
+from rlgo.train import AGENTS, TrainConfig, Trainer, agent_config_class, build_trainer
+
+TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
+        "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
+        "train.eval_every=400", "train.checkpoint_every=200"]
+TIMING = ("wall_s",)
+
+
+def _make(agent: str, board_size: int = 5):
+    import importlib
+
+    module = importlib.import_module(AGENTS[agent][0])
+    return module.make(board_size, agent_config_class(agent)(), NetConfig(blocks=1, channels=8), 0)
+
+
+@pytest.mark.parametrize("agent", sorted(AGENTS))
+def test_learners_fit_the_protocol(agent):
+    learner = _make(agent)
+    assert isinstance(learner, Learner)
+    assert isinstance(learner.player(), Player) and isinstance(learner.player(greedy=True), Player)
+    batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
+    metrics = learner.learn(batch)
+    assert metrics["train_samples"] >= len(batch)
+    assert all(k.startswith("losses/") for k in metrics if k != "train_samples")
+    assert all(np.isfinite(v) for v in metrics.values())
+    learner.load_state_dict(learner.state_dict())
+
+
+def test_env_steps_count_the_moves_actually_played():
+    learner = _make("reinforce")
+    rules = Rules(board_size=5)
+    torch.manual_seed(0)
+    batch, stats = SelfPlay(rules, 3, learner.player()).play(7)  # slots get refilled
+    assert stats.games == 7 and len(stats.moves_per_game) == 7
+    assert stats.env_steps == sum(stats.moves_per_game)
+    assert len(batch) == stats.env_steps  # self-play records both colours
+    assert len(np.unique(batch.game)) == 7
+    for g in np.unique(batch.game):
+        rows = batch.game == g
+        assert (np.diff(batch.move[rows]) == 1).all() and batch.move[rows][0] == 0
+        # one last move per colour, and the outcome flips sign between the colours
+        assert batch.last[rows].sum() == 2
+        black = batch.player[rows] == 1
+        assert set(batch.outcome[rows][black]) | set(-batch.outcome[rows][~black]) <= {
+            float(batch.outcome[rows][black][0])}
+        assert (batch.reward[rows][~batch.last[rows]] == 0).all()
+    from rlgo.agents.random_player import RandomPlayer
+
+    batch, stats = SelfPlay(rules, 4, learner.player(), opponent=RandomPlayer(1)).play(6)
+    assert stats.env_steps == sum(stats.moves_per_game)
+    # against an opponent only the learner's moves are rows: Black in even games
+    for g in np.unique(batch.game):
+        colours = set(batch.player[batch.game == g].tolist())
+        assert colours == {1 if g % 2 == 0 else 2}
+
+
+def _metrics(out) -> pd.DataFrame:
+    df = pd.read_csv(out / "metrics.csv")
+    df = df[~df.metric.str.endswith("_s") & ~df.metric.str.contains("per_s")]
+    return df.drop(columns=list(TIMING)).reset_index(drop=True)
+
+
+def test_same_seed_same_results(tmp_path):
+    for name in ("a", "b"):
+        build_trainer("reinforce", 5, 600, 3, tmp_path / name, TINY, progress=False).fit()
+    a, b = _metrics(tmp_path / "a"), _metrics(tmp_path / "b")
+    pd.testing.assert_frame_equal(a, b)
+    c = tmp_path / "c"
+    build_trainer("reinforce", 5, 600, 4, c, TINY, progress=False).fit()
+    assert not _metrics(c).equals(a)
+
+
+def test_killed_run_resumes_with_every_metric_intact(tmp_path):
+    """Kill -9 a real `rlgo train` process after its first checkpoint, resume it, and get
+    exactly the metrics of an uninterrupted run (timings aside)."""
+    args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", "reinforce",
+            "--board-size", "5", "--env-steps", "1000", "--seed", "1", "--no-progress"]
+    for kv in TINY:
+        args += ["--set", kv]
+    full = tmp_path / "full"
+    subprocess.run([*args, "--out", str(full)], check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((killed / "checkpoints").glob("step_*.pt")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list((killed / "checkpoints").glob("step_*.pt")), "no checkpoint before the kill"
+    subprocess.run([*args, "--out", str(killed)], check=True, capture_output=True)
+    pd.testing.assert_frame_equal(_metrics(full), _metrics(killed))
+    from rlgo.matchdb import MatchDB
+
+    games = [MatchDB(f"sqlite:///{d / 'matches.sqlite'}").games(with_sgf=False)
+             for d in (full, killed)]
+    cols = ["black", "white", "winner", "score", "moves", "env_steps"]
+    for g, name in zip(games, ("full", "killed"), strict=True):
+        for side in ("black", "white"):
+            g[side] = g[side].str.replace(f"{name}@", "run@")
+    pd.testing.assert_frame_equal(games[0][cols], games[1][cols])
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    build_trainer("reinforce", 5, 200, 0, tmp_path, TINY, progress=False).fit()
+    with pytest.raises(ValueError, match="different config"):
+        build_trainer("reinforce", 5, 200, 0, tmp_path, [*TINY, "lr=0.5"], progress=False).fit()
+
+
+def test_cli_train_smoke_and_clear_errors(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    sets = [x for kv in TINY for x in ("--set", kv)]
+    res = runner.invoke(app, ["train", "--agent", "reinforce", "--board-size", "5",
+                              "--env-steps", "300", "--out", str(out), "--no-progress", *sets])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "metrics.csv")
+    assert {"losses/policy", "eval/elo", "charts/games_per_s"} <= set(df.metric)
+    assert df.env_steps.max() >= 300
+    assert list((out / "checkpoints").glob("step_*.pt"))
+    res = runner.invoke(app, ["train", "--agent", "alphago", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "unknown agent" in res.output
+    res = runner.invoke(app, ["train", "--agent", "reinforce", "--out", str(tmp_path / "y"),
+                              "--set", "nope=1"])
+    assert res.exit_code == 2 and "unknown config key" in res.output
+
+
+def test_train_config_validation():
+    with pytest.raises(ValueError, match="board_size"):
+        TrainConfig(board_size=21)
+    with pytest.raises(ValueError, match="opponent"):
+        TrainConfig(opponent="league")
+    assert isinstance(Trainer, type)
