@@ -67,6 +67,99 @@ def train(
                f"{counters.wall_s:.0f} s; metrics in {out}/metrics.csv")
 
 
+DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
+
+
+@app.command()
+def arena(
+    player_a: Annotated[str, typer.Argument(
+        metavar="PLAYER", help="First player: Black in the even-numbered games, so it gets "
+        "the extra Black game when --games is odd.")],
+    player_b: Annotated[str, typer.Argument(metavar="PLAYER", help="Second player.")],
+    games: Annotated[int, typer.Option(help="Games to play, colours alternating exactly.")] = 100,
+    board_size: Annotated[int, typer.Option("--board-size", "-n",
+                                            help="Board side N (5..19).")] = 9,
+    komi: Annotated[float | None, typer.Option(
+        help="Komi; default rlgo's for the size (24.5 on 5x5, 8.5 on 7x7, else 7.5).")] = None,
+    db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+    seed: Annotated[int, typer.Option(help="Seed of the players' random choices.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Play PLAYER against PLAYER, all games at once, and store every game in the match
+    database.
+
+    PLAYER is one of: random; rollout:<playouts>; gnugo:<level 0..10>; a checkpoint path,
+    optionally followed by :greedy (the default) or :sample.
+    """
+    from rlgo.agents.gnugo_player import GnuGoError
+    from rlgo.arena import play_match
+    from rlgo.envs import Rules
+    from rlgo.matchdb import MatchDB, MatchDBError
+    from rlgo.players import make_player
+
+    players = []
+    try:
+        rules = Rules(board_size=board_size, komi=komi)
+        database = MatchDB(db)
+        for i, spec in enumerate((player_a, player_b)):
+            players.append(make_player(spec, rules, seed=seed + i))
+        summary = play_match(players[0], players[1], games, rules, database)
+    except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        for player in players:
+            close = getattr(player, "close", None)
+            if close is not None:
+                close()
+    typer.echo(json.dumps(summary.to_dict()) if as_json else summary.format())
+
+
+@app.command()
+def elo(
+    db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+    board_size: Annotated[int | None, typer.Option(
+        "--board-size", "-n", help="Only this board size (default: every size, rated "
+        "separately: strengths do not carry across sizes).")] = None,
+    anchor: Annotated[str, typer.Option(help="Player pinned at 0 Elo.")] = "random",
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Bradley-Terry Elo of every player in the match database, with standard errors and
+    95% intervals, anchored at ANCHOR = 0 (see rlgo.elo)."""
+    import math
+
+    import pandas as pd
+
+    from rlgo.elo import fit_elo
+    from rlgo.matchdb import MatchDB, MatchDBError
+
+    try:
+        games = MatchDB(db).games(board_size=board_size, with_sgf=False)
+        if games.empty:
+            raise ValueError(f"no games in {db}"
+                             + (f" on {board_size}x{board_size}" if board_size else ""))
+        tables = []
+        for size, group in games.groupby("board_size", sort=True):
+            table = fit_elo(group, anchor=anchor)
+            tables.append(table.assign(board_size=int(size))[["board_size", *table.columns]])
+    except (ValueError, MatchDBError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    rows = pd.concat(tables, ignore_index=True)
+    if as_json:
+        records = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in row.items()} for row in rows.to_dict(orient="records")]
+        typer.echo(json.dumps(records))
+    else:
+        for table in tables:
+            n = int(table.board_size.iloc[0])
+            typer.echo(f"{n}x{n} ({table.attrs['games']} games; {table.attrs['anchor']}):")
+            with pd.option_context("display.width", None, "display.max_columns", None,
+                                   "display.max_colwidth", None):
+                typer.echo(table.drop(columns="board_size").to_string(
+                    index=False, float_format=lambda x: f"{x:.1f}"))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

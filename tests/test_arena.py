@@ -1,0 +1,232 @@
+"""Arena: exact colour alternation, stored games that replay to their score, batching of
+network players across games, and the player specifications of ``make_player``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from rlgo.agents.network_player import NetworkPlayer
+from rlgo.agents.random_player import RandomPlayer, random_legal_actions
+from rlgo.envs import Rules
+from rlgo.envs.engine import BLACK
+from rlgo.envs.sgf import replay_sgf
+
+from rlgo.arena import END_REASONS, play_match
+from rlgo.checkpoint import CheckpointError, rules_to_dict, save_checkpoint
+from rlgo.matchdb import MatchDB
+from rlgo.network import NetConfig, PolicyValueNet
+from rlgo.players import PlayerSpecError, make_player
+from rlgo.protocols import Decision, Positions
+
+RULES = Rules(board_size=5)
+TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
+
+
+class Recorder:
+    """Wraps a player and logs every call: (games, colours to move, batch size)."""
+
+    def __init__(self, inner, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def act(self, positions: Positions) -> Decision:
+        games = positions.games.copy()
+        self.calls.append((games, positions.engine.to_play[games].copy()))
+        return self.inner.act(positions)
+
+
+@pytest.fixture
+def db(tmp_path) -> MatchDB:
+    with MatchDB(f"sqlite:///{tmp_path / 'matches.sqlite'}") as database:
+        yield database
+
+
+def tiny_checkpoint(path, board_size: int = 5):
+    net = PolicyValueNet(board_size, TINY)
+    return save_checkpoint(path, {
+        "agent": "test", "rules": rules_to_dict(Rules(board_size=board_size)),
+        "net_config": dataclasses.asdict(TINY), "net": net.state_dict(),
+    })
+
+
+# ----------------------------------------------------------------------------- colours
+
+
+@pytest.mark.parametrize("games", [4, 5])
+def test_colours_alternate_exactly(games, db):
+    alice, bob = Recorder(RandomPlayer(1), "alice"), Recorder(RandomPlayer(2), "bob")
+    summary = play_match(alice, bob, games, RULES, db)
+
+    for player, black_games in ((alice, 0), (bob, 1)):
+        for played, colour in player.calls:
+            assert ((played % 2 == black_games) == (colour == BLACK)).all()
+    rows = db.games()
+    assert list(rows["black"]) == ["alice" if i % 2 == 0 else "bob" for i in range(games)]
+    assert list(rows["white"]) == ["bob" if i % 2 == 0 else "alice" for i in range(games)]
+    assert [t["match_game"] for t in rows["tags"]] == list(range(games))
+    # the odd game's extra Black goes to a, and the summary says so
+    assert summary.a_black.games == (games + 1) // 2
+    assert summary.a_white.games == games // 2
+    assert summary.games == games == summary.wins + summary.losses + summary.draws
+
+
+def test_self_play_asks_once_per_step(db):
+    me = Recorder(RandomPlayer(3), "me")
+    play_match(me, me, 4, RULES, db)
+    moves = db.games()["moves"].to_numpy()
+    assert len(me.calls) == moves.max()
+    # step k: one call with every game still going, both colours together
+    assert [len(games) for games, _ in me.calls] == [
+        int((moves > k).sum()) for k in range(moves.max())]
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def test_stored_games_replay_to_their_score(db):
+    summary = play_match(RandomPlayer(4), RandomPlayer(5, name="random-5"), 6, RULES, db,
+                         tags={"purpose": "test"}, run="unit", env_steps=123)
+    rows = db.games()
+    assert list(rows["id"]) == list(summary.game_ids)
+    for row in rows.itertuples():
+        engine, actions = replay_sgf(row.sgf)
+        assert engine.done[0]
+        assert len(actions) == row.moves
+        assert float(engine.scores()[0]) == pytest.approx(row.score)
+        assert row.winner == ("B" if row.score > 0 else "W" if row.score < 0 else "draw")
+        assert row.end_reason in END_REASONS.values()
+        assert (row.board_size, row.komi) == (5, RULES.komi)
+        assert f"PB[{row.black}]" in row.sgf and f"PW[{row.white}]" in row.sgf
+        assert row.tags["purpose"] == "test" and row.tags["match_games"] == 6
+        assert (row.run, row.env_steps) == ("unit", 123)
+
+
+def test_random_vs_random_end_to_end_is_reproducible(db):
+    def match():
+        return play_match(make_player("random", RULES, seed=7),
+                          RandomPlayer(8, name="random-8"), 8, RULES, db)
+
+    first, second = match(), match()
+    assert first.games == 8 and first.a_black.games == first.a_white.games == 4
+    assert sum(first.end_reasons.values()) == 8
+    assert first.nn_evals == {"random": 0, "random-8": 0}
+    sgf = db.games()["sgf"].tolist()
+    assert sgf[:8] == sgf[8:]
+    assert first.to_dict()["wins"] == second.wins
+
+
+def test_random_player_passes_only_when_forced():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((3, 10), bool)
+    mask[0, [2, 5, 9]] = True   # two points and pass
+    mask[1, 9] = True           # only pass
+    mask[2, [0, 9]] = True
+    draws = np.stack([random_legal_actions(mask, rng) for _ in range(400)])
+    assert set(draws[:, 0]) == {2, 5}
+    assert set(draws[:, 1]) == {9}
+    assert set(draws[:, 2]) == {0}
+    assert 0.4 < (draws[:, 0] == 2).mean() < 0.6
+
+
+def test_illegal_decision_is_reported_and_nothing_stored(db):
+    class Stubborn:
+        name = "stubborn"
+
+        def act(self, positions):
+            return Decision(np.zeros(len(positions), np.int64))  # point 0, again and again
+
+    with pytest.raises(ValueError, match="stubborn chose illegal action 0 in game"):
+        play_match(Stubborn(), RandomPlayer(0), 2, RULES, db)
+    assert len(db.games()) == 0
+    with pytest.raises(ValueError, match="at least one game"):
+        play_match(RandomPlayer(0), RandomPlayer(1), 0, RULES)
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def test_network_player_is_batched_across_games(db):
+    net = PolicyValueNet(5, TINY)
+    player = Recorder(NetworkPlayer(net, "net"))
+    summary = play_match(player, RandomPlayer(0), 6, RULES, db)
+
+    # Games advance in lockstep, so at step k it is Black everywhere (k even) or White
+    # everywhere: one call per step with every live game where it has that colour.
+    moves = db.games()["moves"].to_numpy()
+    expected = [[i for i in range(6) if moves[i] > k and (i % 2 == 0) == (k % 2 == 0)]
+                for k in range(moves.max())]
+    assert [list(games) for games, _ in player.calls] == [e for e in expected if e]
+    assert [len(g) for g, _ in player.calls[:2]] == [3, 3]
+    # every position it moved in was one network evaluation
+    net_moves = sum((m + 1) // 2 if i % 2 == 0 else m // 2
+                    for i, m in enumerate(db.games()["moves"]))
+    assert summary.nn_evals["net"] == net.evals == net_moves
+    assert summary.nn_evals["random"] == 0
+
+
+def test_network_player_decisions_and_seeds():
+    from rlgo.envs import GoEngine
+
+    engine = GoEngine(3, RULES)
+    positions = Positions(engine.observations(), engine.legal.copy(), engine, np.arange(3))
+    net = PolicyValueNet(5, TINY)
+    greedy = NetworkPlayer(net, "g").act(positions)
+    assert greedy.nn_evals == 3 and greedy.actions.shape == (3,)
+    assert greedy.extras["logp"].shape == greedy.extras["value"].shape == (3,)
+    samples = [NetworkPlayer(net, "s", greedy=False, seed=9).act(positions).actions
+               for _ in range(2)]
+    assert (samples[0] == samples[1]).all()
+    with pytest.raises(ValueError, match="plays 5x5, not 9x9"):
+        nine = GoEngine(1, Rules(board_size=9))
+        NetworkPlayer(net, "g").act(Positions(nine.observations(), nine.legal, nine,
+                                              np.arange(1)))
+
+
+# ----------------------------------------------------------------------------- make_player
+
+
+def test_make_player_builds_each_kind(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tiny_checkpoint(tmp_path / "runs" / "net.pt")
+    assert make_player("random", RULES).name == "random"
+    assert make_player("rollout:4", RULES).name == "rollout:4"
+    greedy = make_player("runs/./net.pt", RULES)
+    assert (greedy.name, greedy.greedy) == ("runs/net.pt", True)
+    assert make_player("runs/net.pt:greedy", RULES).name == "runs/net.pt"
+    sample = make_player("runs/net.pt:sample", RULES, seed=3)
+    assert (sample.name, sample.greedy) == ("runs/net.pt:sample", False)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("randm", "unknown player 'randm'; valid forms: random, rollout:<playouts>"),
+    ("gnugo:11", "level must be an integer 0..10, got '11'"),
+    ("gnugo:strong", "level must be an integer 0..10"),
+    ("gnugo", "level must be an integer 0..10, got ''"),
+    ("rollout:0", "playouts must be an integer >= 1"),
+    ("rollout:many", "playouts must be an integer >= 1"),
+])
+def test_make_player_rejects_bad_specs(spec, message):
+    with pytest.raises(PlayerSpecError, match=message):
+        make_player(spec, RULES)
+
+
+def test_make_player_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        make_player(str(tmp_path / "missing.pt"), RULES)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        make_player(str(corrupt), RULES)
+    nine = tiny_checkpoint(tmp_path / "nine.pt", board_size=9)
+    with pytest.raises(ValueError, match="trained on 9x9; this arena plays 5x5"):
+        make_player(str(nine), RULES)
+    five = tiny_checkpoint(tmp_path / "five.pt")
+    with pytest.raises(PlayerSpecError, match="unknown checkpoint option 'fast'"):
+        make_player(f"{five}:fast", RULES)
+    with pytest.raises(PlayerSpecError, match="search=<n>. is not available yet"):
+        make_player(f"{five}:search=32", RULES)
+    with pytest.raises(PlayerSpecError, match="one of :greedy and :sample"):
+        make_player(f"{five}:greedy:sample", RULES)
