@@ -515,3 +515,54 @@ def sample_batch(s: Boards, u: np.ndarray, allow_pass: bool, out: np.ndarray) ->
     """``out[b]``: a uniformly random legal action of board b, -1 if its game is over."""
     for b in prange(out.shape[0]):
         out[b] = -1 if s.info[b, DONE] else sample_legal(s.legal[b], allow_pass, u[b])
+
+
+# --------------------------------------------------------------------------- single board
+
+ENDED = -1  # play_single: the move was played and ended the game
+MASK_NONE, MASK_LEGAL, MASK_PASS = 0, 1, 2  # observe_single's mask_mode
+
+# Single-board kernels, shared with the Gymnasium env (gym_env.py). They take the
+# engine's records as plain tuples and rebuild the NamedTuples inside: numba types a plain
+# tuple of arrays in C but a NamedTuple through Python, which costs about 1 us per call,
+# a sixth of a whole step. They never run the engine's parallel kernels, whose thread
+# wake-up costs up to milliseconds when called once at a time.
+# They live here, not in go_v0.py, because numba's on-disk cache of a function is
+# invalidated by its own file only, not by the kernels it calls from another file.
+
+
+@njit(cache=True)
+def play_single(state: tuple, a: int, geo: tuple, rewards: np.ndarray) -> int:
+    """Play action a on the single board; 0 (the game goes on), ENDED, or the
+    refusal code (GAME_OVER, OUT_OF_RANGE, ILLEGAL; the board is then unchanged).
+    ``rewards`` [2] receives the (Black, White) rewards."""
+    s = Boards(*state)
+    status = play_one(s, 0, a, Geometry(*geo), rewards)
+    if status != OK:
+        return status
+    return ENDED if s.info[0, DONE] else 0
+
+
+@njit(cache=True)
+def reset_single(state: tuple, geo: tuple) -> None:
+    """New game on the single board: empty, Black to move."""
+    _reset_one(Boards(*state), 0, Geometry(*geo))
+
+
+@njit(cache=True)
+def observe_single(state: tuple, me: int, mask_mode: int, obs: np.ndarray,
+                   mask: np.ndarray) -> None:
+    """Planes of the single board for colour ``me`` into ``obs`` [N, N, 17], and into
+    ``mask`` [N*N+1]: zeros (MASK_NONE), the legal actions of the player to move
+    (MASK_LEGAL) or pass alone (MASK_PASS, for a finished game)."""
+    s = Boards(*state)
+    nn = mask.shape[0] - 1
+    planes_one(s, 0, me, obs.reshape((nn, NUM_PLANES)))
+    if mask_mode == MASK_LEGAL:
+        legal = s.legal[0]
+        for a in range(nn + 1):
+            mask[a] = legal[a]
+    else:
+        mask[:] = 0
+        if mask_mode == MASK_PASS:
+            mask[nn] = 1
