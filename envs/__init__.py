@@ -2,7 +2,7 @@
 PettingZoo AEC env (:mod:`rlgo.envs.go_v0`) and a Gymnasium single-agent env registered
 as ``rlgo/Go-v0``."""
 
-from rlgo.envs import go_v0  # noqa: E402  (needs the engine above)
+from rlgo.envs import go_v0
 from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules, StepResult, default_komi
 from rlgo.envs.gym_env import GoGymEnv, register_envs
 
