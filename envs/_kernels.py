@@ -416,6 +416,28 @@ def play_one(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray) -> i
     return _play_checked(s, b, a, geo, rewards)
 
 
+@njit(cache=True)
+def play_serial(s: Boards, actions: np.ndarray, geo: Geometry, rewards: np.ndarray,
+                status: np.ndarray) -> None:
+    """:func:`play_batch` on one thread: waking the thread pool costs more than a few
+    boards' moves."""
+    for b in range(actions.shape[0]):
+        if actions[b] < 0:
+            rewards[b, 0] = 0.0
+            rewards[b, 1] = 0.0
+            status[b] = OK
+        else:
+            status[b] = _play_checked(s, b, actions[b], geo, rewards[b])
+
+
+@njit(cache=True)
+def reset_serial(s: Boards, which: np.ndarray, geo: Geometry) -> None:
+    """:func:`reset_batch` on one thread."""
+    for b in range(which.shape[0]):
+        if which[b]:
+            _reset_one(s, b, geo)
+
+
 @njit(cache=True, parallel=True)
 def reset_batch(s: Boards, which: np.ndarray, geo: Geometry) -> None:
     """Reset the boards where ``which[b]`` is True: empty board, Black to move."""

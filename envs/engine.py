@@ -17,6 +17,8 @@ from rlgo.envs import _kernels as K
 from rlgo.envs._kernels import BLACK, EMPTY, NUM_PLANES, WHITE, Boards, Geometry
 
 MIN_SIZE, MAX_SIZE = 5, 19
+#: Batches smaller than this are stepped on one thread (thread wake-up costs more).
+SERIAL_BELOW = 16
 
 #: Default komi per board size. 7.5 is the modern Chinese/AGA komi for 19x19 and is
 #: also the usual choice on 9x9. On small boards the first move is worth much more:
@@ -173,7 +175,8 @@ class GoEngine:
         """Reset all games, or those where the bool mask ``which`` [B] is True."""
         if which is None:
             which = np.ones(self.num_games, np.bool_)
-        K.reset_batch(self.state, np.asarray(which, np.bool_), self.geo)
+        reset = K.reset_batch if self.num_games >= SERIAL_BELOW else K.reset_serial
+        reset(self.state, np.asarray(which, np.bool_), self.geo)
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Play ``actions[b]`` on every game b; a negative action leaves game b as it is.
@@ -185,7 +188,8 @@ class GoEngine:
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         if actions.shape != (self.num_games,):
             raise ValueError(f"actions must have shape ({self.num_games},), got {actions.shape}")
-        K.play_batch(self.state, actions, self.geo, self._rewards, self._status)
+        play = K.play_batch if self.num_games >= SERIAL_BELOW else K.play_serial
+        play(self.state, actions, self.geo, self._rewards, self._status)
         if self._status.any():
             bad = np.flatnonzero(self._status)
             raise IllegalMoveError(

@@ -121,21 +121,29 @@ def bench_open_spiel(board_size: int, seconds: float, seed: int = 0) -> float | 
 
 
 def run_env_bench(board_sizes: Sequence[int] = (9, 19), seconds: float = 3.0,
-                  batch: int = 512) -> list[Row]:
-    """Rows ``{"impl", "board_size", "steps_per_s"}`` for every implementation found."""
+                  batch: int = 512, rounds: int = 3) -> list[Row]:
+    """Rows ``{"impl", "board_size", "steps_per_s"}`` for every implementation found.
+
+    Each implementation is measured ``rounds`` times for ``seconds / rounds``, the rounds
+    interleaved (A B C D A B C D ...), and the median is reported: a burst of load from
+    another process then hits every row alike instead of one row.
+    """
+    benches: dict[str, Callable[[int, float], float | None]] = {
+        "rlgo-batched": lambda n, t: bench_batched(n, t, batch),
+        "rlgo-aec": bench_aec,
+        "pettingzoo-go_v5": bench_pettingzoo,
+        "open_spiel": bench_open_spiel,
+    }
     rows: list[Row] = []
     for n in board_sizes:
-        measured = {
-            "rlgo-batched": bench_batched(n, seconds, batch),
-            "rlgo-aec": bench_aec(n, seconds),
-            "pettingzoo-go_v5": bench_pettingzoo(n, seconds),
-            "open_spiel": bench_open_spiel(n, seconds),
-        }
-        rows += [
-            {"impl": impl, "board_size": n, "steps_per_s": round(v, 1)}
-            for impl, v in measured.items()
-            if v is not None
-        ]
+        measured: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for impl, bench in benches.items():
+                v = bench(n, seconds / rounds)
+                if v is not None:
+                    measured.setdefault(impl, []).append(v)
+        rows += [{"impl": impl, "board_size": n, "steps_per_s": round(float(np.median(v)), 1)}
+                 for impl, v in measured.items()]
     return rows
 
 
