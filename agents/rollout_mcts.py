@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs import _kernels as K
-from rlgo.envs._kernels import BLACK, BOARD, EMPTY, HEAD, LIBS, LSQ, LSUM, Boards, Geometry
+from rlgo.envs._kernels import BLACK, BOARD, EMPTY, Boards, Geometry
 
 from rlgo.protocols import Decision, Positions
 
@@ -140,52 +140,6 @@ def _own_eye(board: np.ndarray, nbr: np.ndarray, diag: np.ndarray, p: int, c: in
     return bad < (2 if corners == 4 else 1)
 
 
-@njit(cache=True, inline="always")
-def _legal_point(ch: np.ndarray, gh: np.ndarray, tab: np.ndarray, geo: Geometry, h0: np.uint64,
-                 p: int, c: int) -> bool:
-    """Whether colour c may play the empty point p of one board: not suicide and, under
-    superko, no repeated position. The per-point test of ``_kernels._fill_legal``."""
-    nbr = geo.nbr
-    h = h0 ^ geo.zob[p, c]
-    breathes = False
-    g0 = -1
-    g1 = -1
-    g2 = -1
-    for k in range(4):
-        q = nbr[p, k]
-        if q < 0:
-            break
-        v = ch[BOARD, q]
-        if v == EMPTY:
-            breathes = True
-            continue
-        g = ch[HEAD, q]
-        lib = np.int64(ch[LIBS, g])
-        ls = np.int64(ch[LSUM, g])
-        atari = lib * ch[LSQ, g] == ls * ls
-        if v == c:
-            if not atari:
-                breathes = True
-        elif atari:
-            breathes = True
-            if g != g0 and g != g1 and g != g2:
-                h ^= gh[g]
-                if g0 < 0:
-                    g0 = g
-                elif g1 < 0:
-                    g1 = g
-                else:
-                    g2 = g
-    if breathes and geo.superko:
-        mask = tab.shape[0] - 1
-        i = K._slot(h, mask)
-        while tab[i] != 0:
-            if tab[i] == h:
-                return False
-            i = (i + 1) & mask
-    return breathes
-
-
 @njit(cache=True)
 def _rollout(s: Boards, b: int, geo: Geometry, diag: np.ndarray, cand: np.ndarray,
              rng: np.ndarray) -> None:
@@ -210,16 +164,16 @@ def _rollout(s: Boards, b: int, geo: Geometry, diag: np.ndarray, cand: np.ndarra
         while m > 0:  # draw without replacement until an allowed point turns up
             j = min(int(_uniform(rng) * m), m - 1)
             p = cand[j]
-            if not _own_eye(board, geo.nbr, diag, p, c) and _legal_point(ch, gh, tab, geo,
+            if not _own_eye(board, geo.nbr, diag, p, c) and K.legal_point(ch, gh, tab, geo,
                                                                         h0, p, c):
                 move = p
                 break
             m -= 1
             cand[j] = cand[m]
         if move >= 0:
-            K._place(s, b, move, c, geo)
+            K.place(s, b, move, c, geo)
             if geo.superko:
-                K._remember(tab, s.hash[b])
+                K.remember(tab, s.hash[b])
             passes = 0
         else:
             passes += 1
@@ -228,17 +182,6 @@ def _rollout(s: Boards, b: int, geo: Geometry, diag: np.ndarray, cand: np.ndarra
 
 
 # --------------------------------------------------------------------------- search
-
-
-@njit(cache=True)
-def _copy_game(src: Boards, g: int, dst: Boards, b: int) -> None:
-    """dst[b] = src[g] for the fields search and rollouts read (not hist, record)."""
-    dst.chains[b, :, :] = src.chains[g]
-    dst.ghash[b, :] = src.ghash[g]
-    dst.hash[b] = src.hash[g]
-    dst.htab[b, :] = src.htab[g]
-    dst.info[b, :] = src.info[g]
-    dst.legal[b, :] = src.legal[g]
 
 
 @njit(cache=True)
@@ -289,7 +232,7 @@ def _search_one(root: Boards, g: int, s: Boards, b: int, geo: Geometry, diag: np
     if root.info[g, K.DONE]:
         return num_nodes
     for _ in range(playouts):
-        _copy_game(root, g, s, b)
+        K.copy_game(root, g, s, b)
         node = 0
         depth = 0
         while True:  # selection, then expansion of one node
@@ -297,7 +240,7 @@ def _search_one(root: Boards, g: int, s: Boards, b: int, geo: Geometry, diag: np
             path_node[depth] = node
             path_action[depth] = a
             depth += 1
-            K._play_checked(s, b, a, geo, rewards)
+            K.play_checked(s, b, a, geo, rewards)
             child = children[node, a]
             if child == UNEXPANDED:
                 child = num_nodes
@@ -310,7 +253,7 @@ def _search_one(root: Boards, g: int, s: Boards, b: int, geo: Geometry, diag: np
                 break
         if not s.info[b, K.DONE]:
             _rollout(s, b, geo, diag, cand, rng)
-        score = K._score(s, b, geo)
+        score = K.score(s, b, geo)
         z = 1.0 if score > 0 else (-1.0 if score < 0 else 0.0)  # for Black
         for d in range(depth):  # backup, each edge for the player who moved there
             node = path_node[d]

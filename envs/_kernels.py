@@ -25,6 +25,12 @@ is kept in a per-board open-addressing hash set ``htab``; a move whose resulting
 is in the set is illegal and masked out. A 64-bit Zobrist collision could wrongly forbid a
 move; the chance is about 1e-15 per game.
 
+Kernel API for search code (rollouts, tree search): :func:`place`, :func:`remember`,
+:func:`play_checked`, :func:`legal_point`, :func:`score`, :func:`copy_game` and the public
+batch functions below. Editing this file: numba's on-disk cache of a function in *another*
+module that calls these kernels (``agents/rollout_mcts.py``) is not invalidated by the
+edit; delete that module's ``__pycache__`` (a fresh clone, as in CI, has none).
+
 Performance note: numba reference-counts every array passed to a compiled call, an atomic
 operation per array. The state is therefore packed into a few arrays, and the per-point
 legality test is written inline in :func:`_fill_legal` rather than called 81..361 times.
@@ -100,14 +106,14 @@ class Boards(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _slot(h: np.uint64, mask: int) -> int:
+def slot(h: np.uint64, mask: int) -> int:
     return np.int64((h >> np.uint64(17)) & np.uint64(mask))
 
 
 @njit(cache=True)
-def _remember(tab: np.ndarray, h: np.uint64) -> None:
+def remember(tab: np.ndarray, h: np.uint64) -> None:
     mask = tab.shape[0] - 1
-    i = _slot(h, mask)
+    i = slot(h, mask)
     while tab[i] != 0:
         if tab[i] == h:
             return
@@ -162,7 +168,7 @@ def _capture(ch: np.ndarray, nbr: np.ndarray, g: int) -> None:
 
 
 @njit(cache=True)
-def _place(s: Boards, b: int, p: int, c: int, geo: Geometry) -> None:
+def place(s: Boards, b: int, p: int, c: int, geo: Geometry) -> None:
     """Put a stone of colour c on the empty point p of board b (assumed legal)."""
     ch = s.chains[b]
     gh = s.ghash[b]
@@ -258,7 +264,7 @@ def _fill_legal(s: Boards, b: int, geo: Geometry) -> None:  # noqa: C901 (inline
                     else:
                         g2 = g
         if breathes and geo.superko:  # is the resulting position in the hash set?
-            i = _slot(h, tmask)
+            i = slot(h, tmask)
             while tab[i] != 0:
                 if tab[i] == h:
                     breathes = False
@@ -266,6 +272,68 @@ def _fill_legal(s: Boards, b: int, geo: Geometry) -> None:  # noqa: C901 (inline
                 i = (i + 1) & tmask
         legal[p] = breathes
     legal[nn] = True
+
+
+@njit(cache=True, inline="always")
+def legal_point(ch: np.ndarray, gh: np.ndarray, tab: np.ndarray, geo: Geometry, h0: np.uint64,
+                 p: int, c: int) -> bool:
+    """Whether colour c may play the empty point p of one board (``ch`` = chains[b],
+    ``gh`` = ghash[b], ``tab`` = htab[b], ``h0`` = hash[b]): not suicide and, under
+    superko, no repeated position. For code that tests a few points (rollouts);
+    :func:`_fill_legal` inlines the same test by hand, being called per move over every
+    point (see the performance note), and a test checks that the two agree."""
+    nbr = geo.nbr
+    h = h0 ^ geo.zob[p, c]
+    breathes = False
+    g0 = -1
+    g1 = -1
+    g2 = -1
+    for k in range(4):
+        q = nbr[p, k]
+        if q < 0:
+            break
+        v = ch[BOARD, q]
+        if v == EMPTY:
+            breathes = True
+            continue
+        g = ch[HEAD, q]
+        lib = np.int64(ch[LIBS, g])
+        ls = np.int64(ch[LSUM, g])
+        atari = lib * ch[LSQ, g] == ls * ls
+        if v == c:
+            if not atari:
+                breathes = True
+        elif atari:
+            breathes = True
+            if g != g0 and g != g1 and g != g2:
+                h ^= gh[g]
+                if g0 < 0:
+                    g0 = g
+                elif g1 < 0:
+                    g1 = g
+                else:
+                    g2 = g
+    if breathes and geo.superko:
+        mask = tab.shape[0] - 1
+        i = slot(h, mask)
+        while tab[i] != 0:
+            if tab[i] == h:
+                return False
+            i = (i + 1) & mask
+    return breathes
+
+
+@njit(cache=True)
+def copy_game(src: Boards, g: int, dst: Boards, b: int) -> None:
+    """``dst[b] = src[g]``, every field: tree search copies a root into a scratch slot."""
+    dst.chains[b, :, :] = src.chains[g]
+    dst.ghash[b, :] = src.ghash[g]
+    dst.hash[b] = src.hash[g]
+    dst.htab[b, :] = src.htab[g]
+    dst.info[b, :] = src.info[g]
+    dst.hist[b, :, :] = src.hist[g]
+    dst.legal[b, :] = src.legal[g]
+    dst.record[b, :] = src.record[g]
 
 
 # --------------------------------------------------------------------------- scoring
@@ -317,7 +385,7 @@ def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
 
 
 @njit(cache=True)
-def _score(s: Boards, b: int, geo: Geometry) -> float:
+def score(s: Boards, b: int, geo: Geometry) -> float:
     black, white = area_score(s.chains[b, BOARD], geo.nbr)
     return black - white - geo.komi
 
@@ -327,7 +395,7 @@ def scores(s: Boards, geo: Geometry) -> np.ndarray:
     """[B] float64 Tromp-Taylor score, Black minus White, komi included."""
     out = np.empty(s.hash.shape[0], np.float64)
     for b in range(out.shape[0]):
-        out[b] = _score(s, b, geo)
+        out[b] = score(s, b, geo)
     return out
 
 
@@ -344,7 +412,7 @@ def _reset_one(s: Boards, b: int, geo: Geometry) -> None:
     s.ghash[b, :] = 0
     s.hash[b] = geo.empty_hash
     s.htab[b, :] = 0
-    _remember(s.htab[b], geo.empty_hash)
+    remember(s.htab[b], geo.empty_hash)
     s.info[b, :] = 0
     s.info[b, TO_PLAY] = BLACK
     s.info[b, LAST_MOVE] = -1
@@ -353,7 +421,7 @@ def _reset_one(s: Boards, b: int, geo: Geometry) -> None:
 
 
 @njit(cache=True)
-def _play_checked(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray) -> int:
+def play_checked(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray) -> int:
     """Play action a on board b if it is legal; returns OK or why it was refused (the
     board is then untouched). ``rewards`` [2] receives the (Black, White) rewards."""
     rewards[0] = 0.0
@@ -370,10 +438,10 @@ def _play_checked(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray)
     if a == nn:
         info[PASSES] += 1
     else:
-        _place(s, b, a, c, geo)
+        place(s, b, a, c, geo)
         info[PASSES] = 0
         if geo.superko:
-            _remember(s.htab[b], s.hash[b])
+            remember(s.htab[b], s.hash[b])
     s.record[b, info[MOVES]] = a
     info[MOVES] += 1
     info[LAST_MOVE] = a
@@ -385,9 +453,9 @@ def _play_checked(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray)
         info[REASON] = MOVE_CAP
     if info[REASON] != ONGOING:
         info[DONE] = 1
-        score = _score(s, b, geo)
-        if score != 0:
-            rewards[0] = 1.0 if score > 0 else -1.0
+        final = score(s, b, geo)
+        if final != 0:
+            rewards[0] = 1.0 if final > 0 else -1.0
             rewards[1] = -rewards[0]
     _fill_legal(s, b, geo)
     return OK
@@ -407,13 +475,13 @@ def play_batch(s: Boards, actions: np.ndarray, geo: Geometry, rewards: np.ndarra
             rewards[b, 1] = 0.0
             status[b] = OK
         else:
-            status[b] = _play_checked(s, b, actions[b], geo, rewards[b])
+            status[b] = play_checked(s, b, actions[b], geo, rewards[b])
 
 
 @njit(cache=True)
 def play_one(s: Boards, b: int, a: int, geo: Geometry, rewards: np.ndarray) -> int:
     """Single-board step without the thread-pool overhead (the AEC env's path)."""
-    return _play_checked(s, b, a, geo, rewards)
+    return play_checked(s, b, a, geo, rewards)
 
 
 @njit(cache=True)
@@ -427,7 +495,7 @@ def play_serial(s: Boards, actions: np.ndarray, geo: Geometry, rewards: np.ndarr
             rewards[b, 1] = 0.0
             status[b] = OK
         else:
-            status[b] = _play_checked(s, b, actions[b], geo, rewards[b])
+            status[b] = play_checked(s, b, actions[b], geo, rewards[b])
 
 
 @njit(cache=True)
@@ -454,9 +522,9 @@ def set_position(s: Boards, b: int, board: np.ndarray, to_play: int, geo: Geomet
     _reset_one(s, b, geo)
     for p in range(board.shape[0]):
         if board[p] != EMPTY:
-            _place(s, b, p, board[p], geo)
+            place(s, b, p, board[p], geo)
     s.htab[b, :] = 0
-    _remember(s.htab[b], s.hash[b])
+    remember(s.htab[b], s.hash[b])
     s.info[b, TO_PLAY] = to_play
     s.hist[b, 0, :] = s.chains[b, BOARD, :]
     _fill_legal(s, b, geo)

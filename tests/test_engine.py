@@ -376,3 +376,35 @@ def test_observation_planes_history_and_perspective():
     assert (obs[16] == 0).all()  # white to move
     last = eng.observations(channels_last=True)[0]
     np.testing.assert_array_equal(last, obs.transpose(1, 2, 0))
+
+
+def test_legal_point_agrees_with_the_inlined_legal_mask():
+    """``_fill_legal`` inlines the per-point test for speed; ``legal_point`` is the same
+    test for search code. They must never drift apart."""
+    from rlgo.envs import _kernels as K
+
+    rng = np.random.default_rng(5)
+    eng = GoEngine(6, Rules(board_size=5, max_moves=150))
+    s, geo = eng.state, eng.geo
+    while not eng.done.all():
+        for b in np.flatnonzero(~eng.done):
+            c = int(eng.to_play[b])
+            for p in range(25):
+                expect = bool(eng.legal[b, p])
+                if s.chains[b, K.BOARD, p] == 0:
+                    got = K.legal_point(s.chains[b], s.ghash[b], s.htab[b], geo, s.hash[b], p, c)
+                    assert got == expect, (b, p)
+        eng.step(eng.random_actions(rng, allow_pass=rng.random() < 0.05))
+
+
+def test_copy_game_copies_a_game_between_engines():
+    from rlgo.envs import _kernels as K
+
+    rng = np.random.default_rng(2)
+    src = GoEngine(3, Rules(board_size=7))
+    for _ in range(20):
+        src.step(src.random_actions(rng))
+    dst = GoEngine(2, Rules(board_size=7))
+    K.copy_game(src.state, 2, dst.state, 0)
+    for a, b in zip(src.state, dst.state, strict=True):
+        np.testing.assert_array_equal(a[2], b[0])
