@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,5 +19,7 @@ def gnugo_path() -> str | None:
 def gnugo() -> str:
     path = gnugo_path()
     if path is None:
+        if os.environ.get("CI"):  # CI installs it: a missing engine there is a failure
+            pytest.fail("GNU Go is not installed; .ci/run should apt-get install gnugo")
         pytest.skip("GNU Go is not installed (apt-get install gnugo)")
     return path
