@@ -6,10 +6,14 @@
 ``gnugo:<level>``              GNU Go 3.8 at level 0..10, e.g. ``gnugo:10``
 ``<checkpoint>[:greedy]``      a trained network playing its most probable move
 ``<checkpoint>:sample``        the same network sampling from its policy
+``<checkpoint>:search=<n>``    the network with n simulations of PUCT tree search per
+                               move, playing the most visited move
+                               (:class:`rlgo.agents.mcts.MCTSPlayer`)
 =============================  =====================================================
 
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
-samples (:func:`rlgo.agents.network_player.checkpoint_player_name`).
+samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
+when it searches.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ VALID_FORMS = (
     "random",
     "rollout:<playouts>",
     "gnugo:<level 0..10>",
-    "<checkpoint.pt>[:greedy|:sample]",
+    "<checkpoint.pt>[:greedy|:sample|:search=<simulations>]",
 )
 """The player specifications :func:`make_player` accepts, for error messages and help."""
 
@@ -93,16 +97,23 @@ def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
     path, options = _split_checkpoint(spec)
     if not Path(path).exists() and "/" not in path and "." not in path:
         raise PlayerSpecError(f"unknown player {spec!r}; {_forms()}")
+    simulations = None
     for option in options:
         if option.startswith("search="):
-            raise PlayerSpecError(f"{spec!r}: network search (:search=<n>) is not available "
-                                  f"yet; {_forms()}")
-        if option not in _CHECKPOINT_OPTIONS:
+            simulations = _int_argument(spec, option[len("search="):], "search", 1)
+        elif option not in _CHECKPOINT_OPTIONS:
             raise PlayerSpecError(f"{spec!r}: unknown checkpoint option {option!r} (known: "
-                                  f"{', '.join(_CHECKPOINT_OPTIONS)}); {_forms()}")
+                                  f"{', '.join(_CHECKPOINT_OPTIONS)}, search=<n>); {_forms()}")
     if len(set(options)) > 1:
-        raise PlayerSpecError(f"{spec!r}: choose one of :greedy and :sample")
-    player = NetworkPlayer.from_checkpoint(path, greedy="sample" not in options, seed=seed)
+        raise PlayerSpecError(f"{spec!r}: choose one of :greedy and :sample, or :search=<n> "
+                              "alone")
+    if simulations is not None:
+        from rlgo.agents.mcts import MCTSPlayer
+
+        player = MCTSPlayer.from_checkpoint(path, simulations, seed=seed)
+    else:
+        player = NetworkPlayer.from_checkpoint(path, greedy="sample" not in options,
+                                               seed=seed)
     trained = player.rules
     if trained is not None and trained.board_size != rules.board_size:
         n, m = trained.board_size, rules.board_size

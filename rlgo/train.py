@@ -208,6 +208,8 @@ class Trainer:
         self.show_progress = progress
         self.rules = Rules(board_size=train.board_size, komi=train.komi)
         module = importlib.import_module(AGENTS[train.agent][0])
+        if train.threads > 0:
+            torch.set_num_threads(train.threads)
         torch.manual_seed(train.seed)
         self.learner = module.make(train.board_size, agent_config, net_config, train.seed)
         self.state = _Progress(next_eval=train.eval_every, next_checkpoint=train.checkpoint_every,
