@@ -67,6 +67,24 @@ def train(
                f"{counters.wall_s:.0f} s; metrics in {out}/metrics.csv")
 
 
+@app.command()
+def plot(
+    runs: Annotated[list[str], typer.Argument(metavar="RUN", help="Run directories.")],
+    x: Annotated[str, typer.Option(help="Counter on the x-axis: env_steps, games, nn_evals, "
+                                        "train_samples or wall_s.")] = "env_steps",
+    out: Annotated[str, typer.Option(help="Image file to write.")] = "elo.png",
+) -> None:
+    """Plot the Elo curves of runs against a counter (seaborn)."""
+    from rlgo.plots import plot_elo
+
+    try:
+        path = plot_elo(runs, x=x, out=out)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote {path}")
+
+
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
 
 

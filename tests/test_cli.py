@@ -38,3 +38,22 @@ def test_arena_and_elo_errors(tmp_path):
     assert res.exit_code == 2 and "no games" in res.output
     res = runner.invoke(app, ["elo", "--db", "notaurl"])
     assert res.exit_code == 2
+
+
+def test_plot_writes_an_image_and_rejects_bad_axes(tmp_path):
+    from rlgo.runs import Counters, RunDir
+
+    run = RunDir(tmp_path / "r1")
+    run.open_metrics(keep_rows=0)
+    for steps, elo in ((0, 10.0), (100, 150.0), (200, 320.0)):
+        run.log(Counters(env_steps=steps, wall_s=steps / 10), {"eval/elo": elo,
+                                                             "eval/elo_stderr": 30.0})
+    runner = CliRunner()
+    out = tmp_path / "elo.png"
+    res = runner.invoke(app, ["plot", str(tmp_path / "r1"), "--x", "wall_s", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    res = runner.invoke(app, ["plot", str(tmp_path / "r1"), "--x", "moves"])
+    assert res.exit_code == 2 and "x must be one of" in res.output
+    res = runner.invoke(app, ["plot", str(tmp_path / "nope")])
+    assert res.exit_code == 2
