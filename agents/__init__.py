@@ -1,6 +1,7 @@
 """Learners and fixed opponents, one readable file each.
 
-Learners (built by the harness through each module's ``make``): :mod:`.reinforce`.
+Learners (built by the harness through each module's ``make``): :mod:`.reinforce`,
+:mod:`.mcts` (AlphaZero-style search distillation).
 Fixed players: :class:`RandomPlayer`, :class:`RolloutMCTSPlayer` (compiled UCT with random
 rollouts), :class:`GnuGoPlayer` (GNU Go over GTP), :class:`NetworkPlayer` (a network or a
 checkpoint). Names are imported lazily: importing ``rlgo.agents`` loads neither torch nor
@@ -19,6 +20,9 @@ _WHERE = {
     "NetworkPlayer": "network_player",
     "Reinforce": "reinforce",
     "ReinforceConfig": "reinforce",
+    "MCTSConfig": "mcts",
+    "MCTSLearner": "mcts",
+    "MCTSPlayer": "mcts",
 }
 
 __all__ = sorted(_WHERE)

@@ -40,9 +40,28 @@ def bench_env(
         typer.echo(format_env_table(rows))
 
 
+@bench_app.command("mcts")
+def bench_mcts(
+    board_size: Annotated[list[int] | None, typer.Option("--board-size", "-n",
+                                                         help="Board sizes to measure.")] = None,
+    simulations: Annotated[int, typer.Option(help="Simulations per move.")] = 64,
+    batch: Annotated[int, typer.Option(help="Games searched at once (the network's batch).")] = 64,
+    seconds: Annotated[float, typer.Option(help="Time spent measuring each board size.")] = 6.0,
+    gumbel: Annotated[bool, typer.Option(help="Gumbel root instead of PUCT.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Tree-search simulations/s against the bare network's evaluations/s at the same
+    batch, default network, measured in the same run (target on 9x9: >= 0.75x)."""
+    from rlgo.bench_mcts import format_mcts_table, run_mcts_bench
+
+    rows = run_mcts_bench(board_sizes=board_size or [9], simulations=simulations, batch=batch,
+                          seconds=seconds, gumbel=gumbel)
+    typer.echo(json.dumps(rows) if as_json else format_mcts_table(rows))
+
+
 @app.command()
 def train(
-    agent: Annotated[str, typer.Option(help="Learner: reinforce (mcts, ppo, replay to come).")],
+    agent: Annotated[str, typer.Option(help="Learner: reinforce or mcts (ppo, replay to come).")],
     board_size: Annotated[int, typer.Option(help="Board side N (5..19).")] = 7,
     env_steps: Annotated[int, typer.Option(help="Budget in moves played, both colours.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,

@@ -38,6 +38,7 @@ from rlgo.symmetry import augment
 #: net_config, seed) -> Learner``.
 AGENTS: dict[str, tuple[str, str]] = {
     "reinforce": ("rlgo.agents.reinforce", "ReinforceConfig"),
+    "mcts": ("rlgo.agents.mcts", "MCTSConfig"),
 }
 
 
@@ -78,6 +79,10 @@ class TrainConfig:
     """Earlier snapshots of the run each evaluation also plays."""
     eval_greedy: bool = False
     """Evaluate the raw policy's argmax (True) or samples from it (False)."""
+    eval_search: int = 0
+    """If > 0, the snapshot also plays the ladder with this many search simulations per
+    move (``<snapshot>:search=<n>``), so the raw policy and the policy with search both
+    get an Elo (logged as ``eval/search/...``)."""
     checkpoint_every: int = 25_000
     """Env steps between checkpoints (evaluations also checkpoint)."""
     db: str = ""
@@ -349,6 +354,7 @@ class Trainer:
             db=self.db(), run=self.name, env_steps=env_steps, ladder=self.cfg.eval_ladder,
             games=self.cfg.eval_games, snapshots=self._earlier_snapshots(),
             greedy=self.cfg.eval_greedy, seed=self.cfg.seed * 7919 + self.state.iteration,
+            search=self.cfg.eval_search,
         )
         metrics["charts/eval_s"] = time.perf_counter() - t0
         self.state.last_elo = metrics.get("eval/elo", float("nan"))

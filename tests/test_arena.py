@@ -226,7 +226,8 @@ def test_make_player_checkpoint_errors(tmp_path):
     five = tiny_checkpoint(tmp_path / "five.pt")
     with pytest.raises(PlayerSpecError, match="unknown checkpoint option 'fast'"):
         make_player(f"{five}:fast", RULES)
-    with pytest.raises(PlayerSpecError, match="search=<n>. is not available yet"):
-        make_player(f"{five}:search=32", RULES)
+    with pytest.raises(PlayerSpecError, match="search must be an integer"):
+        make_player(f"{five}:search=0", RULES)
+    assert make_player(f"{five}:search=32", RULES).name == f"{five}:search=32"
     with pytest.raises(PlayerSpecError, match="one of :greedy and :sample"):
         make_player(f"{five}:greedy:sample", RULES)

@@ -42,7 +42,7 @@ def test_learners_fit_the_protocol(agent):
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
     metrics = learner.learn(batch)
     assert metrics["train_samples"] >= len(batch)
-    assert all(k.startswith("losses/") for k in metrics if k != "train_samples")
+    assert all(k.startswith(("losses/", "charts/")) for k in metrics if k != "train_samples")
     assert all(np.isfinite(v) for v in metrics.values())
     learner.load_state_dict(learner.state_dict())
 
@@ -152,3 +152,18 @@ def test_train_config_validation():
     with pytest.raises(ValueError, match="opponent"):
         TrainConfig(opponent="league")
     assert isinstance(Trainer, type)
+
+
+def test_mcts_run_rates_raw_policy_and_search(tmp_path):
+    """An mcts run logs the raw policy's Elo and the searched policy's Elo side by side."""
+    sets = [*TINY, "simulations=4", "replay_positions=2000", "train.eval_search=4",
+            "train.eval_every=300"]
+    torch.set_num_threads(1)
+    build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False).fit()
+    df = pd.read_csv(tmp_path / "metrics.csv")
+    names = set(df.metric)
+    assert {"eval/elo", "eval/search/elo", "eval/search/vs_random/score",
+            "charts/search_disagreement"} <= names
+    searched = df[df.metric == "eval/search/elo"]
+    assert len(searched) == 2 and searched.env_steps.iloc[-1] >= 300  # step 0 and the end
+    assert df.nn_evals.max() > df.env_steps.max()  # search evaluates more than one per move

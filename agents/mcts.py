@@ -1,0 +1,464 @@
+"""MCTS distillation (AlphaZero): self-play guided by tree search, the network trained
+towards the search's policy and the game's outcome.
+
+Every self-play move runs :func:`rlgo.search.run_search` with the shared network, for all
+live games at once. The network is trained on a replay window of recent positions:
+
+    loss = -E[pi_search . log pi(.|s)] + c_v * E[(v(s) - z)^2]     (+ AdamW weight decay)
+
+where ``pi_search`` is the search's ``action_weights`` (PUCT: the root visit distribution;
+Gumbel: softmax(logits + sigma(completed Q))) and z the game's result for the mover
+(Silver et al. 2017, 2018). Compared with REINFORCE, each move gets a dense target over
+all actions instead of one win/loss bit shared by the whole game.
+
+Self-play options:
+
+* PUCT root: Dirichlet noise on the priors; for the first ``temperature_moves`` moves of
+  a game the move is sampled from N(root, a)^(1/T), later moves take the most visited.
+* Gumbel root (``gumbel=True``, Danihelka et al. 2022): the Gumbel noise does the
+  exploring (no Dirichlet, no temperature), sequential halving over ``max_considered``
+  sampled actions; policy improvement holds with 2..16 simulations.
+* Playout cap randomization (KataGo, Wu 2019): with probability ``full_search_prob`` a
+  move gets the full ``simulations`` with noise and becomes a training row; otherwise a
+  ``cheap_simulations`` search without noise just picks the move, recorded with
+  ``extras["policy_weight"] = 0`` and dropped by the learner.
+
+Learner side: a replay window of the last ``replay_positions`` full-search positions (in
+the checkpoint as tensors, so a resumed run replays exactly); each ``learn`` adds the new
+positions and takes ``ceil(replay_ratio * new / minibatch)`` gradient steps on minibatches
+drawn uniformly from the window. Reanalyse (``reanalyse_fraction`` > 0, MuZero
+Reanalyse's policy half): that fraction of every minibatch gets its policy target
+recomputed by a noise-free search with the current network before training, written back
+into the window. Positions are rebuilt by replaying the game's move record from the empty
+board (the self-play player stores ``extras["record"]``, the actions before the move, only
+in that mode): the rebuilt state is exact (history planes, superko set), costs 2 bytes
+per move, and needs no pickled engine. Reanalysed rows get the rebuilt, un-augmented
+planes with their new target (a consistent pair, whatever symmetry the row had); the
+value target stays the game's result.
+
+Diagnostics (``charts/...``, from the self-play moves of each batch):
+``search_disagreement`` (the search's best move, argmax of its target, differs from the
+raw policy's argmax: the training signal's information), ``policy_entropy`` (raw policy at
+the root, nats), ``search_entropy`` (the targets), ``value_error`` and
+``search_value_error`` (squared error of the network's / the search's root value against
+the game's result), ``full_search_fraction``, ``replay_positions``, ``reanalysed``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rlgo.envs import GoEngine, Rules
+from torch.nn import functional as F
+
+from rlgo.network import NetConfig, PolicyValueNet, masked_log_softmax
+from rlgo.protocols import Decision, Experience, Player, Positions
+from rlgo.search import SearchConfig, Workspace, run_search
+
+__all__ = ["MCTSConfig", "MCTSLearner", "MCTSPlayer", "ReplayWindow", "make"]
+
+
+@dataclass(frozen=True)
+class MCTSConfig:
+    """Hyper-parameters of MCTS distillation (search constants: see rlgo.search)."""
+
+    simulations: int = 32
+    """Simulations per move of a full search (self-play, evaluation and reanalyse)."""
+    gumbel: bool = False
+    """Gumbel MuZero's root and interior rules instead of PUCT (module docstring)."""
+    c_puct: float = 1.25
+    """PUCT exploration constant."""
+    fpu_reduction: float = 0.2
+    """PUCT: an unvisited edge's Q is the node's value minus this."""
+    dirichlet_alpha: float | None = None
+    """PUCT root noise concentration; None: 10.83 / (legal actions)."""
+    dirichlet_fraction: float = 0.25
+    """PUCT root noise weight in the self-play priors."""
+    max_considered: int = 16
+    """Gumbel: root actions sampled for sequential halving (m)."""
+    c_visit: float = 50.0
+    """Gumbel: sigma's c_visit."""
+    c_scale: float = 0.1
+    """Gumbel: sigma's c_scale."""
+    temperature: float = 1.0
+    """PUCT self-play: early moves are sampled from N(root, a)^(1/temperature)."""
+    temperature_moves: int = 10
+    """PUCT self-play: moves of a game (from its start) played by sampling; later moves
+    take the most visited action."""
+    full_search_prob: float = 1.0
+    """Playout cap randomization: chance that a move gets the full search and is trained
+    on (1 turns it off; KataGo used 0.25)."""
+    cheap_simulations: int = 8
+    """Playout cap randomization: simulations of the other moves (not trained on)."""
+    lr: float = 1e-3
+    """AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW decoupled weight decay."""
+    value_coef: float = 1.0
+    """Weight of the value loss (AlphaGo Zero: 1)."""
+    minibatch: int = 256
+    """Positions per gradient step, drawn uniformly from the replay window."""
+    replay_positions: int = 20_000
+    """Capacity of the replay window (newest positions kept)."""
+    replay_ratio: float = 2.0
+    """Positions trained on per new position: ceil(ratio * new / minibatch) steps."""
+    reanalyse_fraction: float = 0.0
+    """Share of each minibatch whose policy target is recomputed by search with the
+    current network before training (0 turns reanalyse off)."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+
+    def __post_init__(self) -> None:
+        self.search  # noqa: B018 (building the SearchConfig validates its fields)
+        if self.simulations < 1 or self.cheap_simulations < 1:
+            raise ValueError("simulations and cheap_simulations must be >= 1")
+        if not 0 < self.full_search_prob <= 1:
+            raise ValueError("full_search_prob must lie in (0, 1]")
+        if not 0 <= self.reanalyse_fraction <= 1:
+            raise ValueError("reanalyse_fraction must lie in [0, 1]")
+        if self.temperature <= 0 or self.temperature_moves < 0:
+            raise ValueError("temperature must be positive and temperature_moves >= 0")
+        if self.minibatch < 1 or self.replay_positions < 1 or self.replay_ratio <= 0:
+            raise ValueError("minibatch, replay_positions and replay_ratio must be positive")
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def search(self) -> SearchConfig:
+        """The search constants as :func:`rlgo.search.run_search` takes them."""
+        return SearchConfig(gumbel=self.gumbel, c_puct=self.c_puct,
+                            fpu_reduction=self.fpu_reduction,
+                            dirichlet_alpha=self.dirichlet_alpha,
+                            dirichlet_fraction=self.dirichlet_fraction,
+                            max_considered=self.max_considered, c_visit=self.c_visit,
+                            c_scale=self.c_scale)
+
+
+# --------------------------------------------------------------------------- player
+
+
+def _entropy(logp: np.ndarray) -> np.ndarray:
+    """[B] entropy in nats of rows of log-probabilities (illegal rows ~ -1e9 count 0)."""
+    p = np.exp(logp.astype(np.float64))
+    return -(p * np.maximum(logp, -30.0)).sum(1)
+
+
+class MCTSPlayer:
+    """The network plus tree search, ``simulations`` per move, all positions searched in
+    one batch.
+
+    ``greedy`` (evaluation): no noise, the full budget, the search's move (PUCT: most
+    visited). Otherwise (self-play): root noise, temperature for the first
+    ``temperature_moves`` moves (PUCT) and playout cap randomization.
+
+    ``extras`` of each decision, [B] float32 unless stated: ``policy`` [B, A] (the search
+    target), ``policy_weight`` (1 full search, 0 cheap), ``value`` (network value of the
+    root), ``search_value``, ``disagree`` (1 when the target's argmax differs from the
+    raw policy's), ``prior_entropy``; with ``record_history`` also ``record`` [B,
+    max_moves] int16, the game's actions so far (the first ``moves`` entries count).
+    """
+
+    kind = "mcts"
+    """Player kind stored in the match database."""
+
+    def __init__(self, net: PolicyValueNet, simulations: int,
+                 search: SearchConfig | None = None, *, name: str | None = None,
+                 greedy: bool = True, temperature: float = 1.0, temperature_moves: int = 0,
+                 full_search_prob: float = 1.0, cheap_simulations: int = 8,
+                 record_history: bool = False, seed: int = 0,
+                 spec: dict[str, Any] | None = None) -> None:
+        if simulations < 1:
+            raise ValueError(f"simulations must be >= 1, got {simulations}")
+        self.net = net
+        self.simulations = int(simulations)
+        self.search = search if search is not None else SearchConfig()
+        self.name = name if name is not None else f"mcts:search={self.simulations}"
+        self.greedy = greedy
+        self.temperature = temperature
+        self.temperature_moves = temperature_moves
+        self.full_search_prob = full_search_prob
+        self.cheap_simulations = int(cheap_simulations)
+        self.record_history = record_history
+        self.spec = spec
+        self.rules: Rules | None = None
+        """The rules of the last positions played (or of the checkpoint's training)."""
+        self._rng = np.random.default_rng(seed)
+        self._workspace = Workspace()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, simulations: int, seed: int = 0,
+                        name: str | None = None,
+                        search: SearchConfig | None = None) -> MCTSPlayer:
+        """A checkpoint's network with search, playing greedily by visit count. Every
+        checkpoint gets the same search constants (``search``, default PUCT), so that
+        search strength compares networks. ``name`` defaults to ``<path>:search=<n>``."""
+        from rlgo.checkpoint import load_checkpoint, network_from_checkpoint
+
+        net, rules = network_from_checkpoint(load_checkpoint(path))
+        search = search if search is not None else SearchConfig()
+        norm = os.path.normpath(str(path))
+        player = cls(net, simulations, search, name=name or f"{norm}:search={simulations}",
+                     seed=seed, spec={"path": norm, "search": int(simulations),
+                                      "gumbel": search.gumbel})
+        player.rules = rules
+        return player
+
+    def act(self, positions: Positions) -> Decision:
+        n = positions.obs.shape[-1]
+        if n != self.net.board_size:
+            raise ValueError(f"{self.name} plays {self.net.board_size}x{self.net.board_size}, "
+                             f"not {n}x{n}")
+        eng, games = positions.engine, np.asarray(positions.games, np.int64)
+        self.rules = eng.rules
+        bsz = len(games)
+        if self.greedy:
+            full = np.ones(bsz, bool)
+            noise = np.zeros(bsz, bool)
+        else:
+            full = self._rng.random(bsz) < self.full_search_prob
+            noise = full  # KataGo: cheap searches get no noise
+        budget = np.where(full, self.simulations, self.cheap_simulations)
+        if bsz == 0:
+            return Decision(np.zeros(0, np.int64), self._extras(None, full, eng, games))
+        out = run_search(eng, games, self.net.evaluate, self.search, budget, noise, self._rng,
+                         workspace=self._workspace)
+        actions = out.action.copy()
+        if not self.greedy and not self.search.gumbel and self.temperature_moves > 0:
+            early = np.flatnonzero(eng.moves[games] < self.temperature_moves)
+            actions[early] = self._sample_visits(out.visit_counts[early])
+        return Decision(actions, self._extras(out, full, eng, games), nn_evals=out.nn_evals)
+
+    def _sample_visits(self, visits: np.ndarray) -> np.ndarray:
+        """One action per row drawn from N^(1/T)."""
+        weights = visits.astype(np.float64) ** (1.0 / self.temperature)
+        cdf = np.cumsum(weights, axis=1)
+        u = self._rng.random(len(weights)) * cdf[:, -1]
+        return np.minimum((cdf <= u[:, None]).sum(1), weights.shape[1] - 1).astype(np.int64)
+
+    def _extras(self, out, full: np.ndarray, eng: GoEngine,
+                games: np.ndarray) -> dict[str, np.ndarray]:
+        actions = eng.rules.num_actions
+        if out is None:
+            zeros = np.zeros(0, np.float32)
+            extras = {"policy": np.zeros((0, actions), np.float32), "policy_weight": zeros,
+                      "value": zeros, "search_value": zeros, "disagree": zeros,
+                      "prior_entropy": zeros}
+        else:
+            best = out.action_weights.argmax(1)
+            extras = {
+                "policy": out.action_weights,
+                "policy_weight": full.astype(np.float32),
+                "value": out.raw_value.astype(np.float32),
+                "search_value": out.value.astype(np.float32),
+                "disagree": (best != out.prior_logp.argmax(1)).astype(np.float32),
+                "prior_entropy": _entropy(out.prior_logp).astype(np.float32),
+            }
+        if self.record_history:
+            extras["record"] = eng.state.record[games].copy()
+        return extras
+
+    def __repr__(self) -> str:
+        mode = "greedy" if self.greedy else "self-play"
+        root = "gumbel" if self.search.gumbel else "puct"
+        return f"MCTSPlayer(name={self.name!r}, {root}, {self.simulations} sims, {mode})"
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class ReplayWindow:
+    """Ring buffer of the newest ``capacity`` training positions (arrays allocated on
+    the first :meth:`add`, shapes taken from the data)."""
+
+    FIELDS = ("obs", "mask", "policy", "outcome", "record", "move")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.size = 0
+        self.head = 0
+        """Next row to write."""
+        self.data: dict[str, np.ndarray] = {}
+
+    def add(self, rows: dict[str, np.ndarray]) -> None:
+        """Append rows (every field of :attr:`FIELDS`), overwriting the oldest."""
+        count = len(rows["obs"])
+        if count == 0:
+            return
+        if not self.data:
+            self.data = {k: np.zeros((self.capacity, *v.shape[1:]), v.dtype)
+                         for k, v in rows.items()}
+        if count > self.capacity:
+            rows = {k: v[-self.capacity:] for k, v in rows.items()}
+            count = self.capacity
+        where = (self.head + np.arange(count)) % self.capacity
+        for k, v in rows.items():
+            self.data[k][where] = v
+        self.head = int((self.head + count) % self.capacity)
+        self.size = min(self.size + count, self.capacity)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and ints only (checkpoints load with ``weights_only=True``): the rows
+        in place, so that minibatch indices drawn after a resume hit the same rows."""
+        return {"size": self.size, "head": self.head,
+                **{k: torch.from_numpy(np.ascontiguousarray(v[: self.size]))
+                   for k, v in self.data.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.size, self.head, self.data = int(state["size"]), int(state["head"]), {}
+        if self.size:
+            self.data = {k: np.zeros((self.capacity, *state[k].shape[1:]),
+                                     state[k].numpy().dtype) for k in self.FIELDS}
+            for k in self.FIELDS:
+                self.data[k][: self.size] = state[k].numpy()
+
+
+# --------------------------------------------------------------------------- learner
+
+
+class MCTSLearner:
+    """The MCTS-distillation learner (module docstring)."""
+
+    def __init__(self, board_size: int, config: MCTSConfig, net_config: NetConfig,
+                 seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+        self.board_size = board_size
+        self.net = PolicyValueNet(board_size, net_config)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
+                                     weight_decay=config.weight_decay)
+        self.window = ReplayWindow(config.replay_positions)
+        self._selfplay: MCTSPlayer | None = None
+
+    def player(self, greedy: bool = False) -> Player:
+        cfg = self.config
+        # Randomness comes from torch's generator, which the harness seeds per iteration.
+        seed = int(torch.randint(2**31 - 1, ()))
+        if greedy:
+            return MCTSPlayer(self.net, cfg.simulations, cfg.search, seed=seed)
+        player = MCTSPlayer(self.net, cfg.simulations, cfg.search, name="mcts", greedy=False,
+                            temperature=cfg.temperature,
+                            temperature_moves=cfg.temperature_moves,
+                            full_search_prob=cfg.full_search_prob,
+                            cheap_simulations=cfg.cheap_simulations,
+                            record_history=cfg.reanalyse_fraction > 0, seed=seed)
+        self._selfplay = player
+        return player
+
+    # ------------------------------------------------------------------ learning
+    def learn(self, batch: Experience) -> dict[str, float]:
+        cfg = self.config
+        if len(batch) == 0:
+            return {}
+        metrics = self._diagnostics(batch)
+        keep = batch.extras.get("policy_weight", np.ones(len(batch), np.float32)) > 0
+        rows = {"obs": batch.obs[keep], "mask": batch.mask[keep],
+                "policy": batch.extras["policy"][keep].astype(np.float32),
+                "outcome": batch.outcome[keep].astype(np.float32),
+                "record": batch.extras["record"][keep] if cfg.reanalyse_fraction > 0
+                else np.zeros((int(keep.sum()), 0), np.int16),
+                "move": batch.move[keep].astype(np.int32)}
+        self.window.add(rows)
+        new = int(keep.sum())
+        metrics["charts/replay_positions"] = float(self.window.size)
+        if new == 0:
+            return {**metrics, "train_samples": 0}
+        steps = math.ceil(cfg.replay_ratio * new / cfg.minibatch)
+        idx = torch.randint(self.window.size, (steps, cfg.minibatch)).numpy()
+        reanalysed = 0
+        if cfg.reanalyse_fraction > 0:
+            k = math.ceil(cfg.reanalyse_fraction * cfg.minibatch)
+            reanalysed = self._reanalyse(np.unique(idx[:, :k]))
+        metrics["charts/reanalysed"] = float(reanalysed)
+        metrics.update(self._train(idx))
+        metrics["train_samples"] = steps * cfg.minibatch
+        return metrics
+
+    def _train(self, idx: np.ndarray) -> dict[str, float]:
+        cfg, data = self.config, self.window.data
+        self.net.train()
+        sums = {"policy": 0.0, "policy_kl": 0.0, "value": 0.0, "entropy": 0.0,
+                "grad_norm": 0.0}
+        for rows in idx:
+            obs = torch.from_numpy(data["obs"][rows])
+            mask = torch.from_numpy(data["mask"][rows])
+            target = torch.from_numpy(data["policy"][rows])
+            z = torch.from_numpy(data["outcome"][rows])
+            logits, value = self.net(obs)
+            logp = masked_log_softmax(logits, mask).clamp_min(-30.0)
+            policy_loss = -(target * logp).sum(1).mean()
+            target_entropy = -(target * target.clamp_min(1e-30).log()).sum(1).mean()
+            value_loss = F.mse_loss(value, z)
+            loss = policy_loss + cfg.value_coef * value_loss
+            self.opt.zero_grad()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+            self.opt.step()
+            sums["policy"] += policy_loss.item()
+            sums["policy_kl"] += (policy_loss - target_entropy).item()
+            sums["value"] += value_loss.item()
+            sums["entropy"] += -(logp.exp() * logp).sum(1).mean().item()
+            sums["grad_norm"] += norm.item()
+        return {f"losses/{k}": v / len(idx) for k, v in sums.items()}
+
+    def _reanalyse(self, rows: np.ndarray) -> int:
+        """Recompute the targets of window rows ``rows`` by search with the current
+        network (no noise, full budget), rebuilding each position from its move record.
+        Returns the number of rows."""
+        if len(rows) == 0:
+            return 0
+        data = self.window.data
+        record, moves = data["record"][rows], data["move"][rows]
+        eng = GoEngine(len(rows), self._rules())
+        for t in range(int(moves.max())):
+            eng.step(np.where(t < moves, record[:, t], -1).astype(np.int64))
+        out = run_search(eng, np.arange(len(rows)), self.net.evaluate, self.config.search,
+                         self.config.simulations)
+        data["obs"][rows] = eng.observations()
+        data["mask"][rows] = eng.legal
+        data["policy"][rows] = out.action_weights
+        return len(rows)
+
+    def _rules(self) -> Rules:
+        """The self-play rules (seen by the player); the size's defaults before any."""
+        seen = self._selfplay.rules if self._selfplay is not None else None
+        return seen if seen is not None else Rules(board_size=self.board_size)
+
+    @staticmethod
+    def _diagnostics(batch: Experience) -> dict[str, float]:
+        """``charts/...`` metrics of the self-play moves (module docstring)."""
+        ex, z = batch.extras, batch.outcome
+        full = ex.get("policy_weight", np.ones(len(batch), np.float32)) > 0
+        out: dict[str, float] = {"charts/full_search_fraction": float(full.mean())}
+        if full.any() and "disagree" in ex:
+            out["charts/search_disagreement"] = float(ex["disagree"][full].mean())
+        if full.any() and "policy" in ex:
+            target = ex["policy"][full].astype(np.float64)
+            out["charts/search_entropy"] = float(
+                -(target * np.log(np.maximum(target, 1e-30))).sum(1).mean())
+        if "prior_entropy" in ex:
+            out["charts/policy_entropy"] = float(ex["prior_entropy"].mean())
+        if "value" in ex:
+            out["charts/value_error"] = float(np.mean((ex["value"] - z) ** 2))
+        if "search_value" in ex:
+            out["charts/search_value_error"] = float(np.mean((ex["search_value"] - z) ** 2))
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.opt.state_dict(), "config": asdict(self.config),
+                "window": self.window.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.window.load_state_dict(state["window"])
+
+
+def make(board_size: int, config: MCTSConfig, net_config: NetConfig,
+         seed: int = 0) -> MCTSLearner:
+    """Build the learner (the harness's entry point for every agent module)."""
+    return MCTSLearner(board_size, config, net_config, seed)
