@@ -98,18 +98,20 @@ def test_killed_run_resumes_with_every_metric_intact(tmp_path):
             "--board-size", "5", "--env-steps", "1000", "--seed", "1", "--no-progress"]
     for kv in TINY:
         args += ["--set", kv]
+    # One thread each: a thread pool sharing 2 cores with other jobs stalls badly.
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     full = tmp_path / "full"
-    subprocess.run([*args, "--out", str(full)], check=True, capture_output=True)
+    subprocess.run([*args, "--out", str(full)], check=True, capture_output=True, env=env)
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*args, "--out", str(killed)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 120
     while time.time() < deadline and not list((killed / "checkpoints").glob("step_*.pt")):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert list((killed / "checkpoints").glob("step_*.pt")), "no checkpoint before the kill"
-    subprocess.run([*args, "--out", str(killed)], check=True, capture_output=True)
+    subprocess.run([*args, "--out", str(killed)], check=True, capture_output=True, env=env)
     pd.testing.assert_frame_equal(_metrics(full), _metrics(killed))
     from rlgo.matchdb import MatchDB
 
