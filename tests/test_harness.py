@@ -169,3 +169,16 @@ def test_mcts_run_rates_raw_policy_and_search(tmp_path):
     searched = df[df.metric == "eval/search/elo"]
     assert len(searched) == 2 and searched.env_steps.iloc[-1] >= 300  # step 0 and the end
     assert df.nn_evals.max() > df.env_steps.max()  # search evaluates more than one per move
+
+
+def test_opponent_pool_plays_past_snapshots(tmp_path):
+    sets = [*TINY, "train.opponent=pool", "train.pool_every=100", "train.pool_size=2",
+            "train.eval_every=0"]
+    trainer = build_trainer("reinforce", 5, 500, 0, tmp_path, sets, progress=False)
+    trainer.fit()
+    df = pd.read_csv(tmp_path / "metrics.csv")
+    assert "charts/score_vs_pool" in set(df.metric)
+    assert 1 <= len(trainer.state.pool) <= 2
+    # against an opponent only the learner's own moves are trained on: about half
+    games = df[df.metric == "losses/policy"]
+    assert (games.train_samples.diff().dropna() < games.env_steps.diff().dropna()).all()
