@@ -19,7 +19,7 @@ from rlgo.cli import app
 from rlgo.network import NetConfig
 from rlgo.protocols import Learner, Player
 from rlgo.selfplay import SelfPlay
-from rlgo.train import AGENTS, TrainConfig, Trainer, agent_config_class, build_trainer
+from rlgo.train import AGENTS, TrainConfig, agent_config_class, build_trainer
 
 TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
         "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
@@ -153,7 +153,8 @@ def test_train_config_validation():
         TrainConfig(board_size=21)
     with pytest.raises(ValueError, match="opponent"):
         TrainConfig(opponent="league")
-    assert isinstance(Trainer, type)
+    with pytest.raises(ValueError, match="env_steps must be positive"):
+        TrainConfig(env_steps=0)
 
 
 def test_mcts_run_rates_raw_policy_and_search(tmp_path):
