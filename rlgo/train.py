@@ -18,6 +18,7 @@ import dataclasses
 import importlib
 import time
 import tomllib
+import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -109,7 +110,7 @@ def _coerce(value: str, hint: Any, key: str) -> Any:
     """Parse a ``--set`` value for a field annotated ``hint``."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null", "") and type(None) in args:
             return None
         hint = next(a for a in args if a is not type(None))
