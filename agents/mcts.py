@@ -209,10 +209,9 @@ class MCTSPlayer:
         return player
 
     def act(self, positions: Positions) -> Decision:
-        n = positions.obs.shape[-1]
-        if n != self.net.board_size:
-            raise ValueError(f"{self.name} plays {self.net.board_size}x{self.net.board_size}, "
-                             f"not {n}x{n}")
+        from rlgo.agents.network_player import check_board_size
+
+        check_board_size(self.name, self.net, positions)
         eng, games = positions.engine, np.asarray(positions.games, np.int64)
         self.rules = eng.rules
         bsz = len(games)

@@ -18,7 +18,7 @@ from rlgo.checkpoint import load_checkpoint, network_from_checkpoint
 from rlgo.network import PolicyValueNet, sample_actions
 from rlgo.protocols import Decision, Positions
 
-__all__ = ["NetworkPlayer", "checkpoint_player_name"]
+__all__ = ["NetworkPlayer", "check_board_size", "checkpoint_player_name"]
 
 
 def checkpoint_player_name(path: str | Path, greedy: bool = True, temperature: float = 1.0
@@ -31,6 +31,13 @@ def checkpoint_player_name(path: str | Path, greedy: bool = True, temperature: f
     if not greedy:
         name += ":sample" + (f":temperature={temperature:g}" if temperature != 1.0 else "")
     return name
+
+
+def check_board_size(name: str, net: PolicyValueNet, positions: Positions) -> None:
+    """ValueError unless the positions are on the board size the network was built for."""
+    n = positions.obs.shape[-1]
+    if n != net.board_size:
+        raise ValueError(f"{name} plays {net.board_size}x{net.board_size}, not {n}x{n}")
 
 
 class NetworkPlayer:
@@ -77,10 +84,7 @@ class NetworkPlayer:
         return player
 
     def act(self, positions: Positions) -> Decision:
-        n = positions.obs.shape[-1]
-        if n != self.net.board_size:
-            raise ValueError(f"{self.name} plays {self.net.board_size}x{self.net.board_size}, "
-                             f"not {n}x{n}")
+        check_board_size(self.name, self.net, positions)
         if len(positions) == 0:
             empty = np.zeros(0, np.float32)
             return Decision(np.zeros(0, np.int64), {"logp": empty, "value": empty})
