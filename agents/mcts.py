@@ -4,12 +4,16 @@ towards the search's policy and the game's outcome.
 Every self-play move runs :func:`rlgo.search.run_search` with the shared network, for all
 live games at once. The network is trained on a replay window of recent positions:
 
-    loss = -E[pi_search . log pi(.|s)] + c_v * E[(v(s) - z)^2]     (+ AdamW weight decay)
+    loss = -E[pi_search . log pi(.|s)] + c_v * E[(v(s) - z)^2] + c_o * L_own  (+ AdamW decay)
 
 where ``pi_search`` is the search's ``action_weights`` (PUCT: the root visit distribution;
 Gumbel: softmax(logits + sigma(completed Q))) and z the game's result for the mover
 (Silver et al. 2017, 2018). Compared with REINFORCE, each move gets a dense target over
-all actions instead of one win/loss bit shared by the whole game.
+all actions instead of one win/loss bit shared by the whole game. ``L_own`` is KataGo's
+auxiliary ownership loss (Wu 2019): the network also predicts which player owns each
+point at the end of the game (Tromp-Taylor area), a target with N*N outcomes per position
+that teaches the trunk life and death far faster than the single result bit does; the
+head is not used in play.
 
 Self-play options:
 
@@ -102,6 +106,10 @@ class MCTSConfig:
     """AdamW decoupled weight decay."""
     value_coef: float = 1.0
     """Weight of the value loss (AlphaGo Zero: 1)."""
+    ownership_coef: float = 1.5
+    """Weight of the auxiliary ownership loss, the cross-entropy of each point's
+    predicted final owner averaged over the points (KataGo's 1.5 / N^2 on the sum); 0
+    turns it off."""
     minibatch: int = 256
     """Positions per gradient step, drawn uniformly from the replay window."""
     replay_positions: int = 20_000
@@ -274,7 +282,8 @@ class ReplayWindow:
     """Ring buffer of the newest ``capacity`` training positions (arrays allocated on
     the first :meth:`add`, shapes taken from the data)."""
 
-    FIELDS = ("obs", "mask", "policy", "outcome", "record", "move")
+    FIELDS = ("obs", "mask", "policy", "outcome", "record", "move", "ownership",
+              "has_ownership")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -360,7 +369,10 @@ class MCTSLearner:
                 "outcome": batch.outcome[keep].astype(np.float32),
                 "record": batch.extras["record"][keep] if cfg.reanalyse_fraction > 0
                 else np.zeros((int(keep.sum()), 0), np.int16),
-                "move": batch.move[keep].astype(np.int32)}
+                "move": batch.move[keep].astype(np.int32),
+                "ownership": (batch.ownership[keep] if batch.ownership is not None else
+                              np.zeros((int(keep.sum()), batch.mask.shape[1] - 1), np.int8)),
+                "has_ownership": np.full(int(keep.sum()), batch.ownership is not None)}
         self.window.add(rows)
         new = int(keep.sum())
         metrics["charts/replay_positions"] = float(self.window.size)
@@ -380,19 +392,26 @@ class MCTSLearner:
     def _train(self, idx: np.ndarray) -> dict[str, float]:
         cfg, data = self.config, self.window.data
         self.net.train()
-        sums = {"policy": 0.0, "policy_kl": 0.0, "value": 0.0, "entropy": 0.0,
-                "grad_norm": 0.0}
+        sums = {"policy": 0.0, "policy_kl": 0.0, "value": 0.0, "ownership": 0.0,
+                "entropy": 0.0, "grad_norm": 0.0}
         for rows in idx:
             obs = torch.from_numpy(data["obs"][rows])
             mask = torch.from_numpy(data["mask"][rows])
             target = torch.from_numpy(data["policy"][rows])
             z = torch.from_numpy(data["outcome"][rows])
-            logits, value = self.net(obs)
+            if cfg.ownership_coef > 0:
+                logits, value, own_logits = self.net.forward_ownership(obs)
+                own_loss = _ownership_loss(own_logits,
+                                           torch.from_numpy(data["ownership"][rows]),
+                                           torch.from_numpy(data["has_ownership"][rows]))
+            else:  # the head gets no gradient, so AdamW leaves it alone
+                logits, value = self.net(obs)
+                own_loss = torch.zeros(())
             logp = masked_log_softmax(logits, mask).clamp_min(-30.0)
             policy_loss = -(target * logp).sum(1).mean()
             target_entropy = -(target * target.clamp_min(1e-30).log()).sum(1).mean()
             value_loss = F.mse_loss(value, z)
-            loss = policy_loss + cfg.value_coef * value_loss
+            loss = policy_loss + cfg.value_coef * value_loss + cfg.ownership_coef * own_loss
             self.opt.zero_grad()
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
@@ -400,6 +419,7 @@ class MCTSLearner:
             sums["policy"] += policy_loss.item()
             sums["policy_kl"] += (policy_loss - target_entropy).item()
             sums["value"] += value_loss.item()
+            sums["ownership"] += own_loss.item()
             sums["entropy"] += -(logp.exp() * logp).sum(1).mean().item()
             sums["grad_norm"] += norm.item()
         return {f"losses/{k}": v / len(idx) for k, v in sums.items()}
@@ -455,6 +475,17 @@ class MCTSLearner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.opt.load_state_dict(state["optimizer"])
         self.window.load_state_dict(state["window"])
+
+
+def _ownership_loss(logits: torch.Tensor, owner: torch.Tensor,
+                    has: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each point's final owner, averaged over the points and the rows
+    that have a target: the head predicts P(mover owns) = (1 + tanh(u)) / 2 =
+    sigmoid(2u); a neutral point (0) is the target 1/2."""
+    per_row = F.binary_cross_entropy_with_logits(
+        2.0 * logits, (owner.float() + 1.0) / 2.0, reduction="none").mean(1)
+    weight = has.float()
+    return (per_row * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def make(board_size: int, config: MCTSConfig, net_config: NetConfig,

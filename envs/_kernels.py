@@ -340,19 +340,16 @@ def copy_game(src: Boards, g: int, dst: Boards, b: int) -> None:
 
 
 @njit(cache=True)
-def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
-    """Tromp-Taylor area of (Black, White) on one [N*N] board: each colour's stones plus
-    the empty regions that reach only that colour."""
+def area_owner(board: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
+    """Tromp-Taylor owner of every point of one [N*N] board into ``out`` [N*N]: BLACK or
+    WHITE for a stone and for an empty point whose region reaches only that colour,
+    EMPTY for an empty point whose region reaches both colours or none."""
     nn = board.shape[0]
     region = np.full(nn, -1, np.int32)
     stack = np.empty(nn, np.int32)
-    black = 0
-    white = 0
+    members = np.empty(nn, np.int32)
     for p in range(nn):
-        if board[p] == BLACK:
-            black += 1
-        elif board[p] == WHITE:
-            white += 1
+        out[p] = board[p]
     for start in range(nn):
         if board[start] != EMPTY or region[start] >= 0:
             continue
@@ -364,6 +361,7 @@ def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
         while top > 0:
             top -= 1
             q = stack[top]
+            members[size] = q
             size += 1
             for k in range(4):
                 t = nbr[q, k]
@@ -377,10 +375,24 @@ def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
                         top += 1
                 else:
                     touches |= v
-        if touches == BLACK:
-            black += size
-        elif touches == WHITE:
-            white += size
+        owner = touches if touches == BLACK or touches == WHITE else EMPTY
+        for i in range(size):
+            out[members[i]] = owner
+
+
+@njit(cache=True)
+def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
+    """Tromp-Taylor area of (Black, White) on one [N*N] board: each colour's stones plus
+    the empty regions that reach only that colour."""
+    owner = np.empty(board.shape[0], np.int8)
+    area_owner(board, nbr, owner)
+    black = 0
+    white = 0
+    for p in range(board.shape[0]):
+        if owner[p] == BLACK:
+            black += 1
+        elif owner[p] == WHITE:
+            white += 1
     return black, white
 
 
@@ -388,6 +400,15 @@ def area_score(board: np.ndarray, nbr: np.ndarray) -> tuple[int, int]:
 def score(s: Boards, b: int, geo: Geometry) -> float:
     black, white = area_score(s.chains[b, BOARD], geo.nbr)
     return black - white - geo.komi
+
+
+@njit(cache=True)
+def owners(s: Boards, geo: Geometry) -> np.ndarray:
+    """[B, N*N] int8 Tromp-Taylor owner of every point (see :func:`area_owner`)."""
+    out = np.empty((s.hash.shape[0], geo.size * geo.size), np.int8)
+    for b in range(out.shape[0]):
+        area_owner(s.chains[b, BOARD], geo.nbr, out[b])
+    return out
 
 
 @njit(cache=True)

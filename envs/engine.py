@@ -262,6 +262,12 @@ class GoEngine:
         """[B] Tromp-Taylor score of the current positions, Black minus White minus komi."""
         return K.scores(self.state, self.geo)
 
+    def owners(self) -> np.ndarray:
+        """[B, N*N] int8 Tromp-Taylor owner of every point of the current positions: 1
+        Black, 2 White (a stone, or an empty region reaching only that colour), 0 neither
+        (the points :meth:`scores` counts for each side)."""
+        return K.owners(self.state, self.geo)
+
     def observations(self, channels_last: bool = False, out: np.ndarray | None = None):
         """Network input for the player to move of every game.
 

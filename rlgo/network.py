@@ -2,7 +2,9 @@
 capacity fixed: a residual CNN in the AlphaGo Zero layout, scaled down.
 
 Input: [B, 17, N, N] planes (``GoEngine.observations``). Output: policy logits over the
-N*N+1 actions and a value in [-1, 1], the expected result for the player to move.
+N*N+1 actions and a value in [-1, 1], the expected result for the player to move; an
+auxiliary head predicts each point's final owner (:meth:`PolicyValueNet.forward_ownership`)
+for learners that train on it.
 """
 
 from __future__ import annotations
@@ -69,11 +71,25 @@ class PolicyValueNet(nn.Module):
                                         nn.ReLU())
         self.value_fc = nn.Sequential(nn.Linear(n * n, config.value_hidden), nn.ReLU(),
                                       nn.Linear(config.value_hidden, 1))
+        self.ownership_conv = nn.Conv2d(c, 1, 1)
         self.evals = 0
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``obs`` [B, 17, N, N] (any dtype) -> (logits [B, A], value [B] in [-1, 1])."""
         x = self.trunk(self.stem(obs.float()))
+        return self._policy_value(x)
+
+    def forward_ownership(self, obs: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` plus the auxiliary ownership head (KataGo): logits [B, N*N]
+        whose tanh is the predicted final owner of each point from the mover's view (+1
+        the mover's area, -1 the opponent's). Only learners that train it call this;
+        play never does."""
+        x = self.trunk(self.stem(obs.float()))
+        logits, value = self._policy_value(x)
+        return logits, value, self.ownership_conv(x).flatten(1)
+
+    def _policy_value(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.policy_fc(self.policy_conv(x).flatten(1))
         value = torch.tanh(self.value_fc(self.value_conv(x).flatten(1))).squeeze(1)
         return logits, value

@@ -13,7 +13,8 @@ Who needs what from :class:`Experience`:
 =================  =========================================================
 REINFORCE          ``obs, mask, action, outcome``
 PPO                ``obs, mask, action, reward, last, extras["logp"], extras["value"]``
-MCTS-distillation  ``obs, mask, outcome, extras["policy"]`` (the visit distribution)
+MCTS-distillation  ``obs, mask, outcome, extras["policy"]`` (the visit distribution),
+                   ``ownership`` (auxiliary target)
 off-policy replay  everything, stored in its own buffer; ``extras["logp"]`` for importance
                    weights
 =================  =========================================================
@@ -98,6 +99,10 @@ class Experience:
     """[T] int64 game id, unique within a run."""
     move: np.ndarray
     """[T] int32 index of the move in its game (0 = Black's first move)."""
+    ownership: np.ndarray | None = None
+    """[T, N*N] int8 final Tromp-Taylor owner of every point from the mover's view: +1
+    the mover's area, -1 the opponent's, 0 neither (KataGo's auxiliary ownership
+    target); None where the producer did not record it."""
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     """Whatever the acting player recorded in :attr:`Decision.extras`, row-aligned."""
 

@@ -26,6 +26,8 @@ class _Trajectory:
     action: list = field(default_factory=list)
     move: list = field(default_factory=list)
     extras: dict[str, list] = field(default_factory=dict)
+    owner: np.ndarray | None = None
+    """[N*N] int8 final Tromp-Taylor owner of each point (0 / BLACK / WHITE)."""
 
 
 @dataclass
@@ -88,7 +90,10 @@ class SelfPlay:
                     self._record(trajs, rows, pos, eng, decision)
             result = eng.step(actions)
             stats.env_steps += int(live.sum())
-            for s in np.flatnonzero(live & result.done):
+            ended = np.flatnonzero(live & result.done)
+            owners = eng.owners() if len(ended) else None
+            for s in ended:
+                trajs[s].owner = owners[s]
                 finished.append((int(ids[s]), int(colours[s]), float(result.rewards[s, 0]),
                                  trajs[s]))
                 stats.moves_per_game.append(int(eng.moves[s]))
@@ -128,7 +133,7 @@ class SelfPlay:
         n = self.rules.board_size
         cols: dict[str, list] = {k: [] for k in
                                  ("obs", "mask", "player", "action", "move", "game",
-                                  "outcome", "reward", "last")}
+                                  "outcome", "reward", "last", "ownership")}
         extras: dict[str, list] = {}
         for game_id, _colour, black_r, t in finished:
             if not t.action:
@@ -149,6 +154,9 @@ class SelfPlay:
             cols["outcome"].append(outcome)
             cols["reward"].append(np.where(last, outcome, 0).astype(np.float32))
             cols["last"].append(last)
+            owner = t.owner[None, :]
+            cols["ownership"].append(np.where(owner == 0, 0, np.where(
+                owner == player[:, None], 1, -1)).astype(np.int8))
             for k, v in t.extras.items():
                 extras.setdefault(k, []).append(np.stack(v))
         if not cols["action"]:
@@ -157,7 +165,7 @@ class SelfPlay:
                      "player": np.zeros(0, np.int8), "action": np.zeros(0, np.int64),
                      "move": np.zeros(0, np.int32), "game": np.zeros(0, np.int64),
                      "outcome": np.zeros(0, np.float32), "reward": np.zeros(0, np.float32),
-                     "last": np.zeros(0, bool)}
+                     "last": np.zeros(0, bool), "ownership": np.zeros((0, n * n), np.int8)}
             return Experience(**empty)
         return Experience(**{k: np.concatenate(v) for k, v in cols.items()},
                           extras={k: np.concatenate(v) for k, v in extras.items()})

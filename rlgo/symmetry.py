@@ -41,12 +41,15 @@ def transform_policy(p: np.ndarray, board_size: int, k: int) -> np.ndarray:
 
 
 def augment(obs: np.ndarray, mask: np.ndarray, action: np.ndarray,
-            policy: np.ndarray | None, rng: np.random.Generator):
-    """A random symmetry per row: returns (obs, mask, action, policy) transformed."""
+            policy: np.ndarray | None, rng: np.random.Generator,
+            ownership: np.ndarray | None = None):
+    """A random symmetry per row: returns (obs, mask, action, policy, ownership)
+    transformed (``policy`` [T, A] and ``ownership`` [T, N*N] may be None)."""
     n = obs.shape[-1]
     ks = rng.integers(0, 8, len(obs))
     obs, mask, action = obs.copy(), mask.copy(), action.copy()
     policy = None if policy is None else policy.copy()
+    ownership = None if ownership is None else ownership.copy()
     for k in range(1, 8):
         rows = np.flatnonzero(ks == k)
         if len(rows) == 0:
@@ -56,4 +59,8 @@ def augment(obs: np.ndarray, mask: np.ndarray, action: np.ndarray,
         action[rows] = action_permutation(n, k)[action[rows]]
         if policy is not None:
             policy[rows] = transform_policy(policy[rows], n, k)
-    return obs, mask, action, policy
+        if ownership is not None:
+            shape = ownership[rows].shape
+            ownership[rows] = transform_planes(
+                ownership[rows].reshape(-1, n, n), k).reshape(shape)
+    return obs, mask, action, policy, ownership

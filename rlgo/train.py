@@ -55,6 +55,10 @@ class TrainConfig:
     """Komi; None takes rlgo's default for the size (see ``rlgo.envs.default_komi``)."""
     env_steps: int = 200_000
     """Budget: moves played in real games (both colours) before training stops."""
+    wall_seconds: float = 0.0
+    """Budget: training also stops once self-play and learning have taken this many
+    seconds (the ``wall_s`` counter, evaluation excluded); 0: no time limit. The
+    iteration that crosses it finishes, so a run overshoots by at most one iteration."""
     seed: int = 0
     """Seed of everything (torch, numpy, the players)."""
     parallel_games: int = 64
@@ -96,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"unknown agent {self.agent!r}; choose from {sorted(AGENTS)}")
         if self.opponent not in ("self", "pool"):
             raise ValueError(f"opponent must be 'self' or 'pool', got {self.opponent!r}")
+        if self.wall_seconds < 0:
+            raise ValueError("wall_seconds must be >= 0 (0: no time limit)")
         for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",
                      "checkpoint_every"):
             if getattr(self, name) < 1:
@@ -315,12 +321,14 @@ class Trainer:
                         self._opponent(rng), first_game_id=s.counters.games)
         batch, stats = play.play(cfg.games_per_iteration)
         if cfg.augment and len(batch):
-            obs, mask, action, policy = augment(batch.obs, batch.mask, batch.action,
-                                                batch.extras.get("policy"), rng)
+            obs, mask, action, policy, owner = augment(
+                batch.obs, batch.mask, batch.action, batch.extras.get("policy"), rng,
+                batch.ownership)
             extras = dict(batch.extras)
             if policy is not None:
                 extras["policy"] = policy
-            batch = dataclasses.replace(batch, obs=obs, mask=mask, action=action, extras=extras)
+            batch = dataclasses.replace(batch, obs=obs, mask=mask, action=action,
+                                        ownership=owner, extras=extras)
         t1 = time.perf_counter()
         metrics = self.learner.learn(batch)
         t2 = time.perf_counter()
@@ -367,8 +375,14 @@ class Trainer:
         found = sorted(self.run.checkpoints.glob("step_*.pt"))
         return found[-self.cfg.eval_snapshots:] if self.cfg.eval_snapshots else []
 
+    def budget_spent(self) -> bool:
+        """The env-step budget, or the wall-clock one if set, is used up."""
+        c = self.state.counters
+        return c.env_steps >= self.cfg.env_steps or (
+            self.cfg.wall_seconds > 0 and c.wall_s >= self.cfg.wall_seconds)
+
     def fit(self, on_iteration: Callable[[Trainer], None] | None = None) -> Counters:
-        """Train until the env-step budget is spent; returns the final counters."""
+        """Train until a budget is spent (:meth:`budget_spent`); returns the counters."""
         self._start_or_resume()
         s, cfg = self.state, self.cfg
         bar = None
@@ -380,10 +394,10 @@ class Trainer:
                        dynamic_ncols=True)
         if s.iteration == 0 and cfg.eval_every:
             self.run.log(s.counters, self.evaluate())  # the untrained network: Elo at step 0
-        while s.counters.env_steps < cfg.env_steps:
+        while not self.budget_spent():
             metrics = self.iterate()
             self.run.log(s.counters, metrics)
-            done = s.counters.env_steps >= cfg.env_steps
+            done = self.budget_spent()
             evaluated = bool(cfg.eval_every) and (s.counters.env_steps >= s.next_eval or done)
             if evaluated:
                 self.run.log(s.counters, self.evaluate())

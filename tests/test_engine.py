@@ -173,6 +173,35 @@ def test_tromp_taylor_counts_seki_stones_and_no_shared_liberties():
     assert eng.scores()[0] == pytest.approx(black - white)
 
 
+def test_owners_mark_areas_and_neutral_points_and_agree_with_the_score():
+    eng = engine_at(
+        """
+        .....
+        XXXX.
+        OOOX.
+        .X.OX
+        XOO.X
+        """,
+    )
+    expected = parse_board(
+        """
+        XXXXX
+        XXXXX
+        OOOXX
+        .X.OX
+        XOO.X
+        """
+    ).reshape(-1)
+    np.testing.assert_array_equal(eng.owners()[0], expected)
+    rng = np.random.default_rng(3)
+    eng = GoEngine(6, Rules(board_size=7, komi=4.5))
+    for _ in range(60):
+        eng.step(eng.random_actions(rng))
+        owners = eng.owners()
+        area = (owners == BLACK).sum(1) - (owners == WHITE).sum(1)
+        np.testing.assert_allclose(area - 4.5, eng.scores())
+
+
 def test_score_sign_komi_and_draw():
     eng = engine_at("XX.OO\nXX.OO\nXX.OO\nXX.OO\nXX.OO", komi=0.0)
     assert eng.scores()[0] == 0.0

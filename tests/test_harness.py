@@ -75,6 +75,43 @@ def test_env_steps_count_the_moves_actually_played():
         assert colours == {1 if g % 2 == 0 else 2}
 
 
+def test_ownership_rows_are_the_final_area_from_the_movers_view():
+    learner = _make("reinforce")
+    rules = Rules(board_size=5, komi=1.5)
+    torch.manual_seed(1)
+    batch, _ = SelfPlay(rules, 3, learner.player()).play(5)
+    assert batch.ownership.shape == (len(batch), 25) and batch.ownership.dtype == np.int8
+    for g in np.unique(batch.game):
+        rows = np.flatnonzero(batch.game == g)
+        own, player = batch.ownership[rows], batch.player[rows]
+        black_view = np.where(player[:, None] == 1, own, -own)
+        assert (black_view == black_view[0]).all()  # one final board per game
+        margin = black_view[0].sum() - rules.komi  # Black's area minus White's, komi
+        assert np.sign(margin) == np.sign(batch.outcome[rows][player == 1][0])
+    # augmentation moves the ownership with the board
+    from rlgo.symmetry import augment
+
+    rng = np.random.default_rng(0)
+    obs, _, _, _, own = augment(batch.obs, batch.mask, batch.action, None, rng,
+                                batch.ownership)
+    again = augment(batch.obs, batch.mask, batch.action, None, np.random.default_rng(0),
+                    batch.obs[:, 0].reshape(len(batch), -1))
+    np.testing.assert_array_equal(again[0], obs)
+    np.testing.assert_array_equal(again[4].reshape(obs[:, 0].shape), obs[:, 0])
+    assert not np.array_equal(own, batch.ownership)
+
+
+def test_wall_clock_budget_stops_training(tmp_path):
+    trainer = build_trainer("reinforce", 5, 10**9, 0, tmp_path / "w",
+                            TINY + ["train.wall_seconds=0.001", "train.eval_every=0"],
+                            progress=False)
+    counters = trainer.fit()
+    assert 0 < counters.env_steps < 10**9 and counters.wall_s >= 0.001
+    assert trainer.state.iteration == 1  # the iteration that crossed the budget ends it
+    with pytest.raises(ValueError, match="wall_seconds"):
+        TrainConfig(wall_seconds=-1)
+
+
 def _metrics(out) -> pd.DataFrame:
     df = pd.read_csv(out / "metrics.csv")
     df = df[~df.metric.str.endswith("_s") & ~df.metric.str.contains("per_s")]

@@ -312,7 +312,8 @@ def test_learner_protocol_diagnostics_and_checkpointable_state(tmp_path):
     assert stats.nn_evals == learner.net.evals
     metrics = learner.learn(batch)
     assert metrics["train_samples"] >= len(batch)
-    for key in ("losses/policy", "losses/value", "charts/search_disagreement",
+    for key in ("losses/policy", "losses/value", "losses/ownership",
+                "charts/search_disagreement",
                 "charts/policy_entropy", "charts/value_error"):
         assert np.isfinite(metrics[key]), key
     assert 0 <= metrics["charts/search_disagreement"] <= 1
@@ -327,6 +328,22 @@ def test_learner_protocol_diagnostics_and_checkpointable_state(tmp_path):
     assert other.window.size == learner.window.size == len(batch)
     for k, v in learner.window.data.items():
         np.testing.assert_array_equal(other.window.data[k], v)
+
+
+def test_ownership_head_learns_the_final_areas():
+    """The auxiliary loss trains the ownership head (it falls on the positions it is
+    trained on) and leaves play untouched; coefficient 0 switches it off."""
+    torch.manual_seed(0)
+    cfg = MCTSConfig(simulations=2, minibatch=64, replay_ratio=8.0)
+    learner = make(5, cfg, TINY, 0)
+    batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
+    first = learner.learn(batch)["losses/ownership"]
+    losses = [learner.learn(batch)["losses/ownership"] for _ in range(6)]
+    assert losses[-1] < first - 0.02
+    off = make(5, dataclasses.replace(cfg, ownership_coef=0.0), TINY, 0)
+    before = off.net.ownership_conv.weight.detach().clone()
+    off.learn(batch)
+    torch.testing.assert_close(off.net.ownership_conv.weight, before)
 
 
 def test_replay_window_keeps_the_newest_positions():
@@ -352,7 +369,8 @@ def test_reanalyse_rebuilds_positions_from_the_move_record():
     learner.window.add({"obs": batch.obs, "mask": batch.mask,
                         "policy": np.zeros_like(batch.extras["policy"]),
                         "outcome": batch.outcome, "record": batch.extras["record"],
-                        "move": batch.move.astype(np.int32)})
+                        "move": batch.move.astype(np.int32), "ownership": batch.ownership,
+                        "has_ownership": np.ones(len(batch), bool)})
     rows = np.arange(learner.window.size)
     data = learner.window.data
     assert learner._reanalyse(rows) == len(batch)
