@@ -1,0 +1,41 @@
+"""Learning-curve tables and plots from run directories."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlgo.plots import elo_curves, plot_elo
+from rlgo.runs import Counters, RunDir
+
+
+def _run(path, elos, search=None):
+    run = RunDir(path)
+    run.write_config({"train": {}})
+    run.open_metrics(keep_rows=0)
+    for i, elo in enumerate(elos):
+        c = Counters(env_steps=1000 * i, games=10 * i, wall_s=2.0 * i)
+        run.log(c, {"losses/value": 0.5})  # rows without evaluations are skipped
+        metrics = {"eval/elo": elo, "eval/elo_stderr": 30.0}
+        if search is not None:
+            metrics.update({"eval/search/elo": search[i], "eval/search/elo_stderr": 40.0})
+        run.log(c, metrics)
+    return path
+
+
+def test_elo_curves_tidy_rows_raw_and_search(tmp_path):
+    a = _run(tmp_path / "a", [0.0, 100.0, 150.0], search=[50.0, 300.0, 400.0])
+    b = _run(tmp_path / "b", [10.0, 20.0])
+    data = elo_curves([a, b])
+    assert len(data) == 3 + 3 + 2
+    raw_a = data[(data.run == "a") & (data.policy == "raw")].sort_values("env_steps")
+    assert raw_a.elo.tolist() == [0.0, 100.0, 150.0]
+    assert raw_a.env_steps.tolist() == [0, 1000, 2000] and raw_a.wall_s.tolist() == [0, 2, 4]
+    search_a = data[(data.run == "a") & (data.policy == "search")]
+    assert search_a.elo.tolist() == [50.0, 300.0, 400.0] and (search_a.stderr == 40).all()
+    assert set(data[data.run == "b"].policy) == {"raw"}
+    out = plot_elo([a, b], x="wall_s", out=tmp_path / "plots" / "elo.png")
+    assert out.stat().st_size > 1000
+    with pytest.raises(ValueError, match="x must be one of"):
+        plot_elo([a], x="seconds")
+    with pytest.raises(ValueError, match="no runs"):
+        elo_curves([])
