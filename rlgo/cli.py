@@ -126,7 +126,8 @@ def arena(
     database.
 
     PLAYER is one of: random; rollout:<playouts>; gnugo:<level 0..10>; a checkpoint path,
-    optionally followed by :greedy (the default) or :sample.
+    optionally followed by :greedy (the default), :sample, or :search=<n> (the network
+    with n simulations of tree search per move).
     """
     from rlgo.agents.gnugo_player import GnuGoError
     from rlgo.arena import play_match
