@@ -89,6 +89,14 @@ class PolicyValueNet(nn.Module):
         logits, value = self._policy_value(x)
         return logits, value, self.ownership_conv(x).flatten(1)
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict``; weights saved before the ownership head existed
+        (rlgo 0.1 checkpoints) load with this network's freshly initialised head, which
+        play never uses."""
+        fresh = {k: v for k, v in self.state_dict().items()
+                 if k.startswith("ownership_conv.") and k not in state_dict}
+        return super().load_state_dict({**state_dict, **fresh}, strict, assign)
+
     def _policy_value(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.policy_fc(self.policy_conv(x).flatten(1))
         value = torch.tanh(self.value_fc(self.value_conv(x).flatten(1))).squeeze(1)

@@ -82,6 +82,20 @@ def test_checkpoint_round_trip_and_corruption(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
+def test_weights_from_before_the_ownership_head_still_load(tmp_path):
+    net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
+    payload = _payload(net)
+    payload["net"] = {k: v for k, v in net.state_dict().items()
+                      if not k.startswith("ownership_conv.")}
+    loaded, _ = network_from_checkpoint(load_checkpoint(
+        save_checkpoint(tmp_path / "old.pt", payload)))
+    for k, v in payload["net"].items():
+        assert torch.equal(loaded.state_dict()[k], v)
+    payload["net"] = {k: v for k, v in payload["net"].items() if not k.startswith("stem.")}
+    with pytest.raises(CheckpointError, match="do not fit"):  # anything else still fails
+        network_from_checkpoint(load_checkpoint(save_checkpoint(tmp_path / "bad.pt", payload)))
+
+
 def test_checkpoints_cannot_run_code(tmp_path):
     class Evil:
         def __reduce__(self):
