@@ -74,8 +74,11 @@ class MCTSConfig:
 
     simulations: int = 32
     """Simulations per move of a full search (self-play, evaluation and reanalyse)."""
-    gumbel: bool = False
-    """Gumbel MuZero's root and interior rules instead of PUCT (module docstring)."""
+    gumbel: bool = True
+    """Gumbel MuZero's root and interior rules (module docstring); False: AlphaZero's PUCT
+    with Dirichlet noise, temperature and visit-count targets. Gumbel is the default: on
+    7x7 with 32 simulations its raw policy reached 611 Elo after 152k env steps against
+    PUCT's 188 (README, "Results")."""
     c_puct: float = 1.25
     """PUCT exploration constant."""
     fpu_reduction: float = 0.2
@@ -112,9 +115,9 @@ class MCTSConfig:
     turns it off."""
     minibatch: int = 256
     """Positions per gradient step, drawn uniformly from the replay window."""
-    replay_positions: int = 20_000
+    replay_positions: int = 80_000
     """Capacity of the replay window (newest positions kept)."""
-    replay_ratio: float = 2.0
+    replay_ratio: float = 4.0
     """Positions trained on per new position: ceil(ratio * new / minibatch) steps."""
     reanalyse_fraction: float = 0.0
     """Share of each minibatch whose policy target is recomputed by search with the

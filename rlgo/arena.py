@@ -11,6 +11,12 @@ network player evaluates one batch per step and a search or GTP player sees ever
 plays at once. Games end by two passes or the move cap and are scored Tromp-Taylor
 (``engine.scores()``: Black minus White, komi included); resignations do not happen here.
 
+Openings (``opening_moves`` = K > 0): deterministic players (greedy search, GNU Go)
+replay the same few games over and over. With K > 0 every pair of games (2j, 2j+1) starts
+from the same K uniformly random moves (legal points, no passes; drawn from ``seed`` and
+j), after which the players take over, so the pair plays one opening once from each side
+and pairs differ from each other. The opening moves are part of the stored game.
+
 Storage: both players are registered and all M games are written in one transaction at the
 end (a match interrupted midway stores nothing): players, colours, board size, komi,
 score, winner, moves, end reason, SGF and tags.
@@ -18,6 +24,7 @@ score, winner, moves, end reason, SGF and tags.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -71,6 +78,10 @@ class MatchSummary:
     """Wall-clock seconds each player spent choosing moves."""
     game_ids: tuple[int, ...] = field(default=())
     """Database ids of the stored games, in match order; empty without a database."""
+    opening_moves: int = 0
+    """Random moves each game started with (module docstring, "Openings")."""
+    distinct_games: int = 0
+    """Games whose move sequences differ from every other game of the match."""
 
     @property
     def games(self) -> int:
@@ -112,7 +123,10 @@ class MatchSummary:
             f"{self.score:.3f} (+{self.wins} -{self.losses} ={self.draws} of {self.games})",
             line(f"{self.a[:9]} as B", self.a_black),
             line(f"{self.a[:9]} as W", self.a_white),
-            f"  {self.mean_moves:.1f} moves per game; ends: "
+            f"  {self.distinct_games} distinct games"
+            + (f" (each pair from its own {self.opening_moves} random opening moves)"
+               if self.opening_moves else "")
+            + f"; {self.mean_moves:.1f} moves per game; ends: "
             + ", ".join(f"{k} {v}" for k, v in sorted(self.end_reasons.items())),
             "  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
             + "; nn evals: " + ", ".join(f"{k} {v}" for k, v in self.nn_evals.items()),
@@ -139,18 +153,24 @@ def play_match(
     tags: Mapping[str, Any] | None = None,
     run: str | None = None,
     env_steps: int | None = None,
+    opening_moves: int = 0,
+    seed: int = 0,
 ) -> MatchSummary:
     """Play ``games`` games between ``a`` and ``b`` under ``rules`` and store them in ``db``.
 
     Colours alternate exactly, ``a`` Black in the even-numbered games (module docstring).
     ``a`` and ``b`` may be the same object (self-play: one ``act`` call per step).
-    ``tags``, ``run`` and ``env_steps`` are stored with every game.
+    ``tags``, ``run`` and ``env_steps`` are stored with every game. ``opening_moves``
+    random moves from ``seed`` start each pair of games (module docstring, "Openings").
 
     Raises ValueError if a player returns a malformed or illegal decision (naming the
     player and the game); the database is then left untouched.
     """
     if games < 1:
         raise ValueError(f"a match needs at least one game, got {games}")
+    if not 0 <= opening_moves < rules.num_points:
+        raise ValueError(f"opening_moves must lie in 0..{rules.num_points - 1}, "
+                         f"got {opening_moves}")
     for p in (a, b):
         if not isinstance(p, Player):
             raise TypeError(f"{p!r} is not a Player (needs .name and .act(positions))")
@@ -159,6 +179,7 @@ def play_match(
             db.add_player(p.name, kind=player_kind(p), spec=getattr(p, "spec", None))
 
     engine = GoEngine(games, rules)
+    _play_openings(engine, opening_moves, seed)
     a_black = np.arange(games) % 2 == 0
     nn_evals = {a.name: 0, b.name: 0}
     seconds = {a.name: 0.0, b.name: 0.0}
@@ -178,9 +199,27 @@ def play_match(
             actions[idx] = _checked_actions(player, decision.actions, legal[idx], idx)
         engine.step(actions)
 
+    tags = {**(tags or {}), **({"opening_moves": opening_moves} if opening_moves else {})}
     records = _records(engine, a, b, a_black, tags, run, env_steps)
     ids = tuple(db.add_games(records)) if db is not None else ()
-    return _summary(engine, a, b, a_black, records, nn_evals, seconds, ids)
+    summary = _summary(engine, a, b, a_black, records, nn_evals, seconds, ids)
+    distinct = len({tuple(engine.actions(i)) for i in range(games)})
+    return dataclasses.replace(summary, opening_moves=opening_moves, distinct_games=distinct)
+
+
+def _play_openings(engine: GoEngine, moves: int, seed: int) -> None:
+    """Play ``moves`` random moves in every game, the same in games 2j and 2j+1."""
+    if moves == 0:
+        return
+    pairs = (engine.num_games + 1) // 2
+    rngs = [np.random.default_rng([seed, j]) for j in range(pairs)]
+    first = np.arange(pairs) * 2
+    for _ in range(moves):
+        legal = engine.legal[first, :-1]  # no passes
+        pick = np.array([rng.choice(np.flatnonzero(row)) if row.any() else
+                         engine.rules.pass_action for rng, row in zip(rngs, legal, strict=True)],
+                        np.int64)
+        engine.step(np.repeat(pick, 2)[: engine.num_games])
 
 
 def _checked_actions(player: Player, actions: np.ndarray, legal: np.ndarray,

@@ -119,7 +119,11 @@ def arena(
     komi: Annotated[float | None, typer.Option(
         help="Komi; default rlgo's for the size (24.5 on 5x5, 8.5 on 7x7, else 7.5).")] = None,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
-    seed: Annotated[int, typer.Option(help="Seed of the players' random choices.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the players' random choices and of "
+                                           "the openings.")] = 0,
+    opening_moves: Annotated[int, typer.Option(
+        help="Start each pair of games (one per colour) from this many random moves, so "
+        "that deterministic players do not replay the same games.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Play PLAYER against PLAYER, all games at once, and store every game in the match
@@ -141,7 +145,8 @@ def arena(
         database = MatchDB(db)
         for i, spec in enumerate((player_a, player_b)):
             players.append(make_player(spec, rules, seed=seed + i))
-        summary = play_match(players[0], players[1], games, rules, database)
+        summary = play_match(players[0], players[1], games, rules, database,
+                             opening_moves=opening_moves, seed=seed)
     except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

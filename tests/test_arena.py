@@ -118,6 +118,47 @@ def test_random_vs_random_end_to_end_is_reproducible(db):
     assert first.to_dict()["wins"] == second.wins
 
 
+class FirstLegal:
+    """Deterministic: always the first legal point (pass when none)."""
+
+    name = "first-legal"
+
+    def act(self, positions: Positions) -> Decision:
+        return Decision(positions.mask.argmax(1).astype(np.int64))
+
+
+def test_random_openings_pair_games_and_make_deterministic_players_differ(db):
+    rules = Rules(board_size=5, komi=0.5)
+    same = play_match(FirstLegal(), _Named(FirstLegal(), "first-b"), 6, rules)
+    assert same.distinct_games == 1 and same.opening_moves == 0  # one game six times
+    summary = play_match(FirstLegal(), _Named(FirstLegal(), "first-b"), 6, rules, db,
+                         opening_moves=3, seed=5)
+    assert summary.opening_moves == 3 and summary.distinct_games == 3
+    rows = db.games().sort_values("id")
+    games = [replay_sgf(sgf)[1] for sgf in rows.sgf]
+    for j in range(3):  # a pair shares its opening and swaps colours
+        assert games[2 * j][:3] == games[2 * j + 1][:3]
+        assert rows.black.iloc[2 * j] == rows.white.iloc[2 * j + 1]
+        assert rules.pass_action not in games[2 * j][:3]
+    assert len({tuple(g[:3]) for g in games}) == 3
+    assert (rows.tags.map(lambda t: t["opening_moves"]) == 3).all()
+    again = play_match(FirstLegal(), _Named(FirstLegal(), "first-b"), 6, rules,
+                       opening_moves=3, seed=5)
+    assert again.to_dict()["score"] == summary.score  # reproducible from the seed
+    assert "3 distinct games (each pair from its own 3 random opening moves)" in \
+        summary.format()
+    with pytest.raises(ValueError, match="opening_moves"):
+        play_match(FirstLegal(), RandomPlayer(0), 2, rules, opening_moves=25)
+
+
+class _Named:
+    def __init__(self, inner, name: str) -> None:
+        self.inner, self.name = inner, name
+
+    def act(self, positions: Positions) -> Decision:
+        return self.inner.act(positions)
+
+
 def test_random_player_passes_only_when_forced():
     rng = np.random.default_rng(0)
     mask = np.zeros((3, 10), bool)

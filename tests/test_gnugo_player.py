@@ -57,6 +57,18 @@ def test_gnugo_games_are_reproducible_and_differ_per_game(gnugo, db):
     assert first[0] != first[2]  # same colours, different per-game seeds
 
 
+@pytest.mark.gnugo
+def test_gnugo_follows_random_openings(gnugo, db):
+    """GNU Go learns the opening moves from the record like any other moves."""
+    with GnuGoPlayer(0, RULES, path=gnugo) as player:
+        summary = play_match(player, RandomPlayer(0), 4, RULES, db, opening_moves=4, seed=3)
+        assert (player.restarts, player.illegal_moves) == (0, 0)
+    rows = db.games().sort_values("id")
+    games = [replay_sgf(sgf)[1] for sgf in rows.sgf]
+    assert games[0][:4] == games[1][:4] != games[2][:4] == games[3][:4]
+    assert summary.games == 4 and all(len(g) > 4 for g in games)
+
+
 class _Renamed:
     def __init__(self, inner, name: str) -> None:
         self.inner, self.name = inner, name
