@@ -1,11 +1,14 @@
 """Learners and fixed opponents, one readable file each.
 
-Learners (built by the harness through each module's ``make``): :mod:`.reinforce`,
-:mod:`.mcts` (AlphaZero-style search distillation).
+Learners: every module here that defines ``make(rules, config, net_config, seed,
+device)`` (see :mod:`rlgo.protocols`) is an agent, registered under its module name by
+:mod:`rlgo.registry`: :mod:`.reinforce` (Monte-Carlo policy gradient), :mod:`.mcts`
+(AlphaZero-style search distillation). Adding a learner is adding one such file.
+
 Fixed players: :class:`RandomPlayer`, :class:`RolloutMCTSPlayer` (compiled UCT with random
-rollouts), :class:`GnuGoPlayer` (GNU Go over GTP), :class:`NetworkPlayer` (a network or a
-checkpoint). Names are imported lazily: importing ``rlgo.agents`` loads neither torch nor
-the compiled kernels.
+rollouts), :class:`GnuGoPlayer` (GNU Go over GTP), :class:`NetworkPlayer` (a policy
+network) and :class:`SearchPlayer` (a policy-value network with tree search). Names are
+imported lazily: importing ``rlgo.agents`` loads neither torch nor the compiled kernels.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "RandomPlayer": "random_player",
-    "RolloutMCTSPlayer": "rollout_mcts",
-    "GnuGoPlayer": "gnugo_player",
-    "NetworkPlayer": "network_player",
-    "Reinforce": "reinforce",
-    "ReinforceConfig": "reinforce",
-    "MCTSConfig": "mcts",
-    "MCTSLearner": "mcts",
-    "MCTSPlayer": "mcts",
+    "RandomPlayer": ("random_player", "RandomPlayer"),
+    "RolloutMCTSPlayer": ("rollout_mcts", "RolloutMCTSPlayer"),
+    "GnuGoPlayer": ("gnugo_player", "GnuGoPlayer"),
+    "NetworkPlayer": ("network_player", "NetworkPlayer"),
+    "SearchPlayer": ("search_player", "SearchPlayer"),
+    "MCTSPlayer": ("search_player", "SearchPlayer"),  # rlgo 0.1's name of SearchPlayer
+    "Reinforce": ("reinforce", "Reinforce"),
+    "ReinforceConfig": ("reinforce", "ReinforceConfig"),
+    "MCTSConfig": ("mcts", "MCTSConfig"),
+    "MCTSLearner": ("mcts", "MCTSLearner"),
 }
 
 __all__ = sorted(_WHERE)
@@ -31,4 +35,5 @@ __all__ = sorted(_WHERE)
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'rlgo.agents' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rlgo.agents.{_WHERE[name]}"), name)
+    module, attr = _WHERE[name]
+    return getattr(importlib.import_module(f"rlgo.agents.{module}"), attr)

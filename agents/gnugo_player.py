@@ -40,7 +40,7 @@ import numpy as np
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import action_to_gtp, gtp_to_action
 
-from rlgo.gtp import (
+from rlgo.gtp.client import (
     DEFAULT_TIMEOUT,
     GNUGO_PATH,
     EngineDiedError,

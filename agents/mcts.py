@@ -1,7 +1,7 @@
 """MCTS distillation (AlphaZero): self-play guided by tree search, the network trained
 towards the search's policy and the game's outcome.
 
-Every self-play move runs :func:`rlgo.search.run_search` with the shared network, for all
+Every self-play move runs :func:`rlgo.learning.search.run_search` with the shared network, for all
 live games at once. The network is trained on a replay window of recent positions:
 
     loss = -E[pi_search . log pi(.|s)] + c_v * E[(v(s) - z)^2] + c_o * L_own  (+ AdamW decay)
@@ -27,18 +27,19 @@ Self-play options:
   ``cheap_simulations`` search without noise just picks the move, recorded with
   ``extras["policy_weight"] = 0`` and dropped by the learner.
 
-Learner side: a replay window of the last ``replay_positions`` full-search positions (in
-the checkpoint as tensors, so a resumed run replays exactly); each ``learn`` adds the new
-positions and takes ``ceil(replay_ratio * new / minibatch)`` gradient steps on minibatches
-drawn uniformly from the window. Reanalyse (``reanalyse_fraction`` > 0, MuZero
+Learner side: a replay window (:class:`rlgo.learning.replay.ReplayBuffer`) of the last
+``replay_positions`` full-search positions (in the checkpoint, so a resumed run replays
+exactly); each ``learn`` adds the new positions and takes ``ceil(replay_ratio * new /
+minibatch)`` gradient steps on minibatches drawn uniformly from the window. With
+``augment`` every sampled row gets a fresh random symmetry of the square each time it is
+drawn (the window stores positions as played). Reanalyse (``reanalyse_fraction`` > 0, MuZero
 Reanalyse's policy half): that fraction of every minibatch gets its policy target
 recomputed by a noise-free search with the current network before training, written back
 into the window. Positions are rebuilt by replaying the game's move record from the empty
 board (the self-play player stores ``extras["record"]``, the actions before the move, only
 in that mode): the rebuilt state is exact (history planes, superko set), costs 2 bytes
-per move, and needs no pickled engine. Reanalysed rows get the rebuilt, un-augmented
-planes with their new target (a consistent pair, whatever symmetry the row had); the
-value target stays the game's result.
+per move, and needs no pickled engine. The value target stays the game's result; the
+reanalyse searches' network evaluations are reported as the learner's ``nn_evals``.
 
 Diagnostics (``charts/...``, from the self-play moves of each batch):
 ``search_disagreement`` (the search's best move, argmax of its target, differs from the
@@ -51,26 +52,28 @@ the game's result), ``full_search_fraction``, ``replay_positions``, ``reanalysed
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from rlgo.agents.network_player import load_policy_net, policy_snapshot_player
+from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from torch.nn import functional as F
 
-from rlgo.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Decision, Experience, Player, Positions
-from rlgo.search import SearchConfig, Workspace, run_search
+from rlgo.learning.augment import augment
+from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
+from rlgo.learning.replay import ReplayBuffer
+from rlgo.learning.search import SearchConfig, run_search
+from rlgo.protocols import Experience, Player, Weights
 
-__all__ = ["MCTSConfig", "MCTSLearner", "MCTSPlayer", "ReplayWindow", "make"]
+__all__ = ["MCTSConfig", "MCTSLearner", "make"]
 
 
 @dataclass(frozen=True)
 class MCTSConfig:
-    """Hyper-parameters of MCTS distillation (search constants: see rlgo.search)."""
+    """Hyper-parameters of MCTS distillation (search constants: see rlgo.learning.search)."""
 
     simulations: int = 32
     """Simulations per move of a full search (self-play, evaluation and reanalyse)."""
@@ -124,6 +127,9 @@ class MCTSConfig:
     current network before training (0 turns reanalyse off)."""
     max_grad_norm: float = 1.0
     """Gradient clipping."""
+    augment: bool = True
+    """Train on a random D4 symmetry of every sampled position, drawn afresh each time it
+    is sampled (every measured run in the README used it)."""
 
     def __post_init__(self) -> None:
         self.search  # noqa: B018 (building the SearchConfig validates its fields)
@@ -141,7 +147,7 @@ class MCTSConfig:
     # ------------------------------------------------------------------ derived
     @property
     def search(self) -> SearchConfig:
-        """The search constants as :func:`rlgo.search.run_search` takes them."""
+        """The search constants as :func:`rlgo.learning.search.run_search` takes them."""
         return SearchConfig(gumbel=self.gumbel, c_puct=self.c_puct,
                             fpu_reduction=self.fpu_reduction,
                             dirichlet_alpha=self.dirichlet_alpha,
@@ -150,215 +156,41 @@ class MCTSConfig:
                             c_scale=self.c_scale)
 
 
-# --------------------------------------------------------------------------- player
-
-
-def _entropy(logp: np.ndarray) -> np.ndarray:
-    """[B] entropy in nats of rows of log-probabilities (illegal rows ~ -1e9 count 0)."""
-    p = np.exp(logp.astype(np.float64))
-    return -(p * np.maximum(logp, -30.0)).sum(1)
-
-
-class MCTSPlayer:
-    """The network plus tree search, ``simulations`` per move, all positions searched in
-    one batch.
-
-    ``greedy`` (evaluation): no noise, the full budget, the search's move (PUCT: most
-    visited). Otherwise (self-play): root noise, temperature for the first
-    ``temperature_moves`` moves (PUCT) and playout cap randomization.
-
-    ``extras`` of each decision, [B] float32 unless stated: ``policy`` [B, A] (the search
-    target), ``policy_weight`` (1 full search, 0 cheap), ``value`` (network value of the
-    root), ``search_value``, ``disagree`` (1 when the target's argmax differs from the
-    raw policy's), ``prior_entropy``; with ``record_history`` also ``record`` [B,
-    max_moves] int16, the game's actions so far (the first ``moves`` entries count).
-    """
-
-    kind = "mcts"
-    """Player kind stored in the match database."""
-
-    def __init__(self, net: PolicyValueNet, simulations: int,
-                 search: SearchConfig | None = None, *, name: str | None = None,
-                 greedy: bool = True, temperature: float = 1.0, temperature_moves: int = 0,
-                 full_search_prob: float = 1.0, cheap_simulations: int = 8,
-                 record_history: bool = False, seed: int = 0,
-                 spec: dict[str, Any] | None = None) -> None:
-        if simulations < 1:
-            raise ValueError(f"simulations must be >= 1, got {simulations}")
-        self.net = net
-        self.simulations = int(simulations)
-        self.search = search if search is not None else SearchConfig()
-        self.name = name if name is not None else f"mcts:search={self.simulations}"
-        self.greedy = greedy
-        self.temperature = temperature
-        self.temperature_moves = temperature_moves
-        self.full_search_prob = full_search_prob
-        self.cheap_simulations = int(cheap_simulations)
-        self.record_history = record_history
-        self.spec = spec
-        self.rules: Rules | None = None
-        """The rules of the last positions played (or of the checkpoint's training)."""
-        self._rng = np.random.default_rng(seed)
-        self._workspace = Workspace()
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, simulations: int, seed: int = 0,
-                        name: str | None = None,
-                        search: SearchConfig | None = None) -> MCTSPlayer:
-        """A checkpoint's network with search, playing greedily by visit count. Every
-        checkpoint gets the same search constants (``search``, default PUCT), so that
-        search strength compares networks. ``name`` defaults to ``<path>:search=<n>``."""
-        from rlgo.checkpoint import load_checkpoint, network_from_checkpoint
-
-        net, rules = network_from_checkpoint(load_checkpoint(path))
-        search = search if search is not None else SearchConfig()
-        norm = os.path.normpath(str(path))
-        player = cls(net, simulations, search, name=name or f"{norm}:search={simulations}",
-                     seed=seed, spec={"path": norm, "search": int(simulations),
-                                      "gumbel": search.gumbel})
-        player.rules = rules
-        return player
-
-    def act(self, positions: Positions) -> Decision:
-        from rlgo.agents.network_player import check_board_size
-
-        check_board_size(self.name, self.net, positions)
-        eng, games = positions.engine, np.asarray(positions.games, np.int64)
-        self.rules = eng.rules
-        bsz = len(games)
-        if self.greedy:
-            full = np.ones(bsz, bool)
-            noise = np.zeros(bsz, bool)
-        else:
-            full = self._rng.random(bsz) < self.full_search_prob
-            noise = full  # KataGo: cheap searches get no noise
-        budget = np.where(full, self.simulations, self.cheap_simulations)
-        if bsz == 0:
-            return Decision(np.zeros(0, np.int64), self._extras(None, full, eng, games))
-        out = run_search(eng, games, self.net.evaluate, self.search, budget, noise, self._rng,
-                         workspace=self._workspace)
-        actions = out.action.copy()
-        if not self.greedy and not self.search.gumbel and self.temperature_moves > 0:
-            early = np.flatnonzero(eng.moves[games] < self.temperature_moves)
-            actions[early] = self._sample_visits(out.visit_counts[early])
-        return Decision(actions, self._extras(out, full, eng, games), nn_evals=out.nn_evals)
-
-    def _sample_visits(self, visits: np.ndarray) -> np.ndarray:
-        """One action per row drawn from N^(1/T)."""
-        weights = visits.astype(np.float64) ** (1.0 / self.temperature)
-        cdf = np.cumsum(weights, axis=1)
-        u = self._rng.random(len(weights)) * cdf[:, -1]
-        return np.minimum((cdf <= u[:, None]).sum(1), weights.shape[1] - 1).astype(np.int64)
-
-    def _extras(self, out, full: np.ndarray, eng: GoEngine,
-                games: np.ndarray) -> dict[str, np.ndarray]:
-        actions = eng.rules.num_actions
-        if out is None:
-            zeros = np.zeros(0, np.float32)
-            extras = {"policy": np.zeros((0, actions), np.float32), "policy_weight": zeros,
-                      "value": zeros, "search_value": zeros, "disagree": zeros,
-                      "prior_entropy": zeros}
-        else:
-            best = out.action_weights.argmax(1)
-            extras = {
-                "policy": out.action_weights,
-                "policy_weight": full.astype(np.float32),
-                "value": out.raw_value.astype(np.float32),
-                "search_value": out.value.astype(np.float32),
-                "disagree": (best != out.prior_logp.argmax(1)).astype(np.float32),
-                "prior_entropy": _entropy(out.prior_logp).astype(np.float32),
-            }
-        if self.record_history:
-            extras["record"] = eng.state.record[games].copy()
-        return extras
-
-    def __repr__(self) -> str:
-        mode = "greedy" if self.greedy else "self-play"
-        root = "gumbel" if self.search.gumbel else "puct"
-        return f"MCTSPlayer(name={self.name!r}, {root}, {self.simulations} sims, {mode})"
-
-
-# --------------------------------------------------------------------------- replay
-
-
-class ReplayWindow:
-    """Ring buffer of the newest ``capacity`` training positions (arrays allocated on
-    the first :meth:`add`, shapes taken from the data)."""
-
-    FIELDS = ("obs", "mask", "policy", "outcome", "record", "move", "ownership",
-              "has_ownership")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.size = 0
-        self.head = 0
-        """Next row to write."""
-        self.data: dict[str, np.ndarray] = {}
-
-    def add(self, rows: dict[str, np.ndarray]) -> None:
-        """Append rows (every field of :attr:`FIELDS`), overwriting the oldest."""
-        count = len(rows["obs"])
-        if count == 0:
-            return
-        if not self.data:
-            self.data = {k: np.zeros((self.capacity, *v.shape[1:]), v.dtype)
-                         for k, v in rows.items()}
-        if count > self.capacity:
-            rows = {k: v[-self.capacity:] for k, v in rows.items()}
-            count = self.capacity
-        where = (self.head + np.arange(count)) % self.capacity
-        for k, v in rows.items():
-            self.data[k][where] = v
-        self.head = int((self.head + count) % self.capacity)
-        self.size = min(self.size + count, self.capacity)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Tensors and ints only (checkpoints load with ``weights_only=True``): the rows
-        in place, so that minibatch indices drawn after a resume hit the same rows."""
-        return {"size": self.size, "head": self.head,
-                **{k: torch.from_numpy(np.ascontiguousarray(v[: self.size]))
-                   for k, v in self.data.items()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size, self.head, self.data = int(state["size"]), int(state["head"]), {}
-        if self.size:
-            self.data = {k: np.zeros((self.capacity, *state[k].shape[1:]),
-                                     state[k].numpy().dtype) for k in self.FIELDS}
-            for k in self.FIELDS:
-                self.data[k][: self.size] = state[k].numpy()
-
-
 # --------------------------------------------------------------------------- learner
-
 
 class MCTSLearner:
     """The MCTS-distillation learner (module docstring)."""
 
-    def __init__(self, board_size: int, config: MCTSConfig, net_config: NetConfig,
-                 seed: int = 0) -> None:
+    def __init__(self, rules: Rules, config: MCTSConfig, net_config: NetConfig,
+                 seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
+        self.rules = rules
+        self.net_config = net_config
         self.seed = seed
-        self.board_size = board_size
-        self.net = PolicyValueNet(board_size, net_config)
+        self.device = torch.device(device)
+        self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
                                      weight_decay=config.weight_decay)
-        self.window = ReplayWindow(config.replay_positions)
-        self._selfplay: MCTSPlayer | None = None
+        self.window = ReplayBuffer(config.replay_positions)
 
-    def player(self, greedy: bool = False) -> Player:
+    def player(self) -> Player:
         cfg = self.config
         # Randomness comes from torch's generator, which the harness seeds per iteration.
-        seed = int(torch.randint(2**31 - 1, ()))
-        if greedy:
-            return MCTSPlayer(self.net, cfg.simulations, cfg.search, seed=seed)
-        player = MCTSPlayer(self.net, cfg.simulations, cfg.search, name="mcts", greedy=False,
+        return SearchPlayer(self.net, cfg.simulations, cfg.search, name="mcts", greedy=False,
                             temperature=cfg.temperature,
                             temperature_moves=cfg.temperature_moves,
                             full_search_prob=cfg.full_search_prob,
                             cheap_simulations=cfg.cheap_simulations,
-                            record_history=cfg.reanalyse_fraction > 0, seed=seed)
-        self._selfplay = player
-        return player
+                            record_history=cfg.reanalyse_fraction > 0,
+                            seed=int(torch.randint(2**31 - 1, ())))
+
+    def snapshot(self) -> Weights:
+        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+
+    def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
+                        search: int = 0, seed: int = 0) -> Player:
+        net = load_policy_net(self.rules.board_size, self.net_config, weights, self.device)
+        return policy_snapshot_player(net, name=name, greedy=greedy, search=search, seed=seed)
 
     # ------------------------------------------------------------------ learning
     def learn(self, batch: Experience) -> dict[str, float]:
@@ -367,50 +199,57 @@ class MCTSLearner:
             return {}
         metrics = self._diagnostics(batch)
         keep = batch.extras.get("policy_weight", np.ones(len(batch), np.float32)) > 0
+        new = int(keep.sum())
         rows = {"obs": batch.obs[keep], "mask": batch.mask[keep],
                 "policy": batch.extras["policy"][keep].astype(np.float32),
                 "outcome": batch.outcome[keep].astype(np.float32),
                 "record": batch.extras["record"][keep] if cfg.reanalyse_fraction > 0
-                else np.zeros((int(keep.sum()), 0), np.int16),
+                else np.zeros((new, 0), np.int16),
                 "move": batch.move[keep].astype(np.int32),
                 "ownership": (batch.ownership[keep] if batch.ownership is not None else
-                              np.zeros((int(keep.sum()), batch.mask.shape[1] - 1), np.int8)),
-                "has_ownership": np.full(int(keep.sum()), batch.ownership is not None)}
+                              np.zeros((new, batch.mask.shape[1] - 1), np.int8)),
+                "has_ownership": np.full(new, batch.ownership is not None)}
         self.window.add(rows)
-        new = int(keep.sum())
         metrics["charts/replay_positions"] = float(self.window.size)
         if new == 0:
             return {**metrics, "train_samples": 0}
         steps = math.ceil(cfg.replay_ratio * new / cfg.minibatch)
-        idx = torch.randint(self.window.size, (steps, cfg.minibatch)).numpy()
-        reanalysed = 0
+        idx = self.window.sample((steps, cfg.minibatch))
+        reanalysed, evals = 0, 0
         if cfg.reanalyse_fraction > 0:
             k = math.ceil(cfg.reanalyse_fraction * cfg.minibatch)
-            reanalysed = self._reanalyse(np.unique(idx[:, :k]))
+            reanalysed, evals = self._reanalyse(np.unique(idx[:, :k]))
         metrics["charts/reanalysed"] = float(reanalysed)
         metrics.update(self._train(idx))
         metrics["train_samples"] = steps * cfg.minibatch
+        metrics["nn_evals"] = evals
         return metrics
 
+    def _minibatch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        """Tensors of window rows ``rows`` on the device, augmented when configured."""
+        d = self.window.rows(rows)
+        if self.config.augment:
+            rng = np.random.default_rng(int(torch.randint(2**31 - 1, ())))
+            d["obs"], d["mask"], _, d["policy"], d["ownership"] = augment(
+                d["obs"], d["mask"], None, d["policy"], rng, d["ownership"])
+        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device)
+                for k, v in d.items() if k != "record"}
+
     def _train(self, idx: np.ndarray) -> dict[str, float]:
-        cfg, data = self.config, self.window.data
+        cfg = self.config
         self.net.train()
         sums = {"policy": 0.0, "policy_kl": 0.0, "value": 0.0, "ownership": 0.0,
                 "entropy": 0.0, "grad_norm": 0.0}
         for rows in idx:
-            obs = torch.from_numpy(data["obs"][rows])
-            mask = torch.from_numpy(data["mask"][rows])
-            target = torch.from_numpy(data["policy"][rows])
-            z = torch.from_numpy(data["outcome"][rows])
+            b = self._minibatch(rows)
+            target, z = b["policy"], b["outcome"]
             if cfg.ownership_coef > 0:
-                logits, value, own_logits = self.net.forward_ownership(obs)
-                own_loss = _ownership_loss(own_logits,
-                                           torch.from_numpy(data["ownership"][rows]),
-                                           torch.from_numpy(data["has_ownership"][rows]))
+                logits, value, own_logits = self.net.forward_ownership(b["obs"])
+                own_loss = _ownership_loss(own_logits, b["ownership"], b["has_ownership"])
             else:  # the head gets no gradient, so AdamW leaves it alone
-                logits, value = self.net(obs)
-                own_loss = torch.zeros(())
-            logp = masked_log_softmax(logits, mask).clamp_min(-30.0)
+                logits, value = self.net(b["obs"])
+                own_loss = torch.zeros((), device=self.device)
+            logp = masked_log_softmax(logits, b["mask"]).clamp_min(-30.0)
             policy_loss = -(target * logp).sum(1).mean()
             target_entropy = -(target * target.clamp_min(1e-30).log()).sum(1).mean()
             value_loss = F.mse_loss(value, z)
@@ -427,15 +266,15 @@ class MCTSLearner:
             sums["grad_norm"] += norm.item()
         return {f"losses/{k}": v / len(idx) for k, v in sums.items()}
 
-    def _reanalyse(self, rows: np.ndarray) -> int:
+    def _reanalyse(self, rows: np.ndarray) -> tuple[int, int]:
         """Recompute the targets of window rows ``rows`` by search with the current
         network (no noise, full budget), rebuilding each position from its move record.
-        Returns the number of rows."""
+        Returns (rows, network evaluations spent)."""
         if len(rows) == 0:
-            return 0
+            return 0, 0
         data = self.window.data
         record, moves = data["record"][rows], data["move"][rows]
-        eng = GoEngine(len(rows), self._rules())
+        eng = GoEngine(len(rows), self.rules)
         for t in range(int(moves.max())):
             eng.step(np.where(t < moves, record[:, t], -1).astype(np.int64))
         out = run_search(eng, np.arange(len(rows)), self.net.evaluate, self.config.search,
@@ -443,12 +282,7 @@ class MCTSLearner:
         data["obs"][rows] = eng.observations()
         data["mask"][rows] = eng.legal
         data["policy"][rows] = out.action_weights
-        return len(rows)
-
-    def _rules(self) -> Rules:
-        """The self-play rules (seen by the player); the size's defaults before any."""
-        seen = self._selfplay.rules if self._selfplay is not None else None
-        return seen if seen is not None else Rules(board_size=self.board_size)
+        return len(rows), int(out.nn_evals)
 
     @staticmethod
     def _diagnostics(batch: Experience) -> dict[str, float]:
@@ -472,10 +306,11 @@ class MCTSLearner:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.opt.state_dict(), "config": asdict(self.config),
-                "window": self.window.state_dict()}
+        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                "config": asdict(self.config), "window": self.window.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["optimizer"])
         self.window.load_state_dict(state["window"])
 
@@ -491,7 +326,7 @@ def _ownership_loss(logits: torch.Tensor, owner: torch.Tensor,
     return (per_row * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def make(board_size: int, config: MCTSConfig, net_config: NetConfig,
-         seed: int = 0) -> MCTSLearner:
-    """Build the learner (the harness's entry point for every agent module)."""
-    return MCTSLearner(board_size, config, net_config, seed)
+def make(rules: Rules, config: MCTSConfig, net_config: NetConfig, seed: int = 0,
+         device: torch.device | str = "cpu") -> MCTSLearner:
+    """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""
+    return MCTSLearner(rules, config, net_config, seed, device)

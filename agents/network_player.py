@@ -3,6 +3,10 @@
 Greedy play (the default, for evaluation) takes the most probable legal action; sampling
 draws from the masked policy at a temperature. Either way every position of the batch
 costs one network evaluation, reported as :attr:`Decision.nn_evals`.
+
+:func:`policy_snapshot_player` turns a snapshot of any learner whose acting policy is a
+:class:`PolicyValueNet` (REINFORCE, PPO, MCTS distillation) into a player, raw or with
+tree search: the ``snapshot_player`` of those learners.
 """
 
 from __future__ import annotations
@@ -12,13 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rlgo.envs import Rules
+import torch
+from rlgo.agents.search_player import SearchPlayer
 
-from rlgo.checkpoint import load_checkpoint, network_from_checkpoint
-from rlgo.network import PolicyValueNet, sample_actions
-from rlgo.protocols import Decision, Positions
+from rlgo.learning.network import (
+    NetConfig,
+    PolicyValueNet,
+    check_board_size,
+    sample_actions,
+    tempered,
+)
+from rlgo.learning.search import SearchConfig
+from rlgo.protocols import Decision, Player, Positions, Weights
 
-__all__ = ["NetworkPlayer", "check_board_size", "checkpoint_player_name"]
+__all__ = ["NetworkPlayer", "checkpoint_player_name", "load_policy_net",
+           "policy_snapshot_player"]
 
 
 def checkpoint_player_name(path: str | Path, greedy: bool = True, temperature: float = 1.0
@@ -33,18 +45,12 @@ def checkpoint_player_name(path: str | Path, greedy: bool = True, temperature: f
     return name
 
 
-def check_board_size(name: str, net: PolicyValueNet, positions: Positions) -> None:
-    """ValueError unless the positions are on the board size the network was built for."""
-    n = positions.obs.shape[-1]
-    if n != net.board_size:
-        raise ValueError(f"{name} plays {net.board_size}x{net.board_size}, not {n}x{n}")
-
-
 class NetworkPlayer:
     """Plays the moves of a :class:`PolicyValueNet`.
 
     ``extras`` of each decision: ``logp`` [B] float32, the log-probability of the chosen
-    action under the (temperature-free) policy, and ``value`` [B] float32, the network's
+    action under the distribution it was drawn from (the policy at ``temperature``; the
+    behaviour policy of an on-policy learner), and ``value`` [B] float32, the network's
     value for the player to move.
     """
 
@@ -63,40 +69,50 @@ class NetworkPlayer:
         self.greedy = greedy
         self.temperature = temperature
         self.spec = spec
-        self.rules: Rules | None = None
-        """The rules the network was trained under, when known (set by from_checkpoint)."""
         self._rng = np.random.default_rng(seed)
 
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, greedy: bool = True, temperature: float = 1.0,
-                        seed: int = 0, name: str | None = None) -> NetworkPlayer:
-        """The network of a checkpoint file; raises :class:`CheckpointError` when the file
-        is missing, corrupt or not an rlgo checkpoint. ``name`` defaults to
-        :func:`checkpoint_player_name`."""
-        net, rules = network_from_checkpoint(load_checkpoint(path))
-        if name is None:
-            name = checkpoint_player_name(path, greedy, temperature)
-        spec = {"path": os.path.normpath(str(path)), "greedy": greedy}
-        if not greedy:
-            spec["temperature"] = temperature
-        player = cls(net, name, greedy=greedy, temperature=temperature, seed=seed, spec=spec)
-        player.rules = rules
-        return player
-
     def act(self, positions: Positions) -> Decision:
-        check_board_size(self.name, self.net, positions)
+        check_board_size(self.name, self.net, positions.obs)
         if len(positions) == 0:
             empty = np.zeros(0, np.float32)
             return Decision(np.zeros(0, np.int64), {"logp": empty, "value": empty})
         logp, value = self.net.evaluate(positions.obs, positions.mask)
         if self.greedy:
             actions = logp.argmax(axis=1).astype(np.int64)
+            behaviour = logp
         else:
-            actions = sample_actions(logp, self._rng, self.temperature)
-        chosen = logp[np.arange(len(actions)), actions].astype(np.float32)
+            behaviour = tempered(logp, self.temperature)
+            actions = sample_actions(behaviour, self._rng)
+        chosen = behaviour[np.arange(len(actions)), actions].astype(np.float32)
         return Decision(actions, {"logp": chosen, "value": value.astype(np.float32)},
                         nn_evals=len(positions))
 
     def __repr__(self) -> str:
         mode = "greedy" if self.greedy else f"sample, temperature={self.temperature:g}"
         return f"NetworkPlayer(name={self.name!r}, {mode})"
+
+
+def load_policy_net(board_size: int, net_config: NetConfig, weights: Weights,
+                    device: torch.device | str = "cpu") -> PolicyValueNet:
+    """A :class:`PolicyValueNet` holding ``weights``, in eval mode, on ``device``; weights
+    that do not fit raise ValueError."""
+    net = PolicyValueNet(board_size, net_config)
+    try:
+        net.load_state_dict(weights)
+    except (RuntimeError, KeyError) as exc:
+        raise ValueError(f"snapshot weights do not fit the network: {exc}") from exc
+    return net.to(device).eval()
+
+
+def policy_snapshot_player(net: PolicyValueNet, *, name: str, greedy: bool = True,
+                           search: int = 0, seed: int = 0,
+                           search_config: SearchConfig | None = None,
+                           spec: dict[str, Any] | None = None) -> Player:
+    """The player of a policy-value snapshot: its policy's argmax (``greedy``) or samples,
+    or with ``search`` > 0 the network with that many simulations per move, playing the
+    search's move greedily. Every snapshot searches with the same constants
+    (``search_config``, default PUCT), so that search strength compares networks."""
+    if search > 0:
+        config = search_config if search_config is not None else SearchConfig()
+        return SearchPlayer(net, search, config, name=name, seed=seed, spec=spec)
+    return NetworkPlayer(net, name, greedy=greedy, seed=seed, spec=spec)

@@ -9,6 +9,10 @@ with an optional learned value baseline ``b(s) = v(s)`` (detached in the policy 
 masked logits (illegal actions get no probability) and an entropy bonus. One win/loss
 bit per game has to be shared by ~50-100 moves: this is the credit-assignment baseline
 that the MCTS-distillation agent is compared against (Williams 1992).
+
+The gradient is taken with the network in eval mode (BatchNorm's running statistics), the
+function that chose the moves; the statistics are refreshed from the batch after the
+update (see :mod:`rlgo.learning.network`).
 """
 
 from __future__ import annotations
@@ -16,16 +20,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from rlgo.agents.network_player import NetworkPlayer, load_policy_net, policy_snapshot_player
+from rlgo.envs import Rules
 from torch.nn import functional as F
 
-from rlgo.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Experience, Player
+from rlgo.learning.augment import augment
+from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
+from rlgo.protocols import Experience, Player, Weights
 
 
 @dataclass(frozen=True)
 class ReinforceConfig:
-    """Hyper-parameters of REINFORCE."""
+    """Hyper-parameters of REINFORCE (defaults used for every board size; untuned)."""
 
     lr: float = 1e-3
     """Adam learning rate."""
@@ -45,62 +53,74 @@ class ReinforceConfig:
     """Positions per gradient step."""
     max_grad_norm: float = 1.0
     """Gradient clipping."""
+    augment: bool = False
+    """Train on a random D4 symmetry of every position (the action moves with it)."""
 
     def __post_init__(self) -> None:
         if self.baseline not in ("value", "mean", "none"):
             raise ValueError(f"baseline must be 'value', 'mean' or 'none', got {self.baseline!r}")
-        if self.temperature <= 0:
+        if not self.temperature > 0:
             raise ValueError("temperature must be positive for REINFORCE self-play")
+        if self.epochs < 1 or self.minibatch < 1:
+            raise ValueError("epochs and minibatch must be >= 1")
+        if not (self.lr > 0 and self.max_grad_norm > 0):
+            raise ValueError("lr and max_grad_norm must be positive")
 
 
 class Reinforce:
     """The REINFORCE learner (see the module docstring)."""
 
-    def __init__(self, board_size: int, config: ReinforceConfig, net_config: NetConfig,
-                 seed: int = 0) -> None:
+    def __init__(self, rules: Rules, config: ReinforceConfig, net_config: NetConfig,
+                 seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
+        self.rules = rules
+        self.net_config = net_config
         self.seed = seed
-        self.net = PolicyValueNet(board_size, net_config)
+        self.device = torch.device(device)
+        self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
                                      weight_decay=config.weight_decay)
 
-    def player(self, greedy: bool = False) -> Player:
-        from rlgo.agents.network_player import NetworkPlayer
-
+    def player(self) -> Player:
         # Randomness comes from torch's generator, which the harness seeds per iteration.
-        return NetworkPlayer(self.net, name="reinforce", greedy=greedy,
+        return NetworkPlayer(self.net, name="reinforce", greedy=False,
                              temperature=self.config.temperature,
                              seed=int(torch.randint(2**31 - 1, ())))
+
+    def snapshot(self) -> Weights:
+        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+
+    def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
+                        search: int = 0, seed: int = 0) -> Player:
+        net = load_policy_net(self.rules.board_size, self.net_config, weights, self.device)
+        return policy_snapshot_player(net, name=name, greedy=greedy, search=search, seed=seed)
 
     def learn(self, batch: Experience) -> dict[str, float]:
         cfg = self.config
         n = len(batch)
         if n == 0:
             return {}
-        obs = torch.from_numpy(batch.obs)
-        mask = torch.from_numpy(batch.mask)
-        action = torch.from_numpy(batch.action)
-        ret = torch.from_numpy(batch.outcome)
-        self.net.train()
+        obs, mask, action = batch.obs, batch.mask, batch.action
+        if cfg.augment:
+            rng = np.random.default_rng(int(torch.randint(2**31 - 1, ())))
+            obs, mask, action, _, _ = augment(obs, mask, action, None, rng)
+        dev = self.device
+        obs, mask = torch.from_numpy(obs).to(dev), torch.from_numpy(mask).to(dev)
+        action = torch.from_numpy(action).to(dev)
+        ret = torch.from_numpy(batch.outcome).to(dev)
+        self.net.eval()  # the function that acted (module docstring)
         sums = {"policy": 0.0, "value": 0.0, "entropy": 0.0, "grad_norm": 0.0}
         steps = 0
         for _ in range(cfg.epochs):
-            order = torch.randperm(n)
+            order = torch.randperm(n).to(dev)
             for start in range(0, n, cfg.minibatch):
                 idx = order[start : start + cfg.minibatch]
                 logits, value = self.net(obs[idx])
                 logp_all = masked_log_softmax(logits, mask[idx])
                 logp = logp_all.gather(1, action[idx, None]).squeeze(1)
-                probs = logp_all.exp()
-                entropy = -(probs * logp_all.clamp_min(-30)).sum(1).mean()
+                entropy = -(logp_all.exp() * logp_all.clamp_min(-30)).sum(1).mean()
                 g = ret[idx]
-                if cfg.baseline == "value":
-                    adv = g - value.detach()
-                elif cfg.baseline == "mean":
-                    adv = g - g.mean()
-                else:
-                    adv = g
-                policy_loss = -(adv * logp).mean()
+                policy_loss = -(self._advantage(g, value) * logp).mean()
                 value_loss = F.mse_loss(value, g)
                 loss = policy_loss - cfg.entropy_coef * entropy
                 if cfg.baseline == "value":
@@ -109,23 +129,32 @@ class Reinforce:
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
                 self.opt.step()
-                sums["policy"] += policy_loss.item()
-                sums["value"] += value_loss.item()
-                sums["entropy"] += entropy.item()
-                sums["grad_norm"] += norm.item()
+                for k, v in (("policy", policy_loss), ("value", value_loss),
+                             ("entropy", entropy), ("grad_norm", norm)):
+                    sums[k] += v.item()
                 steps += 1
+        self.net.refresh_norm(obs, cfg.minibatch)
         metrics = {f"losses/{k}": v / steps for k, v in sums.items()}
         metrics["train_samples"] = n * cfg.epochs
         return metrics
 
+    def _advantage(self, g: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        if self.config.baseline == "value":
+            return g - value.detach()
+        if self.config.baseline == "mean":
+            return g - g.mean()
+        return g
+
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.opt.state_dict(), "config": asdict(self.config)}
+        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["optimizer"])
 
 
-def make(board_size: int, config: ReinforceConfig, net_config: NetConfig,
-         seed: int = 0) -> Reinforce:
-    """Build the learner (the harness's entry point for every agent module)."""
-    return Reinforce(board_size, config, net_config, seed)
+def make(rules: Rules, config: ReinforceConfig, net_config: NetConfig, seed: int = 0,
+         device: torch.device | str = "cpu") -> Reinforce:
+    """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""
+    return Reinforce(rules, config, net_config, seed, device)

@@ -48,8 +48,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 from rlgo.envs import GoEngine, Rules
-from rlgo.envs import _kernels as K
-from rlgo.envs._kernels import BLACK, BOARD, EMPTY, Boards, Geometry
+from rlgo.envs import kernels as K
+from rlgo.envs.kernels import BLACK, BOARD, EMPTY, Boards, Geometry
 
 from rlgo.protocols import Decision, Positions
 

@@ -25,11 +25,10 @@ is kept in a per-board open-addressing hash set ``htab``; a move whose resulting
 is in the set is illegal and masked out. A 64-bit Zobrist collision could wrongly forbid a
 move; the chance is about 1e-15 per game.
 
-Kernel API for search code (rollouts, tree search): :func:`place`, :func:`remember`,
-:func:`play_checked`, :func:`legal_point`, :func:`score`, :func:`copy_game` and the public
-batch functions below. Editing this file: numba's on-disk cache of a function in *another*
-module that calls these kernels (``agents/rollout_mcts.py``) is not invalidated by the
-edit; delete that module's ``__pycache__`` (a fresh clone, as in CI, has none).
+Search code (rollouts, tree search) uses these kernels through :mod:`rlgo.envs.kernels`,
+their public face. Editing this file needs no cleanup: numba's on-disk cache of every
+rlgo function, in whatever file, is stamped with this file's content
+(:mod:`rlgo.envs._numba_cache`), so an edit recompiles the callers too.
 
 Performance note: numba reference-counts every array passed to a compiled call, an atomic
 operation per array. The state is therefore packed into a few arrays, and the per-point
@@ -42,6 +41,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+from rlgo.envs._numba_cache import install_cache_locator
+
+install_cache_locator()  # before the first @njit(cache=True) below
 
 EMPTY, BLACK, WHITE = 0, 1, 2
 HISTORY = 8  # board planes per player in the observation (AlphaGo Zero's T = 8)
@@ -638,8 +640,6 @@ MASK_NONE, MASK_LEGAL, MASK_PASS = 0, 1, 2  # observe_single's mask_mode
 # tuple of arrays in C but a NamedTuple through Python, which costs about 1 us per call,
 # a sixth of a whole step. They never run the engine's parallel kernels, whose thread
 # wake-up costs up to milliseconds when called once at a time.
-# They live here, not in go_v0.py, because numba's on-disk cache of a function is
-# invalidated by its own file only, not by the kernels it calls from another file.
 
 
 @njit(cache=True)

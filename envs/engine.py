@@ -17,6 +17,17 @@ from rlgo.envs import _kernels as K
 from rlgo.envs._kernels import BLACK, EMPTY, NUM_PLANES, WHITE, Boards, Geometry
 
 MIN_SIZE, MAX_SIZE = 5, 19
+
+#: Why a game ended, by the engine's code (:attr:`GoEngine.end_reason`): the name every
+#: layer reports (env ``info["end_reason"]``, match records).
+END_REASONS: dict[int, str] = {K.TWO_PASSES: "two_passes", K.MOVE_CAP: "move_cap"}
+#: A player made an illegal move and lost (envs that forfeit instead of raising).
+ILLEGAL_MOVE = "illegal_move"
+#: A player resigned (GTP engines); the engine itself never resigns.
+RESIGN = "resign"
+#: Every valid end-reason name.
+END_REASON_NAMES: tuple[str, ...] = (*END_REASONS.values(), ILLEGAL_MOVE, RESIGN)
+
 #: Batches smaller than this are stepped on one thread (thread wake-up costs more).
 SERIAL_BELOW = 16
 
@@ -237,7 +248,7 @@ class GoEngine:
 
     @property
     def end_reason(self) -> np.ndarray:
-        """[B] int32: 0 ongoing, 1 two passes, 2 move cap."""
+        """[B] int32: 0 ongoing, 1 two passes, 2 move cap (:data:`END_REASONS` names them)."""
         return self.state.info[:, K.REASON]
 
     @property

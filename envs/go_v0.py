@@ -76,7 +76,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 from rlgo.envs import _kernels as K
 from rlgo.envs.coords import action_to_gtp, action_to_rowcol
-from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules
+from rlgo.envs.engine import END_REASONS, ILLEGAL_MOVE, GoEngine, IllegalMoveError, Rules
 from rlgo.envs.render import draw_board
 from rlgo.envs.text import format_board
 
@@ -87,7 +87,6 @@ _COLOUR = {"black_0": K.BLACK, "white_0": K.WHITE}
 _OTHER = {"black_0": "white_0", "white_0": "black_0"}
 _PER_GAME = frozenset({"agent_selection", "rewards", "terminations", "truncations", "infos",
                        "_cumulative_rewards", "_s", "_geo", "_r"})
-_REASONS = {K.TWO_PASSES: "two_passes", K.MOVE_CAP: "move_cap"}
 
 
 def env(**kwargs: Any) -> raw_env:
@@ -214,7 +213,7 @@ class raw_env(AECEnv):  # noqa: N801 - PettingZoo's module convention
             return self._refuse(a, code)
         self.agent_selection = _OTHER[self.agent_selection]
         if code == K.ENDED:
-            self._finish(_REASONS[int(self._engine.end_reason[0])])
+            self._finish(END_REASONS[int(self._engine.end_reason[0])])
 
     def agent_iter(self, max_iter: int = 2**63):
         if not self._has_reset:
@@ -249,7 +248,7 @@ class raw_env(AECEnv):  # noqa: N801 - PettingZoo's module convention
         self.rewards[offender] = -1.0
         self._cumulative_rewards[offender] = 0.0
         self.agent_selection = _OTHER[offender]
-        self._end("illegal_move", winner=_OTHER[offender])
+        self._end(ILLEGAL_MOVE, winner=_OTHER[offender])
 
     def _finish(self, reason: str) -> None:
         """Score the game the engine just ended."""

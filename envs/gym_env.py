@@ -47,7 +47,7 @@ import numpy as np
 from gymnasium import spaces
 from rlgo.envs import _kernels as K
 from rlgo.envs.coords import action_to_gtp, action_to_rowcol
-from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules
+from rlgo.envs.engine import END_REASONS, ILLEGAL_MOVE, GoEngine, IllegalMoveError, Rules
 from rlgo.envs.render import draw_board
 from rlgo.envs.text import format_board
 
@@ -57,7 +57,6 @@ ENV_ID = "rlgo/Go-v0"
 Opponent = Callable[[np.ndarray, np.ndarray, np.random.Generator], int]
 _COLOURS = {"black": K.BLACK, "white": K.WHITE}
 _NAMES = {K.BLACK: "black", K.WHITE: "white"}
-_REASONS = {K.TWO_PASSES: "two_passes", K.MOVE_CAP: "move_cap"}
 
 
 def register_envs() -> None:
@@ -143,11 +142,11 @@ class GoGymEnv(gymnasium.Env):
                 raise IllegalMoveError(
                     f"{action_to_gtp(a, self.rules.board_size)} (action {a}) is illegal: "
                     "occupied, suicide or positional superko; the state is unchanged")
-            return self._end("illegal_move", -1.0)
+            return self._end(ILLEGAL_MOVE, -1.0)
         if code != K.ENDED:
             code = self._opponent_move()
         if code == K.ENDED:
-            reason = _REASONS[int(self._engine.end_reason[0])]
+            reason = END_REASONS[int(self._engine.end_reason[0])]
             return self._end(reason, float(self._r[self._me - 1]))
         return self._observe(), 0.0, False, False, self._info()
 
@@ -186,7 +185,7 @@ class GoGymEnv(gymnasium.Env):
         self._over, self._end_reason = True, reason
         score = float(self._engine.scores()[0])
         winner = None if score == 0 else ("black" if score > 0 else "white")
-        if reason == "illegal_move":
+        if reason == ILLEGAL_MOVE:
             winner = _NAMES[3 - self._me]
         obs = self._observe(mask_mode=K.MASK_PASS)  # also after an illegal move
         info = self._info() | {"end_reason": reason, "score": score, "winner": winner}

@@ -1,11 +1,24 @@
 """rlgo: how reinforcement-learning algorithms learn Go, measured.
 
-Packages: :mod:`rlgo.envs` (the game), :mod:`rlgo.agents` (learners and fixed players);
-modules here form the harness: :mod:`rlgo.protocols`, :mod:`rlgo.network`,
-:mod:`rlgo.selfplay`, :mod:`rlgo.train`, :mod:`rlgo.runs`, :mod:`rlgo.checkpoint`,
-:mod:`rlgo.arena`, :mod:`rlgo.matchdb`, :mod:`rlgo.elo`, :mod:`rlgo.ladder`,
-:mod:`rlgo.players`, :mod:`rlgo.gtp`, :mod:`rlgo.bench`, :mod:`rlgo.cli`.
+The folders show the layers; a module imports only from its own layer or the ones above
+it in this list:
+
+=========================  ===========================================================
+:mod:`rlgo.envs`           the game: compiled rules, PettingZoo and Gymnasium envs, SGF
+:mod:`rlgo.protocols`      the contract: Player, Learner, Experience
+:mod:`rlgo.gtp`            talking to GTP engines (GNU Go), the rules oracle
+:mod:`rlgo.learning`       what learners share: network, tree search, augmentation,
+                           episode helpers (negamax GAE, n-step), replay buffer, run files
+:mod:`rlgo.agents`         learners (one file each) and fixed players
+:mod:`rlgo.registry`       agents by name, built-in and third-party
+:mod:`rlgo.evaluation`     arena, match database, Elo, player specs, the ladder
+:mod:`rlgo.training`       self-play, the training loop, run directories, configs
+:mod:`rlgo.study`          studies and plots
+:mod:`rlgo.analysis`       credit-assignment analysis (to come)
+:mod:`rlgo.bench`          speed benchmarks against peers
+:mod:`rlgo.cli`            the ``rlgo`` command
+=========================  ===========================================================
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["__version__"]

@@ -29,7 +29,7 @@ def bench_env(
 ) -> None:
     """Random-play steps/s of rlgo's batched engine and AEC env against PettingZoo's
     go_v5 and OpenSpiel, measured in the same run."""
-    from rlgo.bench import format_env_table, run_env_bench
+    from rlgo.bench.env import format_env_table, run_env_bench
 
     if board_size is None:
         board_size = [9, 19]
@@ -52,16 +52,39 @@ def bench_mcts(
 ) -> None:
     """Tree-search simulations/s against the bare network's evaluations/s at the same
     batch, default network, measured in the same run (target on 9x9: >= 0.75x)."""
-    from rlgo.bench_mcts import format_mcts_table, run_mcts_bench
+    from rlgo.bench.mcts import format_mcts_table, run_mcts_bench
 
     rows = run_mcts_bench(board_sizes=board_size or [9], simulations=simulations, batch=batch,
                           seconds=seconds, gumbel=gumbel)
     typer.echo(json.dumps(rows) if as_json else format_mcts_table(rows))
 
 
+def _agents_help() -> str:
+    from rlgo.registry import registered
+
+    return (f"Learner: one of {', '.join(registered())} (`rlgo agents` describes them), or "
+            "a third-party package.module:make.")
+
+
+@app.command()
+def agents() -> None:
+    """List the registered agents (built-in learners and the rlgo.agents entry points)
+    with their config fields, as `--set` takes them."""
+    import dataclasses
+
+    from rlgo.registry import get_agent, registered
+
+    for name in registered():
+        entry = get_agent(name)
+        doc = (entry.config_class.__doc__ or "").strip().splitlines()[0]
+        typer.echo(f"{name}: {doc}")
+        for f in dataclasses.fields(entry.config_class):
+            typer.echo(f"    {f.name} = {getattr(entry.default_config(), f.name)!r}")
+
+
 @app.command()
 def train(
-    agent: Annotated[str, typer.Option(help="Learner: reinforce or mcts (ppo, replay to come).")],
+    agent: Annotated[str, typer.Option(help=_agents_help())],
     board_size: Annotated[int, typer.Option(help="Board side N (5..19).")] = 7,
     env_steps: Annotated[int, typer.Option(help="Budget in moves played, both colours.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,
@@ -72,8 +95,8 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
-    from rlgo.checkpoint import CheckpointError
-    from rlgo.train import build_trainer
+    from rlgo.learning.files import CheckpointError
+    from rlgo.training import build_trainer
 
     out = out or f"runs/{agent}{board_size}-s{seed}"
     try:
@@ -94,7 +117,7 @@ def plot(
     out: Annotated[str, typer.Option(help="Image file to write.")] = "elo.png",
 ) -> None:
     """Plot the Elo curves of runs against a counter (seaborn)."""
-    from rlgo.plots import plot_elo
+    from rlgo.study.plots import plot_elo
 
     try:
         path = plot_elo(runs, x=x, out=out)
@@ -134,10 +157,10 @@ def arena(
     with n simulations of tree search per move).
     """
     from rlgo.agents.gnugo_player import GnuGoError
-    from rlgo.arena import play_match
     from rlgo.envs import Rules
-    from rlgo.matchdb import MatchDB, MatchDBError
-    from rlgo.players import make_player
+    from rlgo.evaluation.arena import play_match
+    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.players import make_player
 
     players = []
     try:
@@ -168,13 +191,13 @@ def elo(
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Bradley-Terry Elo of every player in the match database, with standard errors and
-    95% intervals, anchored at ANCHOR = 0 (see rlgo.elo)."""
+    95% intervals, anchored at ANCHOR = 0 (see rlgo.evaluation.elo)."""
     import math
 
     import pandas as pd
 
-    from rlgo.elo import fit_elo
-    from rlgo.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.elo import fit_elo
+    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
 
     try:
         games = MatchDB(db).games(board_size=board_size, with_sgf=False)

@@ -1,33 +1,48 @@
-"""The contracts between the harness and the agents.
-
-Two small protocols, designed against all four planned learners (MCTS-distillation,
-REINFORCE, PPO, off-policy replay) and the fixed opponents:
+"""The contract between the harness and the agents: everything an agent must provide.
 
 * a :class:`Player` maps a batch of positions to actions (and, for learners, to whatever
   the learner wants recorded with each move: a search policy, a log-probability, a value);
 * a :class:`Learner` is handed :class:`Experience` from the harness's self-play and returns
-  its loss metrics. It owns its network and optimiser, and exposes the player it trains.
+  its metrics. It owns its networks, optimisers and buffers; the harness never touches
+  them. It hands out players: one for self-play (:meth:`Learner.player`) and frozen
+  *snapshots* of its acting policy (:meth:`Learner.snapshot`, weights only, cheap to
+  store) that become players again through :meth:`Learner.snapshot_player`: the
+  evaluation ladder, the opponent pool and ``rlgo arena`` play those.
+
+An agent is a module (or any callable) ``make(rules, config, net_config, seed, device) ->
+Learner`` whose ``config`` parameter is annotated with the agent's frozen config
+dataclass; :mod:`rlgo.registry` finds the built-in ones in :mod:`rlgo.agents` and
+third-party ones by ``package.module:make`` or the ``rlgo.agents`` entry-point group.
 
 Who needs what from :class:`Experience`:
 
 =================  =========================================================
 REINFORCE          ``obs, mask, action, outcome``
-PPO                ``obs, mask, action, reward, last, extras["logp"], extras["value"]``
-MCTS-distillation  ``obs, mask, outcome, extras["policy"]`` (the visit distribution),
+PPO                ``obs, mask, action, game, player, move, outcome,
+                   extras["logp"], extras["value"]``
+MCTS-distillation  ``obs, mask, outcome, extras["policy"]`` (the search's target),
                    ``ownership`` (auxiliary target)
-off-policy replay  everything, stored in its own buffer; ``extras["logp"]`` for importance
-                   weights
+off-policy replay  everything, stored in its own buffer
 =================  =========================================================
+
+Episode structure (who moves next, negamax GAE and n-step returns) is derived from
+``game, player, move`` by :mod:`rlgo.learning.episodes`, which states the sign convention.
+
+Counters belong to whoever spends them: the harness counts the network evaluations of
+the learner's self-play moves (:attr:`Decision.nn_evals` of :meth:`Learner.player`) and
+of the opponent's; the learner reports the ones it spends itself (reanalyse, target
+networks) as ``nn_evals`` in the dict :meth:`Learner.learn` returns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from rlgo.envs import GoEngine
+if TYPE_CHECKING:  # annotations only: the contract itself loads no engine
+    from rlgo.envs import GoEngine
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,8 @@ class Decision:
     """[B] int64 chosen actions, legal under ``Positions.mask``."""
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     """Per-move records for the learner, each with leading axis B: e.g. ``policy``
-    [B, A] float32 search targets, ``logp`` [B] float32, ``value`` [B] float32."""
+    [B, A] float32 search targets, ``logp`` [B] float32 (the log-probability of the
+    action under the distribution it was sampled from), ``value`` [B] float32."""
     nn_evals: int = 0
     """Network positions evaluated to make these decisions (search included)."""
 
@@ -76,7 +92,8 @@ class Player(Protocol):
 class Experience:
     """Self-play moves of finished games, one row per move made by a learner's side.
 
-    Rows of one game appear in move order; ``game`` groups them.
+    Rows of one game appear in move order; ``game`` groups them. Against a frozen
+    opponent only the learner's own moves are rows.
     """
 
     obs: np.ndarray
@@ -94,7 +111,7 @@ class Experience:
     """[T] float32 the game's final result from the mover's point of view (the
     undiscounted return of every move)."""
     last: np.ndarray
-    """[T] bool: this is the mover's last move of the game (episode boundary for PPO)."""
+    """[T] bool: this is the mover's last move of the game."""
     game: np.ndarray
     """[T] int64 game id, unique within a run."""
     move: np.ndarray
@@ -110,28 +127,50 @@ class Experience:
         return len(self.action)
 
 
+Weights = dict[str, Any]
+"""A snapshot: a flat dict of tensors (and numbers), loadable with
+``torch.load(weights_only=True)``; all a learner needs to rebuild its acting policy."""
+
+
 @runtime_checkable
 class Learner(Protocol):
-    """A training algorithm. Built from ``(board_size, config, seed)`` by its module's
-    ``make`` function; the harness does everything else."""
+    """A training algorithm, built by its agent's ``make(rules, config, net_config, seed,
+    device)``; the harness does everything else."""
 
     config: Any
     """The learner's frozen config dataclass."""
 
-    def player(self, greedy: bool = False) -> Player:
-        """The policy that generates self-play (``greedy=False``) or plays evaluations."""
+    def player(self) -> Player:
+        """The policy that generates self-play (exploring: sampling, noise, epsilon)."""
+        ...
+
+    def snapshot(self) -> Weights:
+        """A frozen copy of the acting policy's weights, on the CPU (independent of later
+        updates): stored beside checkpoints, rated by the ladder, kept in the pool."""
+        ...
+
+    def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
+                        search: int = 0, seed: int = 0) -> Player:
+        """A player from a snapshot of this learner (any earlier one of the same config).
+
+        ``greedy``: its best move (a policy's argmax, a Q-learner's argmax over legal Q);
+        otherwise it samples from its policy. ``search`` > 0: that many tree-search
+        simulations per move with the snapshot's network; a learner without a
+        policy-value network raises ValueError."""
         ...
 
     def learn(self, batch: Experience) -> dict[str, float]:
-        """Update on finished games; returns namespaced metrics (``losses/...``) plus
-        ``train_samples``, the positions its gradient steps consumed (repeats counted),
-        which the harness adds to its counter. Randomness must come from torch's global
+        """Update on finished games; returns namespaced metrics (``losses/...``,
+        ``charts/...``) plus two counters the harness adds up: ``train_samples``, the
+        positions its gradient steps consumed (repeats counted), and ``nn_evals``
+        (optional, default 0), network evaluations it spent itself outside acting
+        (reanalyse searches, target networks). Randomness must come from torch's global
         generator, which the harness seeds per iteration (so a resumed run replays the
         same numbers)."""
         ...
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: network, optimiser, learner-side buffers."""
+        """Everything needed to resume: networks, optimisers, buffers, schedules."""
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

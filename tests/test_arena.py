@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from rlgo.agents.network_player import NetworkPlayer
 from rlgo.agents.random_player import RandomPlayer, random_legal_actions
-from rlgo.envs import Rules
+from rlgo.envs import END_REASONS, Rules
 from rlgo.envs.engine import BLACK
 from rlgo.envs.sgf import replay_sgf
 
-from rlgo.arena import END_REASONS, play_match
-from rlgo.checkpoint import CheckpointError, rules_to_dict, save_checkpoint
-from rlgo.matchdb import MatchDB
-from rlgo.network import NetConfig, PolicyValueNet
-from rlgo.players import PlayerSpecError, make_player
+from rlgo.evaluation.arena import play_match
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import PlayerSpecError, make_player
+from rlgo.learning.files import CheckpointError, rules_to_dict, save_file
+from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.protocols import Decision, Positions
 
 RULES = Rules(board_size=5)
@@ -46,9 +46,10 @@ def db(tmp_path) -> MatchDB:
 
 def tiny_checkpoint(path, board_size: int = 5):
     net = PolicyValueNet(board_size, TINY)
-    return save_checkpoint(path, {
-        "agent": "test", "rules": rules_to_dict(Rules(board_size=board_size)),
-        "net_config": dataclasses.asdict(TINY), "net": net.state_dict(),
+    return save_file(path, {
+        "kind": "snapshot", "agent": "reinforce", "agent_config": {}, "counters": {},
+        "rules": rules_to_dict(Rules(board_size=board_size)),
+        "net_config": dataclasses.asdict(TINY), "weights": net.state_dict(),
     })
 
 

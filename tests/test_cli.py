@@ -41,7 +41,7 @@ def test_arena_and_elo_errors(tmp_path):
 
 
 def test_plot_writes_an_image_and_rejects_bad_axes(tmp_path):
-    from rlgo.runs import Counters, RunDir
+    from rlgo.training.runs import Counters, RunDir
 
     run = RunDir(tmp_path / "r1")
     run.open_metrics(keep_rows=0)

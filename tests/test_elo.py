@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import log_expit
 
-from rlgo.elo import ELO_PER_NAT, RATING_COLUMNS, expected_score, fit_elo
+from rlgo.evaluation.elo import ELO_PER_NAT, RATING_COLUMNS, expected_score, fit_elo
 
 TRUE_ELO = {"random": 0.0, "a": 100.0, "b": 250.0, "c": 400.0, "d": 800.0}
 

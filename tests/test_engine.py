@@ -437,3 +437,20 @@ def test_copy_game_copies_a_game_between_engines():
     K.copy_game(src.state, 2, dst.state, 0)
     for a, b in zip(src.state, dst.state, strict=True):
         np.testing.assert_array_equal(a[2], b[0])
+
+
+# ----------------------------------------------------------------------------- end reasons
+
+
+def test_end_reasons_have_one_unique_name_each_and_the_engine_reports_them():
+    from rlgo.envs import END_REASON_NAMES, END_REASONS, ILLEGAL_MOVE, RESIGN
+
+    assert len(set(END_REASON_NAMES)) == len(END_REASON_NAMES)
+    assert set(END_REASON_NAMES) == {*END_REASONS.values(), ILLEGAL_MOVE, RESIGN}
+    passes = GoEngine(1, Rules(board_size=5))
+    play(passes, "C3", "pass", "pass")
+    capped = GoEngine(1, Rules(board_size=5, max_moves=3))
+    play(capped, "A1", "E5", "B1")
+    assert passes.done[0] and capped.done[0]
+    assert END_REASONS[int(passes.end_reason[0])] == "two_passes"
+    assert END_REASONS[int(capped.end_reason[0])] == "move_cap"

@@ -15,8 +15,8 @@ from rlgo.agents.random_player import RandomPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.sgf import replay_sgf
 
-from rlgo.arena import play_match
-from rlgo.matchdb import MatchDB
+from rlgo.evaluation.arena import play_match
+from rlgo.evaluation.matchdb import MatchDB
 from rlgo.protocols import Positions
 
 RULES = Rules(board_size=5)

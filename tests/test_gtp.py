@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rlgo import gtp
-from rlgo.gtp import (
+from rlgo.gtp import client as gtp
+from rlgo.gtp.client import (
     EngineDiedError,
     EngineTimeoutError,
     GTPEngine,

@@ -16,10 +16,10 @@ from rlgo.envs import Rules
 from typer.testing import CliRunner
 
 from rlgo.cli import app
-from rlgo.network import NetConfig
+from rlgo.learning.network import NetConfig
 from rlgo.protocols import Learner, Player
-from rlgo.selfplay import SelfPlay
-from rlgo.train import AGENTS, TrainConfig, agent_config_class, build_trainer
+from rlgo.registry import builtin_names, get_agent
+from rlgo.training import SelfPlay, TrainConfig, build_trainer
 
 TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
         "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
@@ -27,24 +27,41 @@ TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
 TIMING = ("wall_s",)
 
 
+AGENTS = builtin_names()
+#: Per-agent settings that keep the tiny runs tiny.
+FAST = {"mcts": ["simulations=4", "cheap_simulations=2", "replay_positions=2000",
+                 "minibatch=64"]}
+
+
 def _make(agent: str, board_size: int = 5):
-    import importlib
+    entry = get_agent(agent)
+    return entry.make(Rules(board_size=board_size), entry.default_config(),
+                      NetConfig(blocks=1, channels=8), 0, "cpu")
 
-    module = importlib.import_module(AGENTS[agent][0])
-    return module.make(board_size, agent_config_class(agent)(), NetConfig(blocks=1, channels=8), 0)
 
-
-@pytest.mark.parametrize("agent", sorted(AGENTS))
+@pytest.mark.parametrize("agent", AGENTS)
 def test_learners_fit_the_protocol(agent):
     learner = _make(agent)
     assert isinstance(learner, Learner)
-    assert isinstance(learner.player(), Player) and isinstance(learner.player(greedy=True), Player)
+    assert isinstance(learner.player(), Player)
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
+    before = learner.snapshot()
+    frozen = learner.snapshot_player(before, name="frozen", greedy=True)
     metrics = learner.learn(batch)
     assert metrics["train_samples"] >= len(batch)
-    assert all(k.startswith(("losses/", "charts/")) for k in metrics if k != "train_samples")
+    assert all(k.startswith(("losses/", "charts/")) for k in metrics
+               if k not in ("train_samples", "nn_evals"))
     assert all(np.isfinite(v) for v in metrics.values())
-    learner.load_state_dict(learner.state_dict())
+    # a snapshot is a copy: learning changed the learner, not the snapshot
+    after = learner.snapshot()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert isinstance(frozen, Player) and frozen.name == "frozen"
+    again = learner.snapshot_player(before, name="again", greedy=True)
+    pos_batch, _ = SelfPlay(Rules(board_size=5), 2, frozen).play(2)
+    assert len(pos_batch) > 0 and isinstance(again, Player)
+    other = _make(agent)
+    other.load_state_dict(learner.state_dict())
+    assert all(torch.equal(v, other.snapshot()[k]) for k, v in after.items())
 
 
 def test_env_steps_count_the_moves_actually_played():
@@ -89,7 +106,7 @@ def test_ownership_rows_are_the_final_area_from_the_movers_view():
         margin = black_view[0].sum() - rules.komi  # Black's area minus White's, komi
         assert np.sign(margin) == np.sign(batch.outcome[rows][player == 1][0])
     # augmentation moves the ownership with the board
-    from rlgo.symmetry import augment
+    from rlgo.learning import augment
 
     rng = np.random.default_rng(0)
     obs, _, _, _, own = augment(batch.obs, batch.mask, batch.action, None, rng,
@@ -118,22 +135,26 @@ def _metrics(out) -> pd.DataFrame:
     return df.drop(columns=list(TIMING)).reset_index(drop=True)
 
 
-def test_same_seed_same_results(tmp_path):
+@pytest.mark.parametrize("agent", AGENTS)
+def test_same_seed_same_results(tmp_path, agent):
+    torch.set_num_threads(1)
+    sets = [*TINY, *FAST.get(agent, [])]
     for name in ("a", "b"):
-        build_trainer("reinforce", 5, 600, 3, tmp_path / name, TINY, progress=False).fit()
+        build_trainer(agent, 5, 400, 3, tmp_path / name, sets, progress=False).fit()
     a, b = _metrics(tmp_path / "a"), _metrics(tmp_path / "b")
     pd.testing.assert_frame_equal(a, b)
     c = tmp_path / "c"
-    build_trainer("reinforce", 5, 600, 4, c, TINY, progress=False).fit()
+    build_trainer(agent, 5, 400, 4, c, sets, progress=False).fit()
     assert not _metrics(c).equals(a)
 
 
-def test_killed_run_resumes_with_every_metric_intact(tmp_path):
+@pytest.mark.parametrize("agent", AGENTS)
+def test_killed_run_resumes_with_every_metric_intact(tmp_path, agent):
     """Kill -9 a real `rlgo train` process after its first checkpoint, resume it, and get
     exactly the metrics of an uninterrupted run (timings aside)."""
-    args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", "reinforce",
+    args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", agent,
             "--board-size", "5", "--env-steps", "1000", "--seed", "1", "--no-progress"]
-    for kv in TINY:
+    for kv in [*TINY, *FAST.get(agent, []), "train.threads=1"]:
         args += ["--set", kv]
     # One thread each: a thread pool sharing 2 cores with other jobs stalls badly.
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -150,7 +171,7 @@ def test_killed_run_resumes_with_every_metric_intact(tmp_path):
     assert list((killed / "checkpoints").glob("step_*.pt")), "no checkpoint before the kill"
     subprocess.run([*args, "--out", str(killed)], check=True, capture_output=True, env=env)
     pd.testing.assert_frame_equal(_metrics(full), _metrics(killed))
-    from rlgo.matchdb import MatchDB
+    from rlgo.evaluation.matchdb import MatchDB
 
     games = [MatchDB(f"sqlite:///{d / 'matches.sqlite'}").games(with_sgf=False)
              for d in (full, killed)]
@@ -180,6 +201,8 @@ def test_cli_train_smoke_and_clear_errors(tmp_path):
     assert list((out / "checkpoints").glob("step_*.pt"))
     res = runner.invoke(app, ["train", "--agent", "alphago", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "unknown agent" in res.output
+    assert all(name in res.output for name in AGENTS)  # the error lists what is registered
+    assert list((out / "snapshots").glob("step_*.pt"))
     res = runner.invoke(app, ["train", "--agent", "reinforce", "--out", str(tmp_path / "y"),
                               "--set", "nope=1"])
     assert res.exit_code == 2 and "unknown config key" in res.output
@@ -196,8 +219,7 @@ def test_train_config_validation():
 
 def test_mcts_run_rates_raw_policy_and_search(tmp_path):
     """An mcts run logs the raw policy's Elo and the searched policy's Elo side by side."""
-    sets = [*TINY, "simulations=4", "replay_positions=2000", "train.eval_search=4",
-            "train.eval_every=300"]
+    sets = [*TINY, *FAST["mcts"], "train.eval_search=4", "train.eval_every=300"]
     torch.set_num_threads(1)
     build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False).fit()
     df = pd.read_csv(tmp_path / "metrics.csv")
@@ -207,6 +229,7 @@ def test_mcts_run_rates_raw_policy_and_search(tmp_path):
     searched = df[df.metric == "eval/search/elo"]
     assert len(searched) == 2 and searched.env_steps.iloc[-1] >= 300  # step 0 and the end
     assert df.nn_evals.max() > df.env_steps.max()  # search evaluates more than one per move
+    assert (df.nn_evals == df.nn_evals_act).all()  # no opponent, no reanalyse
 
 
 def test_opponent_pool_plays_past_snapshots(tmp_path):
@@ -217,6 +240,10 @@ def test_opponent_pool_plays_past_snapshots(tmp_path):
     df = pd.read_csv(tmp_path / "metrics.csv")
     assert "charts/score_vs_pool" in set(df.metric)
     assert 1 <= len(trainer.state.pool) <= 2
+    # the pool's evaluations are the opponent's, counted apart from the learner's
+    last = df.iloc[-1]
+    assert last.nn_evals_opponent > 0 and last.nn_evals_act > 0
+    assert last.nn_evals == last.nn_evals_act + last.nn_evals_opponent
     # against an opponent only the learner's own moves are trained on: about half
     games = df[df.metric == "losses/policy"]
     assert (games.train_samples.diff().dropna() < games.env_steps.diff().dropna()).all()

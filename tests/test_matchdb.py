@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from rlgo.elo import fit_elo
-from rlgo.matchdb import GAME_COLUMNS, PLAYER_COLUMNS, GameRecord, MatchDB, MatchDBError
+from rlgo.evaluation.elo import fit_elo
+from rlgo.evaluation.matchdb import GAME_COLUMNS, PLAYER_COLUMNS, GameRecord, MatchDB, MatchDBError
 
 # Brackets, escapes, newlines and non-ASCII, all of which must come back verbatim.
 SGF = "(;GM[1]FF[4]SZ[9]KM[7.5]PB[random]PW[ppo]RE[W+12.5]C[a \\] b\nété 囲碁]\n;B[ee];W[])"

@@ -9,17 +9,16 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from rlgo.agents.mcts import MCTSConfig, MCTSLearner, MCTSPlayer, ReplayWindow, make
+from rlgo.agents.mcts import MCTSConfig, MCTSLearner, make
+from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
 from rlgo.envs.text import parse_board
 
-import rlgo.train
-from rlgo.checkpoint import load_checkpoint, rules_to_dict, save_checkpoint
-from rlgo.network import NetConfig, PolicyValueNet
-from rlgo.protocols import Learner, Player, Positions
-from rlgo.search import (
+from rlgo.learning.files import load_file, rules_to_dict, save_file
+from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.learning.search import (
     UNEXPANDED,
     SearchConfig,
     Workspace,
@@ -27,7 +26,8 @@ from rlgo.search import (
     halving_rounds,
     run_search,
 )
-from rlgo.selfplay import SelfPlay
+from rlgo.protocols import Learner, Player, Positions
+from rlgo.training import SelfPlay, TrainConfig, Trainer
 
 TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
 
@@ -110,7 +110,7 @@ def test_search_finds_the_only_winning_move(config, text, rules, best):
 
 
 def test_sign_convention():
-    """V, Q, W are for the player to move at the node (module docstring of rlgo.search)."""
+    """V, Q, W are for the player to move at the node (module docstring of rlgo.learning.search)."""
     eng = engine_at(SAVE, max_moves=2, komi=-3.5)
     out = run_search(eng, np.arange(1), model(), PUCT, 600)
     tree = out.tree
@@ -248,7 +248,7 @@ def test_player_is_deterministic_and_counts_its_evaluations():
     eng.step(np.array([12, 6, 0]))
     decisions = []
     for _ in range(2):
-        player = MCTSPlayer(net, 6, greedy=False, temperature_moves=10, seed=7)
+        player = SearchPlayer(net, 6, greedy=False, temperature_moves=10, seed=7)
         assert isinstance(player, Player)
         before = net.evals
         d = player.act(positions(eng))
@@ -256,12 +256,12 @@ def test_player_is_deterministic_and_counts_its_evaluations():
         decisions.append(d)
     np.testing.assert_array_equal(decisions[0].actions, decisions[1].actions)
     assert set(decisions[0].extras) >= {"policy", "policy_weight", "value", "disagree"}
-    greedy = MCTSPlayer(net, 6, seed=1).act(positions(eng))
+    greedy = SearchPlayer(net, 6, seed=1).act(positions(eng))
     np.testing.assert_array_equal(greedy.actions, greedy.extras["policy"].argmax(1))
 
 
 def test_temperature_samples_from_the_visit_counts():
-    player = MCTSPlayer(PolicyValueNet(5, TINY), 4, greedy=False, temperature=1.0, seed=3)
+    player = SearchPlayer(PolicyValueNet(5, TINY), 4, greedy=False, temperature=1.0, seed=3)
     draws = player._sample_visits(np.tile([0, 10, 30, 0], (20_000, 1)))
     assert set(np.unique(draws)) == {1, 2}
     assert abs((draws == 2).mean() - 0.75) < 0.02
@@ -273,7 +273,7 @@ def test_temperature_samples_from_the_visit_counts():
 def test_playout_cap_randomization_marks_and_drops_cheap_moves():
     torch.manual_seed(0)
     cfg = MCTSConfig(simulations=6, cheap_simulations=2, full_search_prob=0.5, minibatch=16)
-    learner = make(5, cfg, TINY, 0)
+    learner = make(Rules(board_size=5), cfg, TINY, 0)
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
     weight = batch.extras["policy_weight"]
     assert set(np.unique(weight)) == {0.0, 1.0}
@@ -283,15 +283,16 @@ def test_playout_cap_randomization_marks_and_drops_cheap_moves():
 
 
 def test_search_spec_in_make_player(tmp_path):
-    from rlgo.arena import play_match
-    from rlgo.players import PlayerSpecError, make_player
+    from rlgo.evaluation.arena import play_match
+    from rlgo.evaluation.players import PlayerSpecError, make_player
 
     rules = Rules(board_size=5)
-    path = save_checkpoint(tmp_path / "net.pt", {
-        "agent": "mcts", "rules": rules_to_dict(rules), "net_config": dataclasses.asdict(TINY),
-        "net": PolicyValueNet(5, TINY).state_dict()})
+    path = save_file(tmp_path / "net.pt", {
+        "kind": "snapshot", "agent": "mcts", "rules": rules_to_dict(rules),
+        "agent_config": {}, "net_config": dataclasses.asdict(TINY), "counters": {},
+        "weights": PolicyValueNet(5, TINY).state_dict()})
     player = make_player(f"{path}:search=3", rules, seed=0)
-    assert isinstance(player, MCTSPlayer) and player.name == f"{path}:search=3"
+    assert isinstance(player, SearchPlayer) and player.name == f"{path}:search=3"
     summary = play_match(player, make_player("random", rules), 2, rules)
     assert summary.nn_evals[player.name] == player.net.evals > 0
     with pytest.raises(PlayerSpecError, match="search must be an integer"):
@@ -305,11 +306,11 @@ def test_search_spec_in_make_player(tmp_path):
 
 def test_learner_protocol_diagnostics_and_checkpointable_state(tmp_path):
     torch.manual_seed(0)
-    learner = make(5, MCTSConfig(simulations=4, minibatch=32), TINY, 0)
+    learner = make(Rules(board_size=5), MCTSConfig(simulations=4, minibatch=32), TINY, 0)
     assert isinstance(learner, Learner)
-    assert isinstance(learner.player(), Player) and isinstance(learner.player(True), Player)
+    assert isinstance(learner.player(), Player)
     batch, stats = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
-    assert stats.nn_evals == learner.net.evals
+    assert stats.nn_evals_act == learner.net.evals and stats.nn_evals_opponent == 0
     metrics = learner.learn(batch)
     assert metrics["train_samples"] >= len(batch)
     for key in ("losses/policy", "losses/value", "losses/ownership",
@@ -317,14 +318,17 @@ def test_learner_protocol_diagnostics_and_checkpointable_state(tmp_path):
                 "charts/policy_entropy", "charts/value_error"):
         assert np.isfinite(metrics[key]), key
     assert 0 <= metrics["charts/search_disagreement"] <= 1
-    assert all(k.startswith(("losses/", "charts/")) for k in metrics if k != "train_samples")
+    assert metrics["nn_evals"] == 0  # no reanalyse: the learner spent nothing itself
+    assert all(k.startswith(("losses/", "charts/")) for k in metrics
+               if k not in ("train_samples", "nn_evals"))
     # The replay window survives a checkpoint loaded with weights_only=True.
     rules = rules_to_dict(Rules(board_size=5))
-    path = save_checkpoint(tmp_path / "c.pt", {"agent": "mcts", "rules": rules,
-                                               "net_config": {}, "net": {},
-                                               "learner": learner.state_dict()})
-    other = make(5, MCTSConfig(simulations=4, minibatch=32), TINY, 0)
-    other.load_state_dict(load_checkpoint(path)["learner"])
+    path = save_file(tmp_path / "c.pt", {"kind": "checkpoint", "agent": "mcts",
+                                         "rules": rules, "agent_config": {},
+                                         "net_config": {}, "weights": {},
+                                         "learner": learner.state_dict()})
+    other = make(Rules(board_size=5), MCTSConfig(simulations=4, minibatch=32), TINY, 0)
+    other.load_state_dict(load_file(path)["learner"])
     assert other.window.size == learner.window.size == len(batch)
     for k, v in learner.window.data.items():
         np.testing.assert_array_equal(other.window.data[k], v)
@@ -335,35 +339,21 @@ def test_ownership_head_learns_the_final_areas():
     trained on) and leaves play untouched; coefficient 0 switches it off."""
     torch.manual_seed(0)
     cfg = MCTSConfig(simulations=2, minibatch=64, replay_ratio=8.0)
-    learner = make(5, cfg, TINY, 0)
+    learner = make(Rules(board_size=5), cfg, TINY, 0)
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
     first = learner.learn(batch)["losses/ownership"]
     losses = [learner.learn(batch)["losses/ownership"] for _ in range(6)]
     assert losses[-1] < first - 0.02
-    off = make(5, dataclasses.replace(cfg, ownership_coef=0.0), TINY, 0)
+    off = make(Rules(board_size=5), dataclasses.replace(cfg, ownership_coef=0.0), TINY, 0)
     before = off.net.ownership_conv.weight.detach().clone()
     off.learn(batch)
     torch.testing.assert_close(off.net.ownership_conv.weight, before)
 
 
-def test_replay_window_keeps_the_newest_positions():
-    w = ReplayWindow(5)
-    for start in (0, 3, 6):
-        w.add({k: np.arange(start, start + 3) for k in ReplayWindow.FIELDS})
-    assert w.size == 5 and w.data["obs"].tolist() == [5, 6, 7, 8, 4]  # ring: 4 oldest
-    w2 = ReplayWindow(5)
-    w2.load_state_dict(w.state_dict())  # rows stay in place: same minibatches on resume
-    np.testing.assert_array_equal(w2.data["obs"], w.data["obs"])
-    for window in (w, w2):
-        window.add({k: np.array([9]) for k in ReplayWindow.FIELDS})
-    np.testing.assert_array_equal(w2.data["obs"], w.data["obs"])
-    assert sorted(w2.data["obs"].tolist()) == [5, 6, 7, 8, 9]
-
-
 def test_reanalyse_rebuilds_positions_from_the_move_record():
     torch.manual_seed(0)
     cfg = MCTSConfig(simulations=4, reanalyse_fraction=1.0, minibatch=64, gumbel=True)
-    learner: MCTSLearner = make(5, cfg, TINY, 0)
+    learner: MCTSLearner = make(Rules(board_size=5, komi=2.5), cfg, TINY, 0)
     batch, _ = SelfPlay(Rules(board_size=5, komi=2.5), 4, learner.player()).play(4)
     assert batch.extras["record"].dtype == np.int16
     learner.window.add({"obs": batch.obs, "mask": batch.mask,
@@ -373,33 +363,33 @@ def test_reanalyse_rebuilds_positions_from_the_move_record():
                         "has_ownership": np.ones(len(batch), bool)})
     rows = np.arange(learner.window.size)
     data = learner.window.data
-    assert learner._reanalyse(rows) == len(batch)
+    count, evals = learner._reanalyse(rows)
+    assert count == len(batch) and evals >= len(batch)
     np.testing.assert_array_equal(data["obs"][rows], batch.obs)  # the exact positions
     np.testing.assert_array_equal(data["mask"][rows], batch.mask)
     np.testing.assert_allclose(data["policy"][rows].sum(1), 1.0, rtol=1e-5)
-    assert learner._rules().komi == 2.5  # the rules seen in self-play
     metrics = learner.learn(batch)
     assert metrics["charts/reanalysed"] > 0
+    assert metrics["nn_evals"] > 0  # reanalyse is the learner's own spending
 
 
-def test_tiny_training_run_through_the_harness(monkeypatch, tmp_path):
-    monkeypatch.setitem(rlgo.train.AGENTS, "mcts", ("rlgo.agents.mcts", "MCTSConfig"))
-    train = rlgo.train.TrainConfig(agent="mcts", board_size=5, env_steps=120, seed=0,
-                                   parallel_games=4, games_per_iteration=4, eval_every=0,
-                                   checkpoint_every=60)
+def test_tiny_training_run_through_the_harness(tmp_path):
+    train = TrainConfig(agent="mcts", board_size=5, env_steps=120, seed=0,
+                        parallel_games=4, games_per_iteration=4, eval_every=0,
+                        checkpoint_every=60)
     agent = MCTSConfig(simulations=3, gumbel=True, full_search_prob=0.5, cheap_simulations=2,
                        minibatch=32, replay_positions=500)
-    trainer = rlgo.train.Trainer(train, agent, TINY, tmp_path / "run", progress=False)
+    trainer = Trainer(train, agent, TINY, tmp_path / "run", progress=False)
     counters = trainer.fit()
     assert counters.env_steps >= 120 and counters.nn_evals > counters.env_steps
     ckpt = trainer.run.latest_checkpoint()
-    resumed = make(5, agent, TINY, 0)
-    resumed.load_state_dict(load_checkpoint(ckpt)["learner"])
+    resumed = make(Rules(board_size=5), agent, TINY, 0)
+    resumed.load_state_dict(load_file(ckpt)["learner"])
     assert resumed.window.size == trainer.learner.window.size > 0
 
 
 def test_bench_rows_and_table():
-    from rlgo.bench_mcts import format_mcts_table, run_mcts_bench
+    from rlgo.bench.mcts import format_mcts_table, run_mcts_bench
 
     rows = run_mcts_bench(board_sizes=(5,), simulations=2, batch=4, seconds=0.2, rounds=1)
     assert {r["impl"] for r in rows} == {"search", "network"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rlgo.plots import elo_curves, plot_elo
-from rlgo.runs import Counters, RunDir
+from rlgo.study.plots import elo_curves, plot_elo
+from rlgo.training.runs import Counters, RunDir
 
 
 def _run(path, elos, search=None):

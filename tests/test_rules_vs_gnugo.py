@@ -1,5 +1,5 @@
 """The rules oracle: rlgo's engine against GNU Go 3.8 (``--chinese-rules
---positional-superko``), move by move. The game-playing code lives in :mod:`rlgo.verify`;
+--positional-superko``), move by move. The game-playing code lives in :mod:`rlgo.gtp.verify`;
 see its docstring for what is compared and for the two limits of GNU Go's superko history
 that the oracle accounts for. The big runs are marked slow (``pytest -m slow``)."""
 
@@ -13,8 +13,8 @@ from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.text import parse_board
 
-from rlgo import gtp
-from rlgo.verify import (
+from rlgo.gtp import client as gtp
+from rlgo.gtp.verify import (
     explain_score_difference,
     gnugo_memory,
     main,
@@ -34,7 +34,7 @@ SEND_TWO_RETURN_ONE = (
 )
 
 
-# GNU Go level 1 against itself on 19x19 (rlgo.verify scoring game 2 of seed 100), to two
+# GNU Go level 1 against itself on 19x19 (rlgo.gtp.verify scoring game 2 of seed 100), to two
 # passes. Top right, Black's P19-T14 group and S19 stone are in seki with White's S18-T18-S17;
 # R19 is empty and enclosed by Black alone. Tromp-Taylor (like Chinese rules) counts it for
 # Black: B+29.5. GNU Go's final_score lists it as dame: B+28.5.
@@ -231,7 +231,7 @@ def test_many_games_agree_with_gnugo(gnugo: str, board_size: int, games: int,
 
 @pytest.mark.slow
 def test_gnugo_superko_history_goes_stale_after_500_moves_without_the_repair(gnugo: str):
-    """Documents why rlgo.verify undoes and replays a move when GNU Go's history
+    """Documents why rlgo.gtp.verify undoes and replays a move when GNU Go's history
     collapses: without it GNU Go's superko answers go wrong after move 500."""
     raw = verify_against_gnugo(5, 10, seed=0, max_moves=2000, gnugo_path=gnugo,
                                fix_gnugo_hash=False)

@@ -6,17 +6,15 @@ import dataclasses
 
 import pytest
 import torch
+from rlgo.agents.network_player import load_policy_net
 from rlgo.envs import Rules
 
-from rlgo.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    network_from_checkpoint,
-    save_checkpoint,
-)
-from rlgo.network import NetConfig, PolicyValueNet
-from rlgo.runs import Counters, RunDir, load_metrics
-from rlgo.train import TrainConfig, agent_config_class, apply_overrides
+from rlgo.evaluation.players import make_player
+from rlgo.learning.files import CheckpointError, load_file, save_file
+from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.registry import UnknownAgentError, get_agent
+from rlgo.training import COUNTERS, TrainConfig, apply_overrides
+from rlgo.training.runs import Counters, RunDir, load_metrics
 
 
 def test_metrics_are_tidy_and_resume_drops_rows_written_after_the_checkpoint(tmp_path):
@@ -29,21 +27,33 @@ def test_metrics_are_tidy_and_resume_drops_rows_written_after_the_checkpoint(tmp
     again.open_metrics(keep_rows=rows_at_checkpoint)
     again.log(Counters(env_steps=20, games=2), {"losses/policy": 0.45})
     df = load_metrics(tmp_path / "r")
-    assert list(df.columns) == ["env_steps", "games", "nn_evals", "train_samples", "wall_s",
-                                "metric", "value"]
+    assert list(df.columns) == ["env_steps", "games", "nn_evals", "nn_evals_act",
+                                "nn_evals_opponent", "nn_evals_learner", "train_samples",
+                                "wall_s", "metric", "value"] == [*COUNTERS, "metric", "value"]
     assert df["env_steps"].tolist() == [10, 10, 20]
     assert df["value"].tolist() == [0.5, 0.25, 0.45]
     with pytest.raises(ValueError, match="metrics were lost"):
         RunDir(tmp_path / "r").open_metrics(keep_rows=99)
+    assert not list((tmp_path / "r").glob("*.tmp"))  # rewritten atomically, nothing left
+
+
+def test_nn_evals_is_the_sum_of_whoever_spent_them():
+    c = Counters(nn_evals_act=100, nn_evals_opponent=40, nn_evals_learner=7)
+    assert c.nn_evals == 147 and c.as_dict()["nn_evals"] == 147
+    assert Counters.from_dict(c.as_dict()) == c
+    old = Counters.from_dict({"env_steps": 5, "games": 1, "nn_evals": 9, "train_samples": 3,
+                              "wall_s": 1.0})  # an rlgo 0.1 checkpoint: one counter
+    assert old.nn_evals_act == 9 and old.nn_evals == 9
 
 
 def test_overrides_parse_types_and_reject_unknown_keys():
-    cfgs = {"": agent_config_class("reinforce")(), "net": NetConfig(), "train": TrainConfig()}
-    out = apply_overrides(cfgs, ["lr=3e-4", "net.blocks=2", "train.augment=true",
+    cfgs = {"": get_agent("reinforce").default_config(), "net": NetConfig(),
+            "train": TrainConfig()}
+    out = apply_overrides(cfgs, ["lr=3e-4", "net.blocks=2", "augment=true",
                                  "train.eval_ladder=random,gnugo:1", "baseline=mean"])
     assert out[""].lr == 3e-4 and out[""].baseline == "mean"
     assert out["net"].blocks == 2
-    assert out["train"].augment is True
+    assert out[""].augment is True
     assert out["train"].eval_ladder == ("random", "gnugo:1")
     with pytest.raises(ValueError, match="unknown config key 'lrr'.*valid keys: lr"):
         apply_overrides(cfgs, ["lrr=1"])
@@ -55,45 +65,66 @@ def test_overrides_parse_types_and_reject_unknown_keys():
         apply_overrides(cfgs, ["lr"])
     with pytest.raises(ValueError, match="baseline"):
         apply_overrides(cfgs, ["baseline=critic"])
-    with pytest.raises(ValueError, match="unknown agent"):
-        agent_config_class("alphago")
+    with pytest.raises(ValueError, match="belongs to the learner now"):  # a moved key
+        apply_overrides(cfgs, ["train.augment=true"])
+    with pytest.raises(UnknownAgentError, match="unknown agent 'alphago'.*mcts, reinforce"):
+        get_agent("alphago")
 
 
 def _payload(net: PolicyValueNet) -> dict:
-    return {"agent": "reinforce", "rules": dataclasses.asdict(Rules(board_size=5)),
-            "net_config": dataclasses.asdict(net.config), "net": net.state_dict()}
+    return {"kind": "snapshot", "agent": "reinforce",
+            "rules": dataclasses.asdict(Rules(board_size=5)), "agent_config": {},
+            "net_config": dataclasses.asdict(net.config), "counters": {"env_steps": 0},
+            "weights": net.state_dict()}
 
 
-def test_checkpoint_round_trip_and_corruption(tmp_path):
+def test_snapshot_round_trip_and_corruption(tmp_path):
     net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
-    path = save_checkpoint(tmp_path / "c.pt", _payload(net))
-    loaded, rules = network_from_checkpoint(load_checkpoint(path))
-    assert rules.board_size == 5
+    path = save_file(tmp_path / "c.pt", _payload(net))
+    payload = load_file(path)
+    loaded = load_policy_net(5, NetConfig(**payload["net_config"]), payload["weights"])
+    assert payload["rules"]["board_size"] == 5 and not loaded.training
     for a, b in zip(net.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    assert make_player(str(path), Rules(board_size=5)).name == str(path)
     with pytest.raises(CheckpointError, match="no checkpoint"):
-        load_checkpoint(tmp_path / "missing.pt")
+        load_file(tmp_path / "missing.pt")
     broken = tmp_path / "broken.pt"
     broken.write_bytes(path.read_bytes()[: 200])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        load_checkpoint(broken)
+        load_file(broken)
     torch.save({"hello": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an rlgo checkpoint"):
-        load_checkpoint(tmp_path / "other.pt")
+        load_file(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="lacks"):
+        save_file(tmp_path / "x.pt", {"agent": "reinforce"})
 
 
-def test_weights_from_before_the_ownership_head_still_load(tmp_path):
+def test_a_file_naming_a_module_path_is_refused_not_imported(tmp_path):
     net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
-    payload = _payload(net)
-    payload["net"] = {k: v for k, v in net.state_dict().items()
-                      if not k.startswith("ownership_conv.")}
-    loaded, _ = network_from_checkpoint(load_checkpoint(
-        save_checkpoint(tmp_path / "old.pt", payload)))
-    for k, v in payload["net"].items():
+    path = save_file(tmp_path / "c.pt", {**_payload(net), "agent": "os.path:join"})
+    with pytest.raises(UnknownAgentError, match="unknown agent 'os.path:join'"):
+        make_player(str(path), Rules(board_size=5))
+
+
+def test_rlgo_0_1_checkpoints_still_play(tmp_path):
+    """A checkpoint written before snapshots existed: the network under ``net``, no
+    ``kind``, and weights without the ownership head."""
+    net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
+    old = {"rlgo_version": "0.1.0", "agent": "reinforce", "agent_config": {},
+           "rules": dataclasses.asdict(Rules(board_size=5)),
+           "net_config": dataclasses.asdict(net.config), "counters": {"env_steps": 0},
+           "net": {k: v for k, v in net.state_dict().items()
+                   if not k.startswith("ownership_conv.")}}
+    torch.save(old, tmp_path / "old.pt")
+    payload = load_file(tmp_path / "old.pt")
+    loaded = load_policy_net(5, net.config, payload["weights"])
+    for k, v in old["net"].items():
         assert torch.equal(loaded.state_dict()[k], v)
-    payload["net"] = {k: v for k, v in payload["net"].items() if not k.startswith("stem.")}
-    with pytest.raises(CheckpointError, match="do not fit"):  # anything else still fails
-        network_from_checkpoint(load_checkpoint(save_checkpoint(tmp_path / "bad.pt", payload)))
+    assert make_player(str(tmp_path / "old.pt"), Rules(board_size=5)) is not None
+    bad = {k: v for k, v in old["net"].items() if not k.startswith("stem.")}
+    with pytest.raises(ValueError, match="do not fit"):  # anything else still fails
+        load_policy_net(5, net.config, bad)
 
 
 def test_checkpoints_cannot_run_code(tmp_path):
@@ -103,4 +134,4 @@ def test_checkpoints_cannot_run_code(tmp_path):
 
     torch.save({"net": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError):
-        load_checkpoint(tmp_path / "evil.pt")
+        load_file(tmp_path / "evil.pt")

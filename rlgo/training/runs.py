@@ -5,8 +5,8 @@
     runs/<name>/
       config.toml          the run's full config (harness, agent, network), written once
       metrics.csv          tidy metrics: one row per (counters, metric, value)
-      checkpoints/         step_<env_steps>.pt, atomically written (rlgo.checkpoint)
-      matches.sqlite       the evaluation games of the run (rlgo.matchdb), by default
+      checkpoints/         step_<env_steps>.pt, atomically written (rlgo.learning.files)
+      matches.sqlite       the evaluation games of the run (rlgo.evaluation.matchdb), by default
 
 Every metric row carries all counters, the x-axes of the sample-efficiency plots:
 ``env_steps`` (moves played in real games, both colours), ``games`` (finished self-play
@@ -22,6 +22,8 @@ no metric is lost or duplicated.
 from __future__ import annotations
 
 import csv
+import io
+import os
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -29,7 +31,10 @@ from typing import Any
 
 import pandas as pd
 
-COUNTERS = ("env_steps", "games", "nn_evals", "train_samples", "wall_s")
+from rlgo.training.config import dump_toml
+
+COUNTERS = ("env_steps", "games", "nn_evals", "nn_evals_act", "nn_evals_opponent",
+            "nn_evals_learner", "train_samples", "wall_s")
 HEADER = (*COUNTERS, "metric", "value")
 
 
@@ -39,40 +44,25 @@ class Counters:
 
     env_steps: int = 0
     games: int = 0
-    nn_evals: int = 0
+    nn_evals_act: int = 0
+    nn_evals_opponent: int = 0
+    nn_evals_learner: int = 0
     train_samples: int = 0
     wall_s: float = 0.0
 
+    @property
+    def nn_evals(self) -> int:
+        """Every network evaluation spent on training (the compute axis)."""
+        return self.nn_evals_act + self.nn_evals_opponent + self.nn_evals_learner
+
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {**asdict(self), "nn_evals": self.nn_evals}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Counters:
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if v is None:
-        return '"none"'
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def dump_toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A small TOML writer for flat sections of scalars and lists (configs are data)."""
-    out = []
-    for name, table in sections.items():
-        out.append(f"[{name}]")
-        out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-        out.append("")
-    return "\n".join(out)
+        if "nn_evals_act" not in d and "nn_evals" in d:  # rlgo 0.1: one mixed counter
+            d = {**d, "nn_evals_act": d["nn_evals"]}
+        return cls(**{f.name: d.get(f.name, 0) for f in fields(cls)})
 
 
 class RunDir:
@@ -81,6 +71,7 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.checkpoints = self.path / "checkpoints"
+        self.snapshots = self.path / "snapshots"
         self.metrics_path = self.path / "metrics.csv"
         self.config_path = self.path / "config.toml"
         self._rows = 0
@@ -91,7 +82,7 @@ class RunDir:
 
     def write_config(self, sections: dict[str, dict[str, Any]]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(dump_toml(sections))
+        _write_atomically(self.config_path, dump_toml(sections))
 
     def read_config(self) -> dict[str, dict[str, Any]]:
         try:
@@ -119,10 +110,14 @@ class RunDir:
                     f"{keep_rows}: metrics were lost, refusing to resume"
                 )
             body = body[:keep_rows]
-        with self.metrics_path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(HEADER)
-            w.writerows(body)
+        if rows and tuple(rows[0]) != HEADER:
+            raise ValueError(f"{self.metrics_path} has columns {rows[0]}, not {list(HEADER)}: "
+                             "a run from another rlgo version cannot be resumed")
+        buffer = io.StringIO()
+        w = csv.writer(buffer)
+        w.writerow(HEADER)
+        w.writerows(body)
+        _write_atomically(self.metrics_path, buffer.getvalue())
         self._rows = len(body)
 
     def log(self, counters: Counters, metrics: dict[str, float]) -> None:
@@ -146,8 +141,19 @@ class RunDir:
     def checkpoint_path(self, env_steps: int) -> Path:
         return self.checkpoints / f"step_{env_steps:012d}.pt"
 
+    def snapshot_path(self, env_steps: int) -> Path:
+        return self.snapshots / f"step_{env_steps:012d}.pt"
+
+    def checkpoint_files(self) -> list[Path]:
+        """Checkpoints, oldest first."""
+        return sorted(self.checkpoints.glob("step_*.pt")) if self.checkpoints.exists() else []
+
+    def snapshot_files(self) -> list[Path]:
+        """Snapshots, oldest first."""
+        return sorted(self.snapshots.glob("step_*.pt")) if self.snapshots.exists() else []
+
     def latest_checkpoint(self) -> Path | None:
-        found = sorted(self.checkpoints.glob("step_*.pt")) if self.checkpoints.exists() else []
+        found = self.checkpoint_files()
         return found[-1] if found else None
 
 
@@ -157,3 +163,13 @@ def load_metrics(run: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no metrics at {path}")
     return pd.read_csv(path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Temporary file, fsync, rename: a kill leaves the old file or the new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

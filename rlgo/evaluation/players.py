@@ -4,24 +4,34 @@
 ``random``                     uniform over the legal points, the Elo anchor (0)
 ``rollout:<playouts>``         UCT with random rollouts, e.g. ``rollout:200``
 ``gnugo:<level>``              GNU Go 3.8 at level 0..10, e.g. ``gnugo:10``
-``<checkpoint>[:greedy]``      a trained network playing its most probable move
-``<checkpoint>:sample``        the same network sampling from its policy
-``<checkpoint>:search=<n>``    the network with n simulations of PUCT tree search per
+``<checkpoint>[:greedy]``      a snapshot or checkpoint of any learner playing its best
+                               move (a policy's argmax, a Q-learner's argmax over Q)
+``<checkpoint>:sample``        the same snapshot sampling from its policy
+``<checkpoint>:search=<n>``    its network with n simulations of PUCT tree search per
                                move, playing the most visited move
-                               (:class:`rlgo.agents.mcts.MCTSPlayer`)
+                               (:class:`rlgo.agents.search_player.SearchPlayer`)
 =============================  =====================================================
 
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
 samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
-when it searches.
+when it searches. The file names its agent, which rebuilds the player
+(:func:`rlgo.registry.snapshot_player`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
+from rlgo.agents.network_player import checkpoint_player_name
+from rlgo.agents.random_player import RandomPlayer
+from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
 from rlgo.envs import Rules
+from rlgo.learning.files import load_file
+from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player
+from rlgo.registry import config_from_dict, get_agent
 
 __all__ = ["VALID_FORMS", "PlayerSpecError", "make_player"]
 
@@ -62,22 +72,17 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         PlayerSpecError: malformed spec, unknown name or option (the message lists the
             valid forms).
         CheckpointError: the checkpoint file is missing, corrupt or not an rlgo checkpoint.
+        UnknownAgentError: the checkpoint's agent is not registered here (a ValueError).
         ValueError: the checkpoint was trained on another board size than ``rules``'.
         GnuGoError: GNU Go cannot be started.
     """
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
     if spec == "random":
-        from rlgo.agents.random_player import RandomPlayer
-
         return RandomPlayer(seed)
     if kind == "rollout":
-        from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
-
         return RolloutMCTSPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed)
     if kind == "gnugo":
-        from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
-
         return GnuGoPlayer(_int_argument(spec, arg, "the level", 0, MAX_LEVEL), rules, seed=seed)
     return _checkpoint_player(spec, rules, seed)
 
@@ -92,12 +97,10 @@ def _split_checkpoint(spec: str) -> tuple[str, list[str]]:
 
 
 def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
-    from rlgo.agents.network_player import NetworkPlayer
-
     path, options = _split_checkpoint(spec)
     if not Path(path).exists() and "/" not in path and "." not in path:
         raise PlayerSpecError(f"unknown player {spec!r}; {_forms()}")
-    simulations = None
+    simulations = 0
     for option in options:
         if option.startswith("search="):
             simulations = _int_argument(spec, option[len("search="):], "search", 1)
@@ -107,15 +110,37 @@ def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
     if len(set(options)) > 1:
         raise PlayerSpecError(f"{spec!r}: choose one of :greedy and :sample, or :search=<n> "
                               "alone")
-    if simulations is not None:
-        from rlgo.agents.mcts import MCTSPlayer
-
-        player = MCTSPlayer.from_checkpoint(path, simulations, seed=seed)
+    greedy = "sample" not in options
+    norm = os.path.normpath(path)
+    if simulations:
+        name = f"{norm}:search={simulations}"
+        described = {"path": norm, "search": simulations, "gumbel": False}
     else:
-        player = NetworkPlayer.from_checkpoint(path, greedy="sample" not in options,
-                                               seed=seed)
-    trained = player.rules
-    if trained is not None and trained.board_size != rules.board_size:
+        name = checkpoint_player_name(path, greedy)
+        described = {"path": norm, "greedy": greedy}
+    player, trained = snapshot_player(path, name=name, greedy=greedy, search=simulations,
+                                      seed=seed)
+    player.spec = described
+    if trained.board_size != rules.board_size:
         n, m = trained.board_size, rules.board_size
         raise ValueError(f"checkpoint {path} was trained on {n}x{n}; this arena plays {m}x{m}")
     return player
+
+
+def snapshot_player(path: str | Path, *, name: str, greedy: bool = True, search: int = 0,
+                    seed: int = 0) -> tuple[Player, Rules]:
+    """The player of a snapshot or checkpoint file (on the CPU), and the rules it was
+    trained under: the file's agent rebuilds it (:meth:`Learner.snapshot_player`).
+
+    Raises CheckpointError (unreadable file), UnknownAgentError (its agent is not
+    registered here) or ValueError (weights that do not fit, search asked of a learner
+    without a policy-value network)."""
+    payload = load_file(path)
+    agent = get_agent(str(payload["agent"]), allow_module_path=False)
+    rules = Rules(**payload["rules"])
+    config = config_from_dict(agent.config_class, dict(payload["agent_config"]), str(path))
+    net_config = config_from_dict(NetConfig, dict(payload["net_config"]), str(path))
+    learner = agent.make(rules, config, net_config, 0, "cpu")
+    player = learner.snapshot_player(payload["weights"], name=name, greedy=greedy,
+                                     search=search, seed=seed)
+    return player, rules

@@ -1,7 +1,7 @@
 """Rules oracle: rlgo's engine against GNU Go, move by move.
 
 Two kinds of games are played in rlgo and in GNU Go at the same time (GNU Go started with
-``--chinese-rules --positional-superko``, see :func:`rlgo.gtp.gnugo_args`):
+``--chinese-rules --positional-superko``, see :func:`rlgo.gtp.client.gnugo_args`):
 
 * **Random games** check the rules of play. Each move is drawn uniformly from rlgo's legal
   non-pass moves (a pass only when there is none) and played in both engines, until two
@@ -28,7 +28,7 @@ Two limits of that history, both found by this oracle:
   board, and restores the board without recomputing the hash. Until a command that resets
   the engine (``genmove``, ``undo``), every position is stored and compared with a wrong
   hash: GNU Go misses repetitions and refuses moves that repeat nothing (27 of 40 5x5
-  games of up to 2000 moves disagreed: ``python -m rlgo.verify --board-size 5 --games 40
+  games of up to 2000 moves disagreed: ``python -m rlgo.gtp.verify --board-size 5 --games 40
   --max-moves 2000 --raw-gnugo``). The oracle repairs it with ``undo`` and a replay of the
   move each time the history collapses; with that, those games agree.
 
@@ -39,7 +39,7 @@ would repeat: the one before the opponent's last move is a simple-ko recapture
 Occupied points are not counted; other points refused by both engines are suicides
 (``suicide_bans``).
 
-``python -m rlgo.verify --board-size 9 --games 2000`` runs a big check and prints the
+``python -m rlgo.gtp.verify --board-size 9 --games 2000`` runs a big check and prints the
 counts; ``tests/test_rules_vs_gnugo.py`` runs a small one.
 """
 
@@ -58,9 +58,9 @@ from multiprocessing import get_context
 import numba
 import numpy as np
 
-from rlgo import gtp
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import action_to_gtp, gtp_to_action
+from rlgo.gtp import client as gtp
 
 GNUGO_HISTORY = 500
 """GNU Go 3.8's ``MAX_MOVE_HISTORY``: moves whose prior positions it remembers."""
@@ -491,7 +491,7 @@ def format_summary(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlgo.verify", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m rlgo.gtp.verify", description=__doc__.split(
         "\n\n")[0])
     parser.add_argument("--board-size", type=int, default=9)
     parser.add_argument("--games", type=int, default=100, help="random games")

@@ -33,15 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from rlgo.envs import GoEngine, Rules
-from rlgo.envs._kernels import BLACK, MOVE_CAP, TWO_PASSES
-from rlgo.matchdb import GameRecord, MatchDB
+from rlgo.envs import END_REASONS, GoEngine, Rules
+from rlgo.envs.kernels import BLACK
+from rlgo.evaluation.matchdb import GameRecord, MatchDB
 from rlgo.protocols import Player, Positions
 
-__all__ = ["END_REASONS", "ColourRecord", "MatchSummary", "play_match", "player_kind"]
-
-END_REASONS: dict[int, str] = {TWO_PASSES: "two_passes", MOVE_CAP: "move_limit"}
-"""``engine.end_reason`` codes as stored in the database's ``end_reason`` column."""
+__all__ = ["ColourRecord", "MatchSummary", "play_match", "player_kind"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class MatchSummary:
     mean_moves: float
     """Moves per game, passes included."""
     end_reasons: dict[str, int]
-    """Games per end reason (``two_passes``, ``move_limit``)."""
+    """Games per end reason (``two_passes``, ``move_cap``: ``rlgo.envs.END_REASONS``)."""
     nn_evals: dict[str, int]
     """Network positions evaluated by each player (its ``Decision.nn_evals`` summed)."""
     seconds: dict[str, float]

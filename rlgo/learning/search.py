@@ -7,7 +7,7 @@ The search knows nothing of networks: it sees the model through one function,
     evaluate(obs [B, 17, N, N] uint8, mask [B, A] bool) -> (logp [B, A], value [B])
 
 (``PolicyValueNet.evaluate`` fits), and of the game only through the compiled Go kernels
-(``rlgo.envs._kernels``). :func:`run_search` returns a :class:`SearchOutput` whose
+(``rlgo.envs.kernels``). :func:`run_search` returns a :class:`SearchOutput` whose
 ``action_weights`` is exactly the policy training target.
 
 Notation (AlphaGo's). For an edge (s, a), the action a taken at node s:
@@ -79,9 +79,9 @@ import numpy as np
 from numba import njit, prange
 
 from rlgo.envs import GoEngine
-from rlgo.envs import _kernels as K
-from rlgo.envs._kernels import BLACK, NUM_PLANES, Boards, Geometry
+from rlgo.envs import kernels as K
 from rlgo.envs.engine import SERIAL_BELOW
+from rlgo.envs.kernels import BLACK, NUM_PLANES, Boards, Geometry
 
 __all__ = ["STATE_MEMORY", "EvaluateFn", "SearchConfig", "SearchOutput", "Tree",
            "Workspace", "completed_q_sigma", "considered_visits", "halving_rounds",
@@ -459,7 +459,7 @@ def _select_one(root: Boards, games: np.ndarray, s: Boards, stored: bool, nodes:
                               fpu_reduction, c_visit, c_scale, path_node[b], path_action[b],
                               rewards[b], status, leaf_value, leaf_player)
     if status[b] == NEED_EVAL:
-        K._planes(s, slot, s.info[slot, K.TO_PLAY], obs[b], False)
+        K.planes(s, slot, s.info[slot, K.TO_PLAY], obs[b], False)
         mask[b, :] = s.legal[slot]
 
 
@@ -556,7 +556,7 @@ def _observe(root: Boards, games: np.ndarray, obs: np.ndarray, mask: np.ndarray)
     """Planes [17, N*N] and legal mask of every root game for its player to move."""
     for i in range(games.shape[0]):
         g = games[i]
-        K._planes(root, g, root.info[g, K.TO_PLAY], obs[i], False)
+        K.planes(root, g, root.info[g, K.TO_PLAY], obs[i], False)
         mask[i, :] = root.legal[g]
 
 

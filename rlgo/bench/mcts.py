@@ -4,7 +4,7 @@ Two rows per board size, taken in the same run with the same default network
 (``NetConfig()``) and the same batch:
 
 * ``network``: bare ``PolicyValueNet.evaluate`` on ``batch`` positions per call;
-* ``search``: :func:`rlgo.search.run_search` over ``batch`` games at once,
+* ``search``: :func:`rlgo.learning.search.run_search` over ``batch`` games at once,
   ``simulations`` per move, counting simulations per second (each one a leaf evaluated by
   the network in a batch of ``batch``, the tree work around it included; the roots'
   evaluations are extra work not counted).
@@ -53,7 +53,7 @@ def bench_network(net, eng, seconds: float) -> float:
 def bench_search(net, eng, simulations: int, seconds: float, gumbel: bool = False) -> float:
     """Simulations/s of :func:`run_search` over all the engine's games (one move's
     search repeated; noise on, as in self-play)."""
-    from rlgo.search import SearchConfig, Workspace, run_search
+    from rlgo.learning.search import SearchConfig, Workspace, run_search
 
     games = np.arange(eng.num_games)
     config = SearchConfig(gumbel=gumbel)
@@ -77,7 +77,7 @@ def run_mcts_bench(board_sizes: Sequence[int] = (9,), simulations: int = 64, bat
     ``seconds / rounds / 2`` each. ``threads`` > 0 sets torch's intra-op threads."""
     import torch
 
-    from rlgo.network import NetConfig, PolicyValueNet
+    from rlgo.learning.network import NetConfig, PolicyValueNet
 
     if threads > 0:
         torch.set_num_threads(threads)

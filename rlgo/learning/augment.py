@@ -1,4 +1,6 @@
-"""The eight symmetries of the square (D4) for data augmentation.
+"""The eight symmetries of the square (D4) for data augmentation, a helper that learners
+call on the rows they train on (the harness never augments: only the learner knows which
+of its fields move with the board, e.g. a stored log-probability would not).
 
 A symmetry ``k`` in 0..7 is ``k % 4`` quarter turns followed, when ``k >= 4``, by a
 left-right flip. Planes, masks, actions and policy vectors transform consistently: the
@@ -40,14 +42,16 @@ def transform_policy(p: np.ndarray, board_size: int, k: int) -> np.ndarray:
     return out
 
 
-def augment(obs: np.ndarray, mask: np.ndarray, action: np.ndarray,
+def augment(obs: np.ndarray, mask: np.ndarray, action: np.ndarray | None,
             policy: np.ndarray | None, rng: np.random.Generator,
             ownership: np.ndarray | None = None):
     """A random symmetry per row: returns (obs, mask, action, policy, ownership)
-    transformed (``policy`` [T, A] and ``ownership`` [T, N*N] may be None)."""
+    transformed (``action`` [T], ``policy`` [T, A] and ``ownership`` [T, N*N] may be
+    None)."""
     n = obs.shape[-1]
     ks = rng.integers(0, 8, len(obs))
-    obs, mask, action = obs.copy(), mask.copy(), action.copy()
+    obs, mask = obs.copy(), mask.copy()
+    action = None if action is None else action.copy()
     policy = None if policy is None else policy.copy()
     ownership = None if ownership is None else ownership.copy()
     for k in range(1, 8):
@@ -56,7 +60,8 @@ def augment(obs: np.ndarray, mask: np.ndarray, action: np.ndarray,
             continue
         obs[rows] = transform_planes(obs[rows], k)
         mask[rows] = transform_policy(mask[rows], n, k)
-        action[rows] = action_permutation(n, k)[action[rows]]
+        if action is not None:
+            action[rows] = action_permutation(n, k)[action[rows]]
         if policy is not None:
             policy[rows] = transform_policy(policy[rows], n, k)
         if ownership is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rlgo.runs import COUNTERS, load_metrics
+from rlgo.training.runs import COUNTERS, load_metrics
 
 
 def elo_curves(runs: Sequence[str | Path]) -> pd.DataFrame:
@@ -22,7 +22,8 @@ def elo_curves(runs: Sequence[str | Path]) -> pd.DataFrame:
             part = df[df.metric.isin(list(keys))]
             if part.empty:
                 continue
-            wide = part.pivot_table(index=list(COUNTERS), columns="metric",
+            index = [c for c in COUNTERS if c in part.columns]  # rlgo 0.1 runs have fewer
+            wide = part.pivot_table(index=index, columns="metric",
                                     values="value").reset_index().rename(columns=keys)
             frames.append(wide.assign(run=Path(run).name, policy=policy))
     if not frames:

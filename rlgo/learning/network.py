@@ -5,6 +5,17 @@ Input: [B, 17, N, N] planes (``GoEngine.observations``). Output: policy logits o
 N*N+1 actions and a value in [-1, 1], the expected result for the player to move; an
 auxiliary head predicts each point's final owner (:meth:`PolicyValueNet.forward_ownership`)
 for learners that train on it.
+
+BatchNorm and consistency between acting and learning: :meth:`PolicyValueNet.evaluate`
+(acting) always uses the running statistics (eval mode). A learner whose loss compares
+the network with the policy that acted (a likelihood ratio, PPO) must compute that loss in
+eval mode too, and may then refresh the statistics with :meth:`PolicyValueNet.refresh_norm`
+(a no-gradient pass in train mode); learners with fixed targets (search distillation) train
+in train mode as usual.
+
+Devices: the network lives on one torch device (``PolicyValueNet.to``); :meth:`evaluate`
+takes and returns numpy arrays and moves them as needed, so players and the search never
+see a tensor.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlgo.envs._kernels import NUM_PLANES
+from rlgo.envs.engine import NUM_PLANES
 
 #: Logit given to illegal actions (finite, so a fully masked row cannot produce NaN).
 ILLEGAL_LOGIT = -1e9
@@ -102,6 +113,23 @@ class PolicyValueNet(nn.Module):
         value = torch.tanh(self.value_fc(self.value_conv(x).flatten(1))).squeeze(1)
         return logits, value
 
+    @property
+    def device(self) -> torch.device:
+        return self.policy_fc.weight.device
+
+    @torch.no_grad()
+    def refresh_norm(self, obs: torch.Tensor, minibatch: int = 1024) -> None:
+        """Update BatchNorm's running statistics from ``obs`` [B, 17, N, N] without
+        changing any weight (train-mode forward passes, no gradient), then return to the
+        previous mode."""
+        was_training = self.training
+        self.train()
+        try:
+            for start in range(0, len(obs), minibatch):
+                self(obs[start:start + minibatch].to(self.device))
+        finally:
+            self.train(was_training)
+
     @torch.no_grad()
     def evaluate(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inference: (masked log-probabilities [B, A] float32, value [B] float32).
@@ -111,17 +139,50 @@ class PolicyValueNet(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            logits, value = self(torch.from_numpy(np.ascontiguousarray(obs)))
-            logp = masked_log_softmax(logits, torch.from_numpy(np.ascontiguousarray(mask)))
+            device = self.device
+            logits, value = self(torch.from_numpy(np.ascontiguousarray(obs)).to(device))
+            logp = masked_log_softmax(
+                logits, torch.from_numpy(np.ascontiguousarray(mask)).to(device))
         finally:
             self.train(was_training)
         self.evals += len(obs)
-        return logp.numpy(), value.numpy()
+        return logp.float().cpu().numpy(), value.float().cpu().numpy()
+
+
+def check_board_size(name: str, net: PolicyValueNet, positions_obs: np.ndarray) -> None:
+    """ValueError unless ``positions_obs`` [B, 17, N, N] is on the network's board size."""
+    n = positions_obs.shape[-1]
+    if n != net.board_size:
+        raise ValueError(f"{name} plays {net.board_size}x{net.board_size}, not {n}x{n}")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``; asking for
+    CUDA on a machine without it is a ValueError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; "
+                         "use 'cpu' or 'auto'")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from exc
 
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """log-softmax over the legal actions; illegal actions get a very negative value."""
     return F.log_softmax(logits.masked_fill(~mask, ILLEGAL_LOGIT), dim=-1)
+
+
+def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
+    """Log-probabilities [B, A] of the policy ``pi^(1/T)`` renormalised: the distribution a
+    player sampling at temperature T draws from (T = 1 returns ``logp`` unchanged)."""
+    if temperature == 1.0:
+        return logp
+    z = logp.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    return (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)
 
 
 def sample_actions(logp: np.ndarray, rng: np.random.Generator, temperature: float = 1.0

@@ -350,7 +350,10 @@ class MatchDB:
             stmt = stmt.where((black.name == player) | (white.name == player))
         if run is not None:
             stmt = stmt.where(_GameRow.run == run)
-        return self._frame(stmt, columns)
+        frame = self._frame(stmt, columns)
+        # rlgo 0.1 stored the move cap as "move_limit"; one spelling now (rlgo.envs).
+        frame["end_reason"] = frame["end_reason"].replace({"move_limit": "move_cap"})
+        return frame
 
     def players(self) -> pd.DataFrame:
         """All registered players, by id, with columns :data:`PLAYER_COLUMNS`."""

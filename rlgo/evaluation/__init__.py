@@ -1,0 +1,12 @@
+"""Rating players: matches (arena), the match database, Bradley-Terry Elo, player specs
+typed on the command line, and the ladder a training run plays."""
+
+from rlgo.evaluation.arena import MatchSummary, play_match
+from rlgo.evaluation.elo import expected_score, fit_elo
+from rlgo.evaluation.ladder import Entrant, run_ladder
+from rlgo.evaluation.matchdb import GameRecord, MatchDB, MatchDBError
+from rlgo.evaluation.players import PlayerSpecError, make_player
+
+__all__ = ["Entrant", "GameRecord", "MatchDB", "MatchDBError", "MatchSummary",
+           "PlayerSpecError", "expected_score", "fit_elo", "make_player", "play_match",
+           "run_ladder"]

@@ -1,0 +1,150 @@
+"""Agents by name: the one registry of learners, built-in and third-party.
+
+An agent is a callable ``make(rules, config, net_config, seed, device) -> Learner`` (see
+:mod:`rlgo.protocols`) whose ``config`` parameter is annotated with the agent's frozen
+config dataclass; the registry reads the class from that annotation. Three ways to name
+one:
+
+* a **built-in** name, ``reinforce``, ``mcts``...: every module of :mod:`rlgo.agents` that
+  defines a top-level ``make`` (found by reading the package's files, without importing
+  them, so listing is cheap); adding a learner to rlgo is adding one file there;
+* an **entry point** in the ``rlgo.agents`` group of an installed distribution
+  (``[project.entry-points."rlgo.agents"] myagent = "my_package.my_module:make"``);
+* a **module path**, ``my_package.my_module:make`` (or ``my_package.my_module``, whose
+  ``make`` is taken): imported only because the user named it.
+
+A snapshot or checkpoint file records its agent's name, which rebuilds its player
+(:func:`rlgo.evaluation.players.make_player`); there only built-in and entry-point agents
+are accepted (``allow_module_path=False``): a module path stored in a file is refused
+rather than imported. Listing agents reads files and metadata only (no torch import), so
+the CLI's help can show them.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import importlib.metadata
+import importlib.util
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlgo.protocols import Learner
+
+ENTRY_POINT_GROUP = "rlgo.agents"
+
+
+class UnknownAgentError(ValueError):
+    """An agent name that no built-in module, entry point or importable module provides."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A registered agent."""
+
+    name: str
+    """The name it was asked for (a built-in name, an entry point or ``module:make``)."""
+    make: Callable[..., Learner]
+    """``make(rules, config, net_config, seed, device) -> Learner``."""
+    config_class: type
+    """The frozen config dataclass of its ``config`` parameter."""
+    builtin: bool = False
+
+    def default_config(self) -> Any:
+        return self.config_class()
+
+
+def builtin_names() -> list[str]:
+    """Modules of :mod:`rlgo.agents` that define a top-level ``make`` (read, not imported)."""
+    spec = importlib.util.find_spec("rlgo.agents")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    names = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.py")):
+            if not path.stem.startswith("_") and _defines_make(path):
+                names.append(path.stem)
+    return sorted(set(names))
+
+
+def _defines_make(path: Path) -> bool:
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return False
+    return any(isinstance(n, ast.FunctionDef) and n.name == "make" for n in tree.body)
+
+
+def entry_point_names() -> list[str]:
+    return sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def registered() -> list[str]:
+    """Every name :func:`get_agent` accepts without a module path."""
+    return sorted(set(builtin_names()) | set(entry_point_names()))
+
+
+def _describe() -> str:
+    return (f"registered agents: {', '.join(registered())}; or name a third-party one "
+            "as package.module:make")
+
+
+def get_agent(name: str, *, allow_module_path: bool = True) -> Agent:
+    """The agent called ``name`` (module docstring). Raises :class:`UnknownAgentError`
+    naming the registered agents."""
+    name = name.strip()
+    if name in builtin_names():
+        module = importlib.import_module(f"rlgo.agents.{name}")
+        return _agent(name, module.make, builtin=True)
+    eps = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in eps:
+        return _agent(name, eps[name].load())
+    if allow_module_path and ("." in name or ":" in name):
+        return _agent(name, _import_make(name))
+    raise UnknownAgentError(f"unknown agent {name!r}; {_describe()}")
+
+
+def _import_make(path: str) -> Callable[..., Learner]:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownAgentError(f"cannot import agent module {module_name!r} ({exc}); "
+                                f"{_describe()}") from exc
+    make = getattr(module, attr or "make", None)
+    if not callable(make):
+        raise UnknownAgentError(f"{module_name!r} has no callable {attr or 'make'!r}; an "
+                                "agent module defines make(rules, config, net_config, seed, "
+                                "device)")
+    return make
+
+
+def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Agent:
+    try:
+        hints = typing.get_type_hints(make)
+    except Exception as exc:  # noqa: BLE001 - any failure to resolve is the same error
+        raise UnknownAgentError(f"agent {name!r}: cannot read make's annotations: {exc}"
+                                ) from exc
+    config_class = hints.get("config")
+    if config_class is None or not dataclasses.is_dataclass(config_class):
+        raise UnknownAgentError(f"agent {name!r}: make's 'config' parameter must be "
+                                "annotated with a config dataclass")
+    return Agent(name, make, config_class, builtin)
+
+
+def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:
+    """A config dataclass from a stored table (lists become tuples); unknown keys are a
+    ValueError naming ``where``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} for {cls.__name__} in {where}")
+    hints = typing.get_type_hints(cls)
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    for k, v in fixed.items():
+        if v == "none" and type(None) in typing.get_args(hints[k]):
+            fixed[k] = None
+    return cls(**fixed)

@@ -1,0 +1,10 @@
+"""The harness that trains any learner: batched self-play, the loop (learn, evaluate,
+checkpoint, resume), run directories and configs."""
+
+from rlgo.training.config import TrainConfig, apply_overrides
+from rlgo.training.loop import Trainer, build_trainer, load_run_configs
+from rlgo.training.runs import COUNTERS, Counters, RunDir, load_metrics
+from rlgo.training.selfplay import SelfPlay, SelfPlayStats
+
+__all__ = ["COUNTERS", "Counters", "RunDir", "SelfPlay", "SelfPlayStats", "TrainConfig",
+           "Trainer", "apply_overrides", "build_trainer", "load_metrics", "load_run_configs"]

@@ -1,0 +1,189 @@
+"""The harness's config and how configs are overridden and stored.
+
+:class:`TrainConfig` holds what is equal for every agent of a comparison; each agent has
+its own frozen config dataclass (found through :mod:`rlgo.registry`) and the network has
+:class:`~rlgo.learning.network.NetConfig`. On the command line ``--set key=value``
+overrides any field: no prefix for the agent's config, ``net.`` and ``train.`` for the
+others (:func:`apply_overrides`). Configs are data: TOML in, TOML out, never code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rlgo.envs import Rules
+
+#: Keys that moved; ``--set`` of an old key explains where it went.
+MOVED_KEYS = {
+    "train.augment": "augmentation belongs to the learner now: use --set augment=true "
+                     "(on by default for mcts)",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Harness settings, equal for every agent of a comparison."""
+
+    agent: str = "reinforce"
+    """Learner: a registered name (``rlgo agents`` lists them) or ``package.module:make``."""
+    board_size: int = 7
+    """Board side N."""
+    komi: float | None = None
+    """Komi; None takes rlgo's default for the size (see ``rlgo.envs.default_komi``)."""
+    env_steps: int = 200_000
+    """Budget: moves played in real games (both colours) before training stops."""
+    wall_seconds: float = 0.0
+    """Budget: training also stops once self-play and learning have taken this many
+    seconds (the ``wall_s`` counter, evaluation excluded); 0: no time limit. The
+    iteration that crosses it finishes, so a run overshoots by at most one iteration."""
+    seed: int = 0
+    """Seed of everything (torch, numpy, the players)."""
+    parallel_games: int = 64
+    """Self-play games played at once (the batch of every network call)."""
+    games_per_iteration: int = 64
+    """Finished games handed to the learner per update."""
+    opponent: str = "self"
+    """"self": the learner plays both colours; "pool": it plays one colour against a
+    snapshot sampled from its last ``pool_size`` snapshots (the latest included)."""
+    pool_size: int = 8
+    """Snapshots kept in the opponent pool."""
+    pool_every: int = 10_000
+    """Env steps between snapshots added to the pool."""
+    eval_every: int = 50_000
+    """Env steps between evaluations (and checkpoints); 0 disables evaluation."""
+    eval_games: int = 20
+    """Games against each ladder opponent per evaluation (colours alternate)."""
+    eval_ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
+    """Fixed opponents of every evaluation (player specs, see ``rlgo.evaluation.players``)."""
+    eval_snapshots: int = 2
+    """Earlier snapshots of the run each evaluation also plays."""
+    eval_greedy: bool = False
+    """Evaluate the raw policy's best move (True) or samples from it (False)."""
+    eval_search: int = 0
+    """If > 0, the snapshot also plays the ladder with this many search simulations per
+    move (``<snapshot>:search=<n>``), so the raw policy and the policy with search both
+    get an Elo (logged as ``eval/search/...``); learners without a policy-value network
+    skip it."""
+    checkpoint_every: int = 25_000
+    """Env steps between checkpoints (evaluations also checkpoint)."""
+    db: str = ""
+    """Match database URL; empty means ``sqlite:///<out>/matches.sqlite``."""
+    threads: int = 0
+    """torch intra-op threads; 0 leaves torch's default."""
+    device: str = "cpu"
+    """Torch device of the learner's networks, batches and search leaves: "cpu", "cuda"
+    (or "cuda:<i>"), or "auto" (CUDA when available). Self-play and the rules stay on
+    the CPU."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.agent, str) or not self.agent.strip():
+            raise ValueError("agent must name a learner")
+        if self.opponent not in ("self", "pool"):
+            raise ValueError(f"opponent must be 'self' or 'pool', got {self.opponent!r}")
+        if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
+            raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
+        for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",
+                     "pool_every", "checkpoint_every", "eval_games"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("eval_every", "eval_snapshots", "eval_search", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
+            raise ValueError(f"device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
+        Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
+
+
+# ----------------------------------------------------------------------- overrides
+
+
+def _coerce(value: str, hint: Any, key: str) -> Any:
+    """Parse a ``--set`` value for a field annotated ``hint``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value.lower() in ("none", "null", "") and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return value
+        if origin is tuple:
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+    except ValueError:
+        pass
+    raise ValueError(f"--set {key}={value!r}: expected a value of type {hint}")
+
+
+def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key=value`` strings to frozen config dataclasses.
+
+    ``configs`` maps a prefix to a config (``{"": agent_config, "net": net_config,
+    "train": train_config}``); a key is ``field`` for the unprefixed config or
+    ``prefix.field``. Unknown keys and unparsable values raise ValueError naming the
+    valid keys.
+    """
+    changes: dict[str, dict[str, Any]] = {p: {} for p in configs}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, value = (s.strip() for s in item.split("=", 1))
+        if key in MOVED_KEYS:
+            raise ValueError(f"--set {key}: {MOVED_KEYS[key]}")
+        prefix, _, name = key.rpartition(".")
+        if prefix not in configs:
+            raise ValueError(f"unknown config section {prefix!r} in {key!r}; "
+                             f"use one of {sorted(p for p in configs if p)} or no prefix")
+        hints = typing.get_type_hints(type(configs[prefix]))
+        if name not in hints:
+            valid = [(f"{prefix}." if prefix else "") + f.name
+                     for f in fields(configs[prefix])]
+            raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+        changes[prefix][name] = _coerce(value, hints[name], key)
+    return {p: dataclasses.replace(c, **changes[p]) for p, c in configs.items()}
+
+
+def to_table(cfg: Any) -> dict[str, Any]:
+    """A config as a TOML table (None fields left out: absent means the default)."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if v is not None}
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if v is None:
+        return '"none"'
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dump_toml(sections: dict[str, dict[str, Any]]) -> str:
+    """A small TOML writer for flat sections of scalars and lists (configs are data)."""
+    out = []
+    for name, table in sections.items():
+        out.append(f"[{name}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        out.append("")
+    return "\n".join(out)

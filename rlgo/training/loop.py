@@ -1,0 +1,317 @@
+"""The training loop every agent runs under: self-play, learn, evaluate, checkpoint.
+
+One iteration plays ``games_per_iteration`` finished games with the learner's self-play
+player (all games batched on one engine), hands their moves to ``learner.learn`` and logs
+the returned metrics with the counters. On a fixed schedule of env steps a snapshot of the
+learner plays the evaluation ladder, its Elo on the run's match database is logged, and a
+checkpoint is written. Randomness is re-seeded from ``(seed, iteration)`` at the start of
+every iteration, so a resumed run replays exactly the numbers of an uninterrupted one.
+
+The loop sees the learner only through :class:`rlgo.protocols.Learner`: it plays
+``learner.player()``, rates and pools the players of ``learner.snapshot()``, and
+checkpoints ``learner.state_dict()``.
+
+``wall_s`` counts self-play and learning only; evaluation time is logged separately as
+``charts/eval_s`` (it is measurement, not training compute).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlgo.envs import Rules
+from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.learning.files import config_to_dict, load_file, rules_to_dict, save_file
+from rlgo.learning.network import NetConfig, resolve_device
+from rlgo.protocols import Player, Weights
+from rlgo.registry import Agent, config_from_dict, get_agent
+from rlgo.training.config import TrainConfig, apply_overrides, dump_toml, to_table
+from rlgo.training.runs import Counters, RunDir
+from rlgo.training.selfplay import SelfPlay
+
+
+@dataclass
+class _Progress:
+    """What a checkpoint must restore besides the learner."""
+
+    iteration: int = 0
+    counters: Counters = dataclasses.field(default_factory=Counters)
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    next_pool: int = 0
+    pool: list[Weights] = dataclasses.field(default_factory=list)
+    last_elo: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "next_eval": self.next_eval,
+                "next_checkpoint": self.next_checkpoint, "next_pool": self.next_pool,
+                "pool": self.pool, "last_elo": self.last_elo}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> _Progress:
+        h = payload["harness"]
+        return cls(iteration=int(h["iteration"]),
+                   counters=Counters.from_dict(payload["counters"]),
+                   next_eval=int(h["next_eval"]), next_checkpoint=int(h["next_checkpoint"]),
+                   next_pool=int(h["next_pool"]), pool=list(h["pool"]),
+                   last_elo=float(h["last_elo"]))
+
+
+class Trainer:
+    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint."""
+
+    def __init__(self, train: TrainConfig, agent_config: Any, net_config: NetConfig,
+                 out: str | Path, progress: bool = True, agent: Agent | None = None) -> None:
+        self.cfg = train
+        self.agent = agent if agent is not None else get_agent(train.agent)
+        if not isinstance(agent_config, self.agent.config_class):
+            raise ValueError(f"agent {train.agent!r} takes a {self.agent.config_class.__name__}, "
+                             f"not a {type(agent_config).__name__}")
+        self.agent_config = agent_config
+        self.net_config = net_config
+        self.run = RunDir(out)
+        self.name = Path(out).name
+        self.show_progress = progress
+        self.rules = Rules(board_size=train.board_size, komi=train.komi)
+        if train.threads > 0:
+            torch.set_num_threads(train.threads)
+        torch.manual_seed(train.seed)
+        self.device = resolve_device(train.device)
+        self.learner = self.agent.make(self.rules, agent_config, net_config, train.seed,
+                                       self.device)
+        self.state = _Progress(next_eval=train.eval_every, next_checkpoint=train.checkpoint_every,
+                               next_pool=0)
+        self._db: MatchDB | None = None
+
+    # ------------------------------------------------------------------ config / resume
+    def sections(self) -> dict[str, dict[str, Any]]:
+        return {"train": to_table(self.cfg), "agent": to_table(self.agent_config),
+                "net": to_table(self.net_config)}
+
+    def _start_or_resume(self) -> None:
+        if self.run.exists():
+            stored = self.run.read_config()
+            if stored != tomllib.loads(dump_toml(self.sections())):
+                raise ValueError(
+                    f"{self.run.path} holds a run with a different config; use a new --out "
+                    "(or the same flags as that run to resume it)"
+                )
+        self.run.write_config(self.sections())
+        ckpt = self.run.latest_checkpoint()
+        if ckpt is None:
+            self.run.open_metrics(keep_rows=0)
+            self._forget_games_after(-1)
+            return
+        payload = load_file(ckpt)
+        if "learner" not in payload or "harness" not in payload:
+            raise ValueError(f"{ckpt} is not a resumable checkpoint of this rlgo version")
+        self.learner.load_state_dict(payload["learner"])
+        self.state = _Progress.from_payload(payload)
+        self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
+        self._forget_games_after(self.state.counters.env_steps)
+
+    def _header(self, kind: str, weights: Weights) -> dict[str, Any]:
+        return {"kind": kind, "agent": self.cfg.agent, "rules": rules_to_dict(self.rules),
+                "agent_config": config_to_dict(self.agent_config),
+                "net_config": config_to_dict(self.net_config),
+                "counters": self.state.counters.as_dict(), "weights": weights}
+
+    def _checkpoint(self) -> Path:
+        """A snapshot (weights only) and a checkpoint (everything to resume) at the
+        current env steps; the snapshot first, so every checkpoint has one."""
+        s = self.state
+        weights = self.learner.snapshot()
+        save_file(self.run.snapshot_path(s.counters.env_steps),
+                  self._header("snapshot", weights))
+        payload = {**self._header("checkpoint", weights), "learner": self.learner.state_dict(),
+                   "harness": s.to_dict(), "metrics_rows": self.run.rows}
+        return save_file(self.run.checkpoint_path(s.counters.env_steps), payload)
+
+    # ------------------------------------------------------------------ matches
+    @property
+    def db_url(self) -> str:
+        return self.cfg.db or f"sqlite:///{self.run.path / 'matches.sqlite'}"
+
+    def db(self) -> MatchDB:
+        if self._db is None:
+            self._db = MatchDB(self.db_url)
+        return self._db
+
+    def _forget_games_after(self, env_steps: int) -> None:
+        """Evaluation games stored after the checkpoint we resume from will be replayed."""
+        if self.cfg.eval_every:
+            self.db().delete_games(run=self.name, after_env_steps=env_steps)
+
+    # ------------------------------------------------------------------ training
+    def _opponent(self, rng: np.random.Generator) -> Player | None:
+        if self.cfg.opponent == "self" or not self.state.pool:
+            return None
+        weights = self.state.pool[int(rng.integers(len(self.state.pool)))]
+        return self.learner.snapshot_player(weights, name="pool", greedy=False,
+                                            seed=int(rng.integers(2**31)))
+
+    def iterate(self) -> dict[str, float]:
+        """One iteration: self-play, learn; returns the logged metrics."""
+        s, cfg = self.state, self.cfg
+        torch.manual_seed(cfg.seed * 1_000_003 + s.iteration)
+        rng = np.random.default_rng([cfg.seed, s.iteration])
+        t0 = time.perf_counter()
+        if cfg.opponent == "pool" and s.counters.env_steps >= s.next_pool:
+            s.pool = [self.learner.snapshot(), *s.pool][: cfg.pool_size]
+            s.next_pool += cfg.pool_every
+        play = SelfPlay(self.rules, cfg.parallel_games, self.learner.player(),
+                        self._opponent(rng), first_game_id=s.counters.games)
+        batch, stats = play.play(cfg.games_per_iteration)
+        t1 = time.perf_counter()
+        metrics = self.learner.learn(batch)
+        t2 = time.perf_counter()
+        c = s.counters
+        c.env_steps += stats.env_steps
+        c.games += stats.games
+        c.nn_evals_act += stats.nn_evals_act
+        c.nn_evals_opponent += stats.nn_evals_opponent
+        c.nn_evals_learner += int(metrics.pop("nn_evals", 0))
+        c.train_samples += int(metrics.pop("train_samples", len(batch)))
+        c.wall_s += t2 - t0
+        s.iteration += 1
+        g = max(stats.games, 1)
+        metrics.update({
+            "charts/games_per_s": stats.games / max(t2 - t0, 1e-9),
+            "charts/selfplay_s": t1 - t0,
+            "charts/learn_s": t2 - t1,
+            "charts/mean_game_length": float(np.mean(stats.moves_per_game)),
+            "charts/black_win_rate": stats.black_wins / g,
+            "charts/draw_rate": stats.draws / g,
+        })
+        if cfg.opponent == "pool":
+            metrics["charts/score_vs_pool"] = stats.learner_score / g
+        return metrics
+
+    def evaluate(self) -> dict[str, float]:
+        """The current snapshot plays the ladder; returns ``eval/...`` metrics."""
+        t0 = time.perf_counter()
+        cfg, steps = self.cfg, self.state.counters.env_steps
+        seed = cfg.seed * 7919 + self.state.iteration
+        weights = self.learner.snapshot()
+        name = snapshot_name(self.name, steps)
+        spec = {"run": self.name, "env_steps": int(steps), "greedy": cfg.eval_greedy}
+        me = self.learner.snapshot_player(weights, name=name, greedy=cfg.eval_greedy,
+                                          seed=seed)
+        me.spec = spec
+        entrants = [Entrant("eval", me, self._earlier_snapshots(seed))]
+        if cfg.eval_search > 0:
+            searcher = self._search_player(weights, name, seed)
+            if searcher is not None:
+                searcher.spec = {**spec, "greedy": True, "search": cfg.eval_search}
+                entrants.append(Entrant("eval/search", searcher))
+        metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
+                             env_steps=steps, ladder=cfg.eval_ladder, games=cfg.eval_games,
+                             seed=seed)
+        metrics["charts/eval_s"] = time.perf_counter() - t0
+        self.state.last_elo = metrics.get("eval/elo", float("nan"))
+        return metrics
+
+    def _search_player(self, weights: Weights, name: str, seed: int) -> Player | None:
+        """The snapshot with search, or None for a learner that cannot search."""
+        try:
+            return self.learner.snapshot_player(weights, name=f"{name}:search="
+                                                f"{self.cfg.eval_search}",
+                                                search=self.cfg.eval_search, seed=seed)
+        except ValueError:
+            return None
+
+    def _earlier_snapshots(self, seed: int) -> list[Player]:
+        """The last ``eval_snapshots`` snapshot files of the run, as players."""
+        if not self.cfg.eval_snapshots:
+            return []
+        players = []
+        for path in self.run.snapshot_files()[-self.cfg.eval_snapshots:]:
+            payload = load_file(path)
+            steps = int(payload["counters"]["env_steps"])
+            if steps == self.state.counters.env_steps:
+                continue
+            player = self.learner.snapshot_player(
+                payload["weights"], name=snapshot_name(self.name, steps),
+                greedy=self.cfg.eval_greedy, seed=seed)
+            player.spec = {"run": self.name, "env_steps": steps,
+                           "greedy": self.cfg.eval_greedy}
+            players.append(player)
+        return players
+
+    def budget_spent(self) -> bool:
+        """The env-step budget, or the wall-clock one if set, is used up."""
+        c = self.state.counters
+        return c.env_steps >= self.cfg.env_steps or (
+            self.cfg.wall_seconds > 0 and c.wall_s >= self.cfg.wall_seconds)
+
+    def fit(self, on_iteration: Callable[[Trainer], None] | None = None) -> Counters:
+        """Train until a budget is spent (:meth:`budget_spent`); returns the counters."""
+        self._start_or_resume()
+        s, cfg = self.state, self.cfg
+        bar = self._progress_bar()
+        if s.iteration == 0 and cfg.eval_every:
+            self.run.log(s.counters, self.evaluate())  # the untrained network: Elo at step 0
+        while not self.budget_spent():
+            metrics = self.iterate()
+            self.run.log(s.counters, metrics)
+            done = self.budget_spent()
+            evaluated = bool(cfg.eval_every) and (s.counters.env_steps >= s.next_eval or done)
+            if evaluated:
+                self.run.log(s.counters, self.evaluate())
+                while s.next_eval <= s.counters.env_steps:
+                    s.next_eval += cfg.eval_every
+            if evaluated or done or s.counters.env_steps >= s.next_checkpoint:
+                self._checkpoint()
+                while s.next_checkpoint <= s.counters.env_steps:
+                    s.next_checkpoint += cfg.checkpoint_every
+            if bar is not None:
+                bar.update(min(s.counters.env_steps, cfg.env_steps) - bar.n)
+                bar.set_postfix(games=s.counters.games,
+                                games_s=f"{metrics['charts/games_per_s']:.1f}",
+                                elo=f"{s.last_elo:.0f}")
+            if on_iteration is not None:
+                on_iteration(self)
+        if bar is not None:
+            bar.close()
+        return s.counters
+
+    def _progress_bar(self):
+        if not self.show_progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.cfg.env_steps,
+                    initial=min(self.state.counters.env_steps, self.cfg.env_steps),
+                    unit="step", desc=f"{self.cfg.agent} {self.cfg.board_size}x"
+                    f"{self.cfg.board_size}", dynamic_ncols=True)
+
+
+def build_trainer(agent: str, board_size: int, env_steps: int, seed: int, out: str | Path,
+                  overrides: Sequence[str] = (), progress: bool = True) -> Trainer:
+    """What ``rlgo train`` does: configs from flags and ``--set key=value`` overrides."""
+    entry = get_agent(agent)
+    train = TrainConfig(agent=agent, board_size=board_size, env_steps=env_steps, seed=seed)
+    cfgs = apply_overrides(
+        {"": entry.default_config(), "net": NetConfig(), "train": train}, overrides)
+    return Trainer(cfgs["train"], cfgs[""], cfgs["net"], out, progress=progress, agent=entry)
+
+
+def load_run_configs(out: str | Path) -> tuple[TrainConfig, Any, NetConfig]:
+    """The configs stored in a run directory."""
+    sections = RunDir(out).read_config()
+    where = f"{RunDir(out).config_path}"
+    train = config_from_dict(TrainConfig, sections["train"], where)
+    agent = config_from_dict(get_agent(train.agent).config_class, sections.get("agent", {}),
+                             where)
+    net = config_from_dict(NetConfig, sections.get("net", {}), where)
+    return train, agent, net

@@ -1,0 +1,168 @@
+"""Batched self-play: many games at once on one :class:`~rlgo.envs.GoEngine`.
+
+The learner's player moves for its side(s); an optional opponent (a fixed player or a
+past snapshot) moves for the other side, with the learner's colour alternating game by
+game. Every move of a real game counts one ``env_step``, whoever made it. Finished games
+come back as :class:`~rlgo.protocols.Experience` rows for the learner's moves only.
+
+Recording is vectorised: each batched step appends one block of rows (the positions the
+learner moved in), and the blocks are sorted into (game, move) order and given their
+outcomes, episode ends and ownership targets with array operations once the games end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rlgo.envs import GoEngine, Rules
+from rlgo.learning.episodes import successors
+from rlgo.protocols import Decision, Experience, Player, Positions
+
+
+@dataclass
+class SelfPlayStats:
+    """What a call to :meth:`SelfPlay.play` consumed."""
+
+    env_steps: int = 0
+    games: int = 0
+    nn_evals_act: int = 0
+    """Network evaluations of the learner's moves (search included)."""
+    nn_evals_opponent: int = 0
+    """Network evaluations of the opponent's moves."""
+    black_wins: int = 0
+    white_wins: int = 0
+    draws: int = 0
+    learner_score: float = 0.0
+    """Sum over games of the learner's result (+1/-1/0), against the opponent if any."""
+    moves_per_game: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Recorder:
+    """Blocks of learner rows, one per batched step, and the results of ended games."""
+
+    blocks: list[dict[str, np.ndarray]] = field(default_factory=list)
+    ended_ids: list[int] = field(default_factory=list)
+    black_result: list[float] = field(default_factory=list)
+    owners: list[np.ndarray] = field(default_factory=list)
+
+    def record(self, pos: Positions, eng: GoEngine, ids: np.ndarray, decision: Decision
+               ) -> None:
+        rows = pos.games
+        self.blocks.append({"obs": pos.obs, "mask": pos.mask,
+                            "player": eng.to_play[rows].astype(np.int8),
+                            "action": np.asarray(decision.actions, np.int64),
+                            "move": eng.moves[rows].astype(np.int32),
+                            "game": ids[rows].astype(np.int64),
+                            **{f"x:{k}": v for k, v in decision.extras.items()}})
+
+    def end(self, game_id: int, black_result: float, owner: np.ndarray) -> None:
+        self.ended_ids.append(game_id)
+        self.black_result.append(black_result)
+        self.owners.append(owner)
+
+
+class SelfPlay:
+    """Plays games in ``parallel`` slots until a requested number has finished."""
+
+    def __init__(self, rules: Rules, parallel: int, learner: Player,
+                 opponent: Player | None = None, first_game_id: int = 0) -> None:
+        self.rules = rules
+        self.parallel = parallel
+        self.learner = learner
+        self.opponent = opponent
+        self.next_game_id = first_game_id
+
+    def _learner_colours(self, ids: np.ndarray) -> np.ndarray:
+        """0 when the learner plays both colours, else 1 (Black) in even games, 2 in odd."""
+        if self.opponent is None:
+            return np.zeros(len(ids), np.int8)
+        return np.where(ids % 2 == 0, 1, 2).astype(np.int8)
+
+    def play(self, num_games: int) -> tuple[Experience, SelfPlayStats]:
+        """Play exactly ``num_games`` games to the end (slots are not refilled past it,
+        so short games are not over-represented)."""
+        slots = min(self.parallel, num_games)
+        eng = GoEngine(slots, self.rules)
+        ids = np.arange(self.next_game_id, self.next_game_id + slots, dtype=np.int64)
+        self.next_game_id += slots
+        started = slots
+        live = np.ones(slots, bool)
+        rec, stats = _Recorder(), SelfPlayStats()
+        while live.any():
+            obs = eng.observations()
+            actions = np.full(slots, -1, np.int64)
+            colours = self._learner_colours(ids)
+            learner_turn = live & ((colours == 0) | (colours == eng.to_play))
+            for who, rows in ((self.learner, np.flatnonzero(learner_turn)),
+                              (self.opponent, np.flatnonzero(live & ~learner_turn))):
+                if len(rows) == 0:
+                    continue
+                pos = Positions(obs[rows], eng.legal[rows].copy(), eng, rows)
+                decision = who.act(pos)
+                actions[rows] = decision.actions
+                if who is self.learner:
+                    stats.nn_evals_act += decision.nn_evals
+                    rec.record(pos, eng, ids, decision)
+                else:
+                    stats.nn_evals_opponent += decision.nn_evals
+            result = eng.step(actions)
+            stats.env_steps += int(live.sum())
+            ended = np.flatnonzero(live & result.done)
+            owners = eng.owners() if len(ended) else None
+            for s in ended:
+                rec.end(int(ids[s]), float(result.rewards[s, 0]), owners[s].copy())
+                self._count(stats, float(result.rewards[s, 0]), int(colours[s]),
+                            int(eng.moves[s]))
+                if started < num_games:
+                    eng.reset(np.arange(slots) == s)
+                    ids[s] = self.next_game_id
+                    self.next_game_id += 1
+                    started += 1
+                else:
+                    live[s] = False
+        return self._experience(rec), stats
+
+    @staticmethod
+    def _count(stats: SelfPlayStats, black_r: float, colour: int, moves: int) -> None:
+        stats.games += 1
+        stats.black_wins += black_r > 0
+        stats.white_wins += black_r < 0
+        stats.draws += black_r == 0
+        stats.learner_score += black_r if colour != 2 else -black_r
+        stats.moves_per_game.append(moves)
+
+    def _experience(self, rec: _Recorder) -> Experience:
+        if not rec.blocks:
+            return empty_experience(self.rules.board_size)
+        cols = {k: np.concatenate([b[k] for b in rec.blocks]) for k in rec.blocks[0]}
+        order = np.lexsort((cols["move"], cols["game"]))
+        cols = {k: v[order] for k, v in cols.items()}
+        ended = np.asarray(rec.ended_ids, np.int64)
+        sort = np.argsort(ended)
+        which = sort[np.searchsorted(ended, cols["game"], sorter=sort)]
+        player = cols["player"]
+        black_r = np.asarray(rec.black_result, np.float32)[which]
+        outcome = np.where(player == 1, black_r, -black_r).astype(np.float32)
+        nxt, _ = successors(cols["game"], player, cols["move"], per_player=True)
+        last = nxt < 0
+        owner = np.stack(rec.owners)[which]
+        ownership = np.where(owner == 0, 0, np.where(owner == player[:, None], 1, -1))
+        return Experience(
+            obs=cols["obs"], mask=cols["mask"], player=player, action=cols["action"],
+            reward=np.where(last, outcome, 0).astype(np.float32), outcome=outcome,
+            last=last, game=cols["game"], move=cols["move"],
+            ownership=ownership.astype(np.int8),
+            extras={k[2:]: v for k, v in cols.items() if k.startswith("x:")})
+
+
+def empty_experience(board_size: int) -> Experience:
+    """An Experience with no rows, every field with its shape and dtype."""
+    n, a = board_size, board_size * board_size + 1
+    return Experience(obs=np.zeros((0, 17, n, n), np.uint8), mask=np.zeros((0, a), bool),
+                      player=np.zeros(0, np.int8), action=np.zeros(0, np.int64),
+                      reward=np.zeros(0, np.float32), outcome=np.zeros(0, np.float32),
+                      last=np.zeros(0, bool), game=np.zeros(0, np.int64),
+                      move=np.zeros(0, np.int32), ownership=np.zeros((0, n * n), np.int8))
