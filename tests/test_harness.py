@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -217,12 +218,23 @@ def test_train_config_validation():
         TrainConfig(env_steps=0)
 
 
-def test_mcts_run_rates_raw_policy_and_search(tmp_path):
+def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
     """An mcts run logs the raw policy's Elo and the searched policy's Elo side by side."""
     sets = [*TINY, *FAST["mcts"], "train.eval_search=4", "train.eval_every=300"]
     torch.set_num_threads(1)
-    build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False).fit()
+    trainer = build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False)
+    trainer.fit()
     df = pd.read_csv(tmp_path / "metrics.csv")
+    # the ladder reads earlier snapshots (weights only), never the resume checkpoints
+    import rlgo.training.loop as loop
+
+    read = []
+    real = loop.load_file
+    monkeypatch.setattr(loop, "load_file", lambda p: read.append(Path(p)) or real(p))
+    trainer.evaluate()
+    assert read and all(p.parent.name == "snapshots" for p in read)
+    snap, ckpt = trainer.run.snapshot_files()[-1], trainer.run.latest_checkpoint()
+    assert snap.stat().st_size * 5 < ckpt.stat().st_size  # the replay window stays out
     names = set(df.metric)
     assert {"eval/elo", "eval/search/elo", "eval/search/vs_random/score",
             "charts/search_disagreement"} <= names
