@@ -20,7 +20,7 @@ from rlgo.cli import app
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Learner, Player
 from rlgo.registry import builtin_names, get_agent
-from rlgo.training import SelfPlay, TrainConfig, build_trainer
+from rlgo.training import SelfPlay, TrainConfig, apply_overrides, build_trainer
 
 TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
         "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
@@ -31,13 +31,15 @@ TIMING = ("wall_s",)
 AGENTS = builtin_names()
 #: Per-agent settings that keep the tiny runs tiny.
 FAST = {"mcts": ["simulations=4", "cheap_simulations=2", "replay_positions=2000",
-                 "minibatch=64"]}
+                 "minibatch=64"],
+        "dqn": ["learning_starts=50", "buffer_positions=2000", "minibatch=64"]}
 
 
 def _make(agent: str, board_size: int = 5):
     entry = get_agent(agent)
-    return entry.make(Rules(board_size=board_size), entry.default_config(),
-                      NetConfig(blocks=1, channels=8), 0, "cpu")
+    config = apply_overrides({"": entry.default_config()}, FAST.get(agent, []))[""]
+    return entry.make(Rules(board_size=board_size), config, NetConfig(blocks=1, channels=8),
+                      0, "cpu")
 
 
 @pytest.mark.parametrize("agent", AGENTS)

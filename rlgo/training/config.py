@@ -55,6 +55,12 @@ class TrainConfig:
     """Snapshots kept in the opponent pool."""
     pool_every: int = 10_000
     """Env steps between snapshots added to the pool."""
+    pool_share: float = 1.0
+    """With ``opponent = "pool"``: the share of games played against a pool snapshot; the
+    rest are plain self-play with the latest policy."""
+    opening_moves: int = 0
+    """Each self-play game starts from k uniformly random legal moves, k drawn from
+    0..opening_moves per game (random openings / mid-game starts); 0: none."""
     eval_every: int = 50_000
     """Env steps between evaluations (and checkpoints); 0 disables evaluation."""
     eval_games: int = 20
@@ -86,6 +92,11 @@ class TrainConfig:
             raise ValueError("agent must name a learner")
         if self.opponent not in ("self", "pool"):
             raise ValueError(f"opponent must be 'self' or 'pool', got {self.opponent!r}")
+        if not 0.0 <= self.pool_share <= 1.0:
+            raise ValueError(f"pool_share must lie in [0, 1], got {self.pool_share}")
+        if not 0 <= self.opening_moves < self.board_size * self.board_size:
+            raise ValueError(f"opening_moves must lie in 0..{self.board_size ** 2 - 1}, "
+                             f"got {self.opening_moves}")
         if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
             raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
         for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",

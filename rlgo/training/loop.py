@@ -170,7 +170,9 @@ class Trainer:
             s.pool = [self.learner.snapshot(), *s.pool][: cfg.pool_size]
             s.next_pool += cfg.pool_every
         play = SelfPlay(self.rules, cfg.parallel_games, self.learner.player(),
-                        self._opponent(rng), first_game_id=s.counters.games)
+                        self._opponent(rng), first_game_id=s.counters.games,
+                        opponent_share=cfg.pool_share, opening_moves=cfg.opening_moves,
+                        rng=rng)
         batch, stats = play.play(cfg.games_per_iteration)
         t1 = time.perf_counter()
         metrics = self.learner.learn(batch)

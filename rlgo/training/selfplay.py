@@ -1,9 +1,13 @@
 """Batched self-play: many games at once on one :class:`~rlgo.envs.GoEngine`.
 
 The learner's player moves for its side(s); an optional opponent (a fixed player or a
-past snapshot) moves for the other side, with the learner's colour alternating game by
-game. Every move of a real game counts one ``env_step``, whoever made it. Finished games
-come back as :class:`~rlgo.protocols.Experience` rows for the learner's moves only.
+past snapshot) moves for the other side in a share of the games (``opponent_share``),
+with the learner's colour alternating between those games. A game may start from ``k``
+uniformly random legal moves, ``k`` drawn from 0..``opening_moves`` per game (random
+openings / mid-game starts: more varied positions for learners without search). Every
+move of a real game counts one ``env_step``, whoever made it, opening moves included.
+Finished games come back as :class:`~rlgo.protocols.Experience` rows for the learner's
+moves only.
 
 Recording is vectorised: each batched step appends one block of rows (the positions the
 learner moved in), and the blocks are sorted into (game, move) order and given their
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rlgo.agents.random_player import random_legal_actions
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.episodes import successors
 from rlgo.protocols import Decision, Experience, Player, Positions
@@ -68,18 +73,33 @@ class SelfPlay:
     """Plays games in ``parallel`` slots until a requested number has finished."""
 
     def __init__(self, rules: Rules, parallel: int, learner: Player,
-                 opponent: Player | None = None, first_game_id: int = 0) -> None:
+                 opponent: Player | None = None, first_game_id: int = 0, *,
+                 opponent_share: float = 1.0, opening_moves: int = 0,
+                 rng: np.random.Generator | None = None) -> None:
+        if not 0.0 <= opponent_share <= 1.0:
+            raise ValueError(f"opponent_share must lie in [0, 1], got {opponent_share}")
+        if not 0 <= opening_moves < rules.num_points:
+            raise ValueError(f"opening_moves must lie in 0..{rules.num_points - 1}, "
+                             f"got {opening_moves}")
         self.rules = rules
         self.parallel = parallel
         self.learner = learner
         self.opponent = opponent
+        self.opponent_share = opponent_share if opponent is not None else 0.0
+        self.opening_moves = opening_moves
+        self.rng = rng if rng is not None else np.random.default_rng(first_game_id)
         self.next_game_id = first_game_id
 
-    def _learner_colours(self, ids: np.ndarray) -> np.ndarray:
-        """0 when the learner plays both colours, else 1 (Black) in even games, 2 in odd."""
-        if self.opponent is None:
-            return np.zeros(len(ids), np.int8)
-        return np.where(ids % 2 == 0, 1, 2).astype(np.int8)
+    def _start(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For new games ``ids``: the learner's colour (0 both, else 1 Black in even
+        games, 2 White in odd) and the number of random opening moves."""
+        if self.opponent_share >= 1.0:
+            versus = np.ones(len(ids), bool)
+        else:
+            versus = self.rng.random(len(ids)) < self.opponent_share
+        colour = np.where(versus, np.where(ids % 2 == 0, 1, 2), 0).astype(np.int8)
+        opening = self.rng.integers(0, self.opening_moves + 1, len(ids))
+        return colour, opening
 
     def play(self, num_games: int) -> tuple[Experience, SelfPlayStats]:
         """Play exactly ``num_games`` games to the end (slots are not refilled past it,
@@ -88,16 +108,20 @@ class SelfPlay:
         eng = GoEngine(slots, self.rules)
         ids = np.arange(self.next_game_id, self.next_game_id + slots, dtype=np.int64)
         self.next_game_id += slots
+        colours, opening = self._start(ids)
         started = slots
         live = np.ones(slots, bool)
         rec, stats = _Recorder(), SelfPlayStats()
         while live.any():
             obs = eng.observations()
             actions = np.full(slots, -1, np.int64)
-            colours = self._learner_colours(ids)
-            learner_turn = live & ((colours == 0) | (colours == eng.to_play))
+            random = live & (opening > 0)
+            if random.any():
+                actions[random] = random_legal_actions(eng.legal[random], self.rng)
+                opening[random] -= 1
+            learner_turn = live & ~random & ((colours == 0) | (colours == eng.to_play))
             for who, rows in ((self.learner, np.flatnonzero(learner_turn)),
-                              (self.opponent, np.flatnonzero(live & ~learner_turn))):
+                              (self.opponent, np.flatnonzero(live & ~random & ~learner_turn))):
                 if len(rows) == 0:
                     continue
                 pos = Positions(obs[rows], eng.legal[rows].copy(), eng, rows)
@@ -120,6 +144,7 @@ class SelfPlay:
                     eng.reset(np.arange(slots) == s)
                     ids[s] = self.next_game_id
                     self.next_game_id += 1
+                    colours[s], opening[s] = (v[0] for v in self._start(ids[s:s + 1]))
                     started += 1
                 else:
                     live[s] = False
