@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
-
 from rlgo.agents.random_player import random_legal_actions
 from rlgo.envs import Rules
+from torch.nn import functional as F
+
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
 from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
 from rlgo.learning.replay import ReplayBuffer

@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from rlgo.agents.network_player import NetworkPlayer, load_policy_net, policy_snapshot_player
 from rlgo.envs import Rules
+
 from rlgo.learning.episodes import gae, successors, terminal_rewards
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Player, Weights
