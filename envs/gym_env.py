@@ -17,8 +17,8 @@ The id is registered by :func:`register_envs` (called on ``import rlgo.envs``).
 * Reward: 0 during the game, then +1 win, -1 loss, 0 draw (score exactly 0), for the agent.
 * End: ``terminated`` on two consecutive passes or at the move cap (scored: the cap is part
   of the rules, see go_v0), or on an illegal action; ``truncated`` is always False.
-  ``info`` then holds ``end_reason``, ``score`` (Black minus White minus komi) and
-  ``winner`` ("black", "white" or None).
+  ``info`` then holds ``end_reason``, ``score`` (Black minus White minus komi),
+  ``winner`` ("black", "white" or None) and ``moves`` (both colours' moves played).
 * Illegal action (occupied, suicide, superko): with ``illegal_action="lose"`` (default)
   the agent loses the game, reward -1 and ``end_reason`` ``"illegal_move"``, so that
   algorithms without masks can learn the rules and the env checker's unmasked random
@@ -188,7 +188,8 @@ class GoGymEnv(gymnasium.Env):
         if reason == ILLEGAL_MOVE:
             winner = _NAMES[3 - self._me]
         obs = self._observe(mask_mode=K.MASK_PASS)  # also after an illegal move
-        info = self._info() | {"end_reason": reason, "score": score, "winner": winner}
+        info = self._info() | {"end_reason": reason, "score": score, "winner": winner,
+                               "moves": int(self._engine.moves[0])}
         return obs, reward, True, False, info
 
     # ------------------------------------------------------------------ rendering

@@ -66,6 +66,26 @@ def _agents_help() -> str:
             "a third-party package.module:make.")
 
 
+@bench_app.command("train")
+def bench_train(
+    agent: Annotated[list[str] | None, typer.Option(
+        "--agent", help="Learners to measure (default: every registered one).")] = None,
+    board_size: Annotated[int, typer.Option("--board-size", "-n", help="Board side N.")] = 7,
+    seconds: Annotated[float, typer.Option(help="Time measured per row, after a warm-up.")
+                       ] = 30.0,
+    peer: Annotated[bool, typer.Option(help="Also measure sb3-contrib's MaskablePPO.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Env steps/s and network evaluations/s of self-play plus learning for each learner
+    (default configs), beside sb3-contrib's MaskablePPO on rlgo/Go-v0 in the same run
+    (target: rlgo's PPO >= 10x MaskablePPO's env steps/s)."""
+    from rlgo.bench.train import format_train_table, run_train_bench
+    from rlgo.registry import registered
+
+    rows = run_train_bench(agent or registered(), board_size, seconds, peer)
+    typer.echo(json.dumps(rows) if as_json else format_train_table(rows))
+
+
 @app.command()
 def agents() -> None:
     """List the registered agents (built-in learners and the rlgo.agents entry points)

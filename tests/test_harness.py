@@ -261,3 +261,24 @@ def test_opponent_pool_plays_past_snapshots(tmp_path):
     # against an opponent only the learner's own moves are trained on: about half
     games = df[df.metric == "losses/policy"]
     assert (games.train_samples.diff().dropna() < games.env_steps.diff().dropna()).all()
+
+
+def test_random_openings_and_a_share_of_games_against_the_pool():
+    from rlgo.agents.random_player import RandomPlayer
+
+    learner = _make("reinforce")
+    rules = Rules(board_size=5)
+    torch.manual_seed(0)
+    play = SelfPlay(rules, 6, learner.player(), RandomPlayer(1), opponent_share=0.5,
+                    opening_moves=6, rng=np.random.default_rng(3))
+    batch, stats = play.play(24)
+    assert stats.env_steps == sum(stats.moves_per_game)  # opening moves are real moves
+    firsts = [batch.move[batch.game == g].min() for g in np.unique(batch.game)]
+    assert max(firsts) > 1  # some games began after random moves, not recorded as rows
+    colours = [len(set(batch.player[batch.game == g].tolist())) for g in np.unique(batch.game)]
+    assert 1 in colours and 2 in colours  # games against the pool and plain self-play
+    assert stats.nn_evals_opponent == 0  # a random opponent evaluates no network
+    with pytest.raises(ValueError, match="opponent_share"):
+        SelfPlay(rules, 2, learner.player(), opponent_share=1.5)
+    with pytest.raises(ValueError, match="opening_moves"):
+        TrainConfig(board_size=5, opening_moves=25)

@@ -49,8 +49,8 @@ class _Recorder:
     """Blocks of learner rows, one per batched step, and the results of ended games."""
 
     blocks: list[dict[str, np.ndarray]] = field(default_factory=list)
-    ended_ids: list[int] = field(default_factory=list)
-    black_result: list[float] = field(default_factory=list)
+    ended_ids: list[np.ndarray] = field(default_factory=list)
+    black_result: list[np.ndarray] = field(default_factory=list)
     owners: list[np.ndarray] = field(default_factory=list)
 
     def record(self, pos: Positions, eng: GoEngine, ids: np.ndarray, decision: Decision
@@ -63,10 +63,11 @@ class _Recorder:
                             "game": ids[rows].astype(np.int64),
                             **{f"x:{k}": v for k, v in decision.extras.items()}})
 
-    def end(self, game_id: int, black_result: float, owner: np.ndarray) -> None:
-        self.ended_ids.append(game_id)
+    def end(self, game_ids: np.ndarray, black_result: np.ndarray, owners: np.ndarray) -> None:
+        """Games ``game_ids`` [k] ended with Black's results [k] and final owners [k, N*N]."""
+        self.ended_ids.append(game_ids.copy())
         self.black_result.append(black_result)
-        self.owners.append(owner)
+        self.owners.append(owners)
 
 
 class SelfPlay:
@@ -135,29 +136,20 @@ class SelfPlay:
             result = eng.step(actions)
             stats.env_steps += int(live.sum())
             ended = np.flatnonzero(live & result.done)
-            owners = eng.owners() if len(ended) else None
-            for s in ended:
-                rec.end(int(ids[s]), float(result.rewards[s, 0]), owners[s].copy())
-                self._count(stats, float(result.rewards[s, 0]), int(colours[s]),
-                            int(eng.moves[s]))
-                if started < num_games:
-                    eng.reset(np.arange(slots) == s)
-                    ids[s] = self.next_game_id
-                    self.next_game_id += 1
-                    colours[s], opening[s] = (v[0] for v in self._start(ids[s:s + 1]))
-                    started += 1
-                else:
-                    live[s] = False
+            if len(ended) == 0:
+                continue
+            black_r = result.rewards[ended, 0].astype(np.float64)
+            rec.end(ids[ended], black_r, eng.owners()[ended])
+            _count(stats, black_r, colours[ended], eng.moves[ended])
+            restart = ended[: max(0, num_games - started)]
+            live[ended[len(restart):]] = False
+            if len(restart):
+                eng.reset(np.isin(np.arange(slots), restart))
+                ids[restart] = np.arange(self.next_game_id, self.next_game_id + len(restart))
+                self.next_game_id += len(restart)
+                colours[restart], opening[restart] = self._start(ids[restart])
+                started += len(restart)
         return self._experience(rec), stats
-
-    @staticmethod
-    def _count(stats: SelfPlayStats, black_r: float, colour: int, moves: int) -> None:
-        stats.games += 1
-        stats.black_wins += black_r > 0
-        stats.white_wins += black_r < 0
-        stats.draws += black_r == 0
-        stats.learner_score += black_r if colour != 2 else -black_r
-        stats.moves_per_game.append(moves)
 
     def _experience(self, rec: _Recorder) -> Experience:
         if not rec.blocks:
@@ -165,15 +157,15 @@ class SelfPlay:
         cols = {k: np.concatenate([b[k] for b in rec.blocks]) for k in rec.blocks[0]}
         order = np.lexsort((cols["move"], cols["game"]))
         cols = {k: v[order] for k, v in cols.items()}
-        ended = np.asarray(rec.ended_ids, np.int64)
+        ended = np.concatenate(rec.ended_ids).astype(np.int64)
         sort = np.argsort(ended)
         which = sort[np.searchsorted(ended, cols["game"], sorter=sort)]
         player = cols["player"]
-        black_r = np.asarray(rec.black_result, np.float32)[which]
+        black_r = np.concatenate(rec.black_result).astype(np.float32)[which]
         outcome = np.where(player == 1, black_r, -black_r).astype(np.float32)
         nxt, _ = successors(cols["game"], player, cols["move"], per_player=True)
         last = nxt < 0
-        owner = np.stack(rec.owners)[which]
+        owner = np.concatenate(rec.owners)[which]
         ownership = np.where(owner == 0, 0, np.where(owner == player[:, None], 1, -1))
         return Experience(
             obs=cols["obs"], mask=cols["mask"], player=player, action=cols["action"],
@@ -181,6 +173,17 @@ class SelfPlay:
             last=last, game=cols["game"], move=cols["move"],
             ownership=ownership.astype(np.int8),
             extras={k[2:]: v for k, v in cols.items() if k.startswith("x:")})
+
+
+def _count(stats: SelfPlayStats, black_r: np.ndarray, colour: np.ndarray,
+           moves: np.ndarray) -> None:
+    """Add finished games (Black's results, the learner's colours, their lengths)."""
+    stats.games += len(black_r)
+    stats.black_wins += int((black_r > 0).sum())
+    stats.white_wins += int((black_r < 0).sum())
+    stats.draws += int((black_r == 0).sum())
+    stats.learner_score += float(np.where(colour == 2, -black_r, black_r).sum())
+    stats.moves_per_game.extend(int(m) for m in moves)
 
 
 def empty_experience(board_size: int) -> Experience:

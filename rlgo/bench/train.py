@@ -1,0 +1,137 @@
+"""Training throughput of every learner, beside sb3-contrib's MaskablePPO measured in the
+same run: what a user would reach for instead of rlgo.
+
+One row per implementation, all on one board size with the default network
+(:class:`~rlgo.learning.network.NetConfig`) and each learner's default config:
+
+* ``rlgo-<agent>``: the harness's iterations (batched self-play of
+  ``train.parallel_games`` games, then ``learn``), evaluation off; ``env_steps_per_s``
+  counts moves of both colours, ``nn_evals_per_s`` the counter ``nn_evals`` (acting,
+  search included, and the learner's own recomputation);
+* ``sb3-maskableppo``: ``MaskablePPO`` on the Gymnasium env ``rlgo/Go-v0`` against its
+  random opponent, with the same residual trunk as rlgo's network as features extractor
+  (:class:`RlgoTrunk`), ``n_steps`` 512, minibatch 256, 4 epochs; its
+  ``env_steps_per_s`` counts the moves of both colours too (the engine's move counter)
+  and ``nn_evals_per_s`` the policy's forward passes in rollouts.
+
+Each row first runs a warm-up (numba compilation, torch's first calls), then measures for
+``seconds``. Only ratios within one run mean anything; measure on an idle machine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+Row = dict[str, object]
+
+TARGET = 10.0
+"""rlgo PPO env steps/s over MaskablePPO's."""
+
+
+def bench_learner(agent: str, board_size: int, seconds: float, out: Path) -> Row:
+    """Env steps/s and network evaluations/s of ``agent``'s training iterations."""
+    from rlgo.training import build_trainer
+
+    trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
+                            ["train.eval_every=0", f"train.checkpoint_every={10**12}"],
+                            progress=False)
+    trainer.iterate()  # warm-up: compilation, first calls
+    c = trainer.state.counters
+    steps0, evals0, start = c.env_steps, c.nn_evals, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trainer.iterate()
+    elapsed = time.perf_counter() - start
+    return {"impl": f"rlgo-{agent}", "board_size": board_size,
+            "env_steps_per_s": (c.env_steps - steps0) / elapsed,
+            "nn_evals_per_s": (c.nn_evals - evals0) / elapsed}
+
+
+def _trunk_class():
+    """A features extractor with rlgo's residual trunk (built lazily: torch and SB3 are
+    imported only when the benchmark runs)."""
+    import torch
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from torch import nn
+
+    from rlgo.learning.network import NetConfig, PolicyValueNet
+
+    class RlgoTrunk(BaseFeaturesExtractor):
+        """rlgo's stem and residual blocks over [N, N, 17] observations, flattened."""
+
+        def __init__(self, observation_space, board_size: int) -> None:
+            config = NetConfig()
+            super().__init__(observation_space, config.channels * board_size * board_size)
+            net = PolicyValueNet(board_size, config)
+            self.body = nn.Sequential(net.stem, net.trunk)
+
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            return self.body(obs.permute(0, 3, 1, 2).float()).flatten(1)
+
+    return RlgoTrunk
+
+
+def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
+    """MaskablePPO's env steps/s (both colours' moves) and policy evaluations/s."""
+    import gymnasium
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from rlgo.envs.gym_env import ENV_ID
+
+    env = gymnasium.make(ENV_ID, board_size=board_size, opponent="random")
+
+    class Counter(BaseCallback):
+        """Counts engine moves and policy calls; stops after ``seconds``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.moves = self.calls = 0
+            self.start = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            self.calls += 1
+            info = self.locals["infos"][0]
+            if "moves" in info and self.locals["dones"][0]:
+                self.moves += int(info["moves"])
+            return time.perf_counter() - self.start < seconds
+
+    model = MaskablePPO("MlpPolicy", env, n_steps=512, batch_size=256, n_epochs=4, seed=0,
+                        policy_kwargs={"features_extractor_class": _trunk_class(),
+                                       "features_extractor_kwargs": {"board_size": board_size},
+                                       "net_arch": []})
+    model.learn(total_timesteps=512)  # warm-up
+    counter = Counter()
+    model.learn(total_timesteps=10**9, callback=counter, reset_num_timesteps=False)
+    elapsed = time.perf_counter() - counter.start
+    return {"impl": "sb3-maskableppo", "board_size": board_size,
+            "env_steps_per_s": counter.moves / elapsed,
+            "nn_evals_per_s": counter.calls / elapsed}
+
+
+def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float = 30.0,
+                    peer: bool = True) -> list[Row]:
+    """Rows of :func:`bench_learner` for each agent, then MaskablePPO's (``peer``)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for agent in agents:
+            rows.append(bench_learner(agent, board_size, seconds, Path(tmp)))
+    if peer:
+        rows.append(bench_maskable_ppo(board_size, seconds))
+    return rows
+
+
+def format_train_table(rows: Sequence[Row]) -> str:
+    """A Markdown table with each row's env steps/s as a multiple of MaskablePPO's."""
+    peer = next((r for r in rows if r["impl"] == "sb3-maskableppo"), None)
+    lines = ["| board | impl | env steps/s | nn evals/s | x MaskablePPO |",
+             "|---|---|---:|---:|---:|"]
+    for r in rows:
+        ratio = (f"{r['env_steps_per_s'] / peer['env_steps_per_s']:.1f}x"
+                 if peer and peer["env_steps_per_s"] else "-")
+        n = r["board_size"]
+        lines.append(f"| {n}x{n} | {r['impl']} | {r['env_steps_per_s']:,.0f} | "
+                     f"{r['nn_evals_per_s']:,.0f} | {ratio} |")
+    return "\n".join(lines)
