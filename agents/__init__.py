@@ -3,7 +3,8 @@
 Learners: every module here that defines ``make(rules, config, net_config, seed,
 device)`` (see :mod:`rlgo.protocols`) is an agent, registered under its module name by
 :mod:`rlgo.registry`: :mod:`.reinforce` (Monte-Carlo policy gradient), :mod:`.mcts`
-(AlphaZero-style search distillation). Adding a learner is adding one such file.
+(AlphaZero-style search distillation), :mod:`.ppo` (PPO), :mod:`.dqn` (double Q-learning
+from prioritised replay). Adding a learner is adding one such file.
 
 Fixed players: :class:`RandomPlayer`, :class:`RolloutMCTSPlayer` (compiled UCT with random
 rollouts), :class:`GnuGoPlayer` (GNU Go over GTP), :class:`NetworkPlayer` (a policy
@@ -27,6 +28,11 @@ _WHERE = {
     "ReinforceConfig": ("reinforce", "ReinforceConfig"),
     "MCTSConfig": ("mcts", "MCTSConfig"),
     "MCTSLearner": ("mcts", "MCTSLearner"),
+    "PPO": ("ppo", "PPO"),
+    "PPOConfig": ("ppo", "PPOConfig"),
+    "DQN": ("dqn", "DQN"),
+    "DQNConfig": ("dqn", "DQNConfig"),
+    "QPlayer": ("dqn", "QPlayer"),
 }
 
 __all__ = sorted(_WHERE)

@@ -135,13 +135,17 @@ def plot(
     x: Annotated[str, typer.Option(help="Counter on the x-axis: env_steps, games, nn_evals, "
                                         "train_samples or wall_s.")] = "env_steps",
     out: Annotated[str, typer.Option(help="Image file to write.")] = "elo.png",
+    db: Annotated[str | None, typer.Option(
+        help="Match database the runs shared: draw every snapshot on its final Elo scale "
+        "(refitted over all its games) instead of the Elo logged during training.")] = None,
 ) -> None:
     """Plot the Elo curves of runs against a counter (seaborn)."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.plots import plot_elo
 
     try:
-        path = plot_elo(runs, x=x, out=out)
-    except (ValueError, FileNotFoundError) as exc:
+        path = plot_elo(runs, x=x, out=out, db=db)
+    except (ValueError, FileNotFoundError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"wrote {path}")

@@ -39,3 +39,26 @@ def test_elo_curves_tidy_rows_raw_and_search(tmp_path):
         plot_elo([a], x="seconds")
     with pytest.raises(ValueError, match="no runs"):
         elo_curves([])
+
+
+def test_runs_sharing_a_database_are_drawn_on_its_final_scale(tmp_path):
+    from rlgo.evaluation.matchdb import GameRecord, MatchDB
+
+    a = _run(tmp_path / "a", [0.0, 100.0])  # logged values the refit replaces
+    for run in (a,):
+        RunDir(run).write_config({"train": {"board_size": 5, "eval_search": 0}})
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    db = MatchDB(url)
+    for name in ("random", "a@0", "a@1000"):
+        db.add_player(name, "test")
+    games = []
+    for i in range(12):  # a@1000 beats random 10 of 12, a@0 wins 6 of 12
+        games.append(GameRecord("a@1000", "random", 5, 24.5, score=1.0 if i < 10 else -1.0))
+        games.append(GameRecord("a@0", "random", 5, 24.5, score=1.0 if i % 2 else -1.0))
+    db.add_games(games)
+    data = elo_curves([a], db=url).sort_values("env_steps")
+    assert data.elo.iloc[1] > 150 > abs(data.elo.iloc[0])  # the final fit, not 0 and 100
+    assert (data.stderr > 0).all()
+    RunDir(a).write_config({"train": {"board_size": 7}})
+    with pytest.raises(ValueError, match="no games"):
+        elo_curves([a], db=url)
