@@ -45,10 +45,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from rlgo.agents.random_player import random_legal_actions
-from rlgo.envs import Rules
 from torch.nn import functional as F
 
+from rlgo.agents.network_player import copy_weights
+from rlgo.agents.random_player import random_legal_actions
+from rlgo.envs import Rules
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
 from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
 from rlgo.learning.replay import ReplayBuffer
@@ -206,7 +207,7 @@ class DQN:
                        seed=int(torch.randint(2**31 - 1, ())))
 
     def snapshot(self) -> Weights:
-        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+        return copy_weights(self.net)
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:

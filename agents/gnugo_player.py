@@ -37,9 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import action_to_gtp, gtp_to_action
-
 from rlgo.gtp.client import (
     DEFAULT_TIMEOUT,
     GNUGO_PATH,

@@ -57,11 +57,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from rlgo.agents.network_player import load_policy_net, policy_snapshot_player
-from rlgo.agents.search_player import SearchPlayer
-from rlgo.envs import GoEngine, Rules
 from torch.nn import functional as F
 
+from rlgo.agents.network_player import copy_weights, policy_snapshot_player
+from rlgo.agents.search_player import SearchPlayer
+from rlgo.envs import GoEngine, Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.learning.replay import ReplayBuffer
@@ -185,12 +185,13 @@ class MCTSLearner:
                             seed=int(torch.randint(2**31 - 1, ())))
 
     def snapshot(self) -> Weights:
-        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+        return copy_weights(self.net)
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
-        net = load_policy_net(self.rules.board_size, self.net_config, weights, self.device)
-        return policy_snapshot_player(net, name=name, greedy=greedy, search=search, seed=seed)
+        return policy_snapshot_player(self.rules.board_size, self.net_config, weights,
+                                      name=name, greedy=greedy, search=search, seed=seed,
+                                      device=self.device)
 
     # ------------------------------------------------------------------ learning
     def learn(self, batch: Experience) -> dict[str, float]:

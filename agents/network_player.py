@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from rlgo.agents.search_player import SearchPlayer
 
+from rlgo.agents.search_player import SearchPlayer
 from rlgo.learning.network import (
     NetConfig,
     PolicyValueNet,
@@ -29,7 +29,7 @@ from rlgo.learning.network import (
 from rlgo.learning.search import SearchConfig
 from rlgo.protocols import Decision, Player, Positions, Weights
 
-__all__ = ["NetworkPlayer", "checkpoint_player_name", "load_policy_net",
+__all__ = ["NetworkPlayer", "checkpoint_player_name", "copy_weights", "load_policy_net",
            "policy_snapshot_player"]
 
 
@@ -104,14 +104,21 @@ def load_policy_net(board_size: int, net_config: NetConfig, weights: Weights,
     return net.to(device).eval()
 
 
-def policy_snapshot_player(net: PolicyValueNet, *, name: str, greedy: bool = True,
-                           search: int = 0, seed: int = 0,
+def copy_weights(net: torch.nn.Module) -> Weights:
+    """A snapshot of a network: a CPU copy of its state, independent of later updates."""
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+
+def policy_snapshot_player(board_size: int, net_config: NetConfig, weights: Weights, *,
+                           name: str, greedy: bool = True, search: int = 0, seed: int = 0,
+                           device: torch.device | str = "cpu",
                            search_config: SearchConfig | None = None,
                            spec: dict[str, Any] | None = None) -> Player:
     """The player of a policy-value snapshot: its policy's argmax (``greedy``) or samples,
     or with ``search`` > 0 the network with that many simulations per move, playing the
     search's move greedily. Every snapshot searches with the same constants
     (``search_config``, default PUCT), so that search strength compares networks."""
+    net = load_policy_net(board_size, net_config, weights, device)
     if search > 0:
         config = search_config if search_config is not None else SearchConfig()
         return SearchPlayer(net, search, config, name=name, seed=seed, spec=spec)

@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from rlgo.agents.network_player import NetworkPlayer, load_policy_net, policy_snapshot_player
-from rlgo.envs import Rules
 
+from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
+from rlgo.envs import Rules
 from rlgo.learning.episodes import gae, successors, terminal_rewards
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Player, Weights
@@ -122,12 +122,13 @@ class PPO:
                              seed=int(torch.randint(2**31 - 1, ())))
 
     def snapshot(self) -> Weights:
-        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+        return copy_weights(self.net)
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
-        net = load_policy_net(self.rules.board_size, self.net_config, weights, self.device)
-        return policy_snapshot_player(net, name=name, greedy=greedy, search=search, seed=seed)
+        return policy_snapshot_player(self.rules.board_size, self.net_config, weights,
+                                      name=name, greedy=greedy, search=search, seed=seed,
+                                      device=self.device)
 
     # ------------------------------------------------------------------ learning
     def advantages(self, batch: Experience) -> tuple[np.ndarray, np.ndarray]:

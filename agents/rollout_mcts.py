@@ -47,10 +47,10 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs import kernels as K
 from rlgo.envs.kernels import BLACK, BOARD, EMPTY, Boards, Geometry
-
 from rlgo.protocols import Decision, Positions
 
 __all__ = ["C_UCT", "RolloutMCTSPlayer", "Tree", "most_visited", "rollout_search"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rlgo.envs import GoEngine
 
+from rlgo.envs import GoEngine
 from rlgo.learning.network import PolicyValueNet, check_board_size
 from rlgo.learning.search import SearchConfig, Workspace, run_search
 from rlgo.protocols import Decision, Positions

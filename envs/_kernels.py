@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+
 from rlgo.envs._numba_cache import install_cache_locator
 
 install_cache_locator()  # before the first @njit(cache=True) below

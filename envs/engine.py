@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
+
 from rlgo.envs import _kernels as K
 from rlgo.envs._kernels import BLACK, EMPTY, NUM_PLANES, WHITE, Boards, Geometry
 

@@ -74,6 +74,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
+
 from rlgo.envs import _kernels as K
 from rlgo.envs.coords import action_to_gtp, action_to_rowcol
 from rlgo.envs.engine import END_REASONS, ILLEGAL_MOVE, GoEngine, IllegalMoveError, Rules

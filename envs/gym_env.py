@@ -45,6 +45,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+
 from rlgo.envs import _kernels as K
 from rlgo.envs.coords import action_to_gtp, action_to_rowcol
 from rlgo.envs.engine import END_REASONS, ILLEGAL_MOVE, GoEngine, IllegalMoveError, Rules

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules
 from sgfmill import sgf
+
+from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules
 
 _COLOUR = {1: "b", 2: "w"}
 

@@ -7,6 +7,7 @@ Tests build positions with :func:`parse_board`; the ``ansi`` render mode prints 
 from __future__ import annotations
 
 import numpy as np
+
 from rlgo.envs.coords import COLUMNS
 
 _SYMBOLS = {".": 0, "+": 0, "X": 1, "x": 1, "O": 2, "o": 2}

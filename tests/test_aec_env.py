@@ -10,6 +10,7 @@ import random
 import numpy as np
 import pytest
 from pettingzoo.test import api_test, seed_test
+
 from rlgo.envs import go_v0
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import IllegalMoveError

@@ -7,12 +7,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from rlgo.agents.network_player import NetworkPlayer
 from rlgo.agents.random_player import RandomPlayer, random_legal_actions
 from rlgo.envs import END_REASONS, Rules
 from rlgo.envs.engine import BLACK
 from rlgo.envs.sgf import replay_sgf
-
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import PlayerSpecError, make_player

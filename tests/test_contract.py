@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from rlgo.agents.network_player import NetworkPlayer
 from rlgo.envs import Rules
-
 from rlgo.learning import ReplayBuffer, augment, masked_log_softmax
 from rlgo.learning.augment import transform_planes, transform_policy
 from rlgo.learning.network import NetConfig, PolicyValueNet, resolve_device, tempered

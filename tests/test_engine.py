@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+
 from rlgo.envs import GoEngine, IllegalMoveError, Rules, default_komi
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE

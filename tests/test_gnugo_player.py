@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
+
 from rlgo.agents.gnugo_player import GnuGoError, GnuGoPlayer
 from rlgo.agents.random_player import RandomPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.sgf import replay_sgf
-
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.protocols import Positions

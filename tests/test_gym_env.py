@@ -11,6 +11,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from rlgo.envs.engine import IllegalMoveError
 from rlgo.envs.gym_env import ENV_ID, GoGymEnv, register_envs
 

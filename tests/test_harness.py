@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from rlgo.envs import Rules
 from typer.testing import CliRunner
 
 from rlgo.cli import app
+from rlgo.envs import Rules
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Learner, Player
 from rlgo.registry import builtin_names, get_agent

@@ -9,13 +9,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
 from rlgo.agents.mcts import MCTSConfig, MCTSLearner, make
 from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
 from rlgo.envs.text import parse_board
-
 from rlgo.learning.files import load_file, rules_to_dict, save_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.learning.search import (

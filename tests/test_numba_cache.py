@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from rlgo.envs import _numba_cache
 
 KERNELS = '''{install}

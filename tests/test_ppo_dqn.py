@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from rlgo.agents.dqn import DQNConfig, QPlayer, legal_q
 from rlgo.agents.ppo import PPOConfig, clipped_surrogate
 from rlgo.envs import GoEngine, Rules
-
 from rlgo.learning import ReplayBuffer
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.protocols import Experience, Positions

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+
 from rlgo.agents.rollout_mcts import (
     UNEXPANDED,
     RolloutMCTSPlayer,
@@ -18,7 +19,6 @@ from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
 from rlgo.envs.text import parse_board
-
 from rlgo.protocols import Decision, Player, Positions
 
 # White's two stones in the centre are in atari; C4 captures them.

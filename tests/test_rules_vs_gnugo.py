@@ -9,10 +9,10 @@ import json
 
 import numpy as np
 import pytest
+
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.text import parse_board
-
 from rlgo.gtp import client as gtp
 from rlgo.gtp.verify import (
     explain_score_difference,

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 import torch
+
 from rlgo.agents.network_player import load_policy_net
 from rlgo.envs import Rules
-
 from rlgo.evaluation.players import make_player
 from rlgo.learning.files import CheckpointError, load_file, save_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
@@ -67,7 +67,7 @@ def test_overrides_parse_types_and_reject_unknown_keys():
         apply_overrides(cfgs, ["baseline=critic"])
     with pytest.raises(ValueError, match="belongs to the learner now"):  # a moved key
         apply_overrides(cfgs, ["train.augment=true"])
-    with pytest.raises(UnknownAgentError, match="unknown agent 'alphago'.*mcts, reinforce"):
+    with pytest.raises(UnknownAgentError, match="unknown agent 'alphago'.*mcts, ppo, reinforce"):
         get_agent("alphago")
 
 

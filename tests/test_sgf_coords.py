@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import action_to_gtp, gtp_to_action
 from rlgo.envs.sgf import SGFError, game_to_sgf, replay_sgf, result_string
