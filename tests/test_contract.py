@@ -291,3 +291,15 @@ def test_devices_resolve_and_cuda_without_cuda_is_a_clear_error(tmp_path):
                             ["train.device=auto", "net.blocks=1", "net.channels=8"],
                             progress=False)
     assert trainer.learner.net.device == trainer.device
+
+
+def test_rlgo_agents_lists_every_learner_with_its_fields():
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    res = CliRunner().invoke(app, ["agents"])
+    assert res.exit_code == 0, res.output
+    for name in registered():
+        assert f"{name}:" in res.output
+    assert "    lr = " in res.output and "    simulations = 32" in res.output

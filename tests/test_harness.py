@@ -282,3 +282,32 @@ def test_random_openings_and_a_share_of_games_against_the_pool():
         SelfPlay(rules, 2, learner.player(), opponent_share=1.5)
     with pytest.raises(ValueError, match="opening_moves"):
         TrainConfig(board_size=5, opening_moves=25)
+
+
+def test_a_run_directory_has_one_owner(tmp_path):
+    from rlgo.training.runs import RunDir, RunLockedError
+
+    run = RunDir(tmp_path / "r")
+    with run.lock():
+        owner = (tmp_path / "r" / "lock").read_text()
+        assert str(os.getpid()) in owner
+        with pytest.raises(RunLockedError, match=f"in use by process {os.getpid()}"):
+            with RunDir(tmp_path / "r").lock():
+                pass
+    assert not (tmp_path / "r" / "lock").exists()  # released
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    import json
+    import socket
+
+    (tmp_path / "r" / "lock").write_text(json.dumps(
+        {"pid": int(dead.stdout), "host": socket.gethostname(), "since": 0}))
+    with run.lock():  # a dead owner's lock is stale: taken over
+        pass
+    # a second `rlgo train` on a directory in use exits with a clear error
+    (tmp_path / "r" / "lock").write_text(json.dumps(
+        {"pid": os.getpid(), "host": socket.gethostname(), "since": 0}))
+    res = CliRunner().invoke(app, ["train", "--agent", "reinforce", "--board-size", "5",
+                                   "--env-steps", "100", "--out", str(tmp_path / "r"),
+                                   "--no-progress"])
+    assert res.exit_code == 2 and "in use by process" in res.output

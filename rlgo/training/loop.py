@@ -257,7 +257,12 @@ class Trainer:
             self.cfg.wall_seconds > 0 and c.wall_s >= self.cfg.wall_seconds)
 
     def fit(self, on_iteration: Callable[[Trainer], None] | None = None) -> Counters:
-        """Train until a budget is spent (:meth:`budget_spent`); returns the counters."""
+        """Train until a budget is spent (:meth:`budget_spent`); returns the counters.
+        The run directory is locked meanwhile: a second process gets RunLockedError."""
+        with self.run.lock():
+            return self._fit(on_iteration)
+
+    def _fit(self, on_iteration: Callable[[Trainer], None] | None) -> Counters:
         self._start_or_resume()
         s, cfg = self.state, self.cfg
         bar = self._progress_bar()

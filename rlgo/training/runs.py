@@ -7,6 +7,7 @@
       metrics.csv          tidy metrics: one row per (counters, metric, value)
       checkpoints/         step_<env_steps>.pt, atomically written (rlgo.learning.files)
       matches.sqlite       the evaluation games of the run (rlgo.evaluation.matchdb), by default
+      lock                 while a process trains the run: its pid and host (RunDir.lock)
 
 Every metric row carries all counters, the x-axes of the sample-efficiency plots:
 ``env_steps`` (moves played in real games, both colours), ``games`` (finished self-play
@@ -23,8 +24,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import socket
+import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +71,20 @@ class Counters:
         return cls(**{f.name: d.get(f.name, 0) for f in fields(cls)})
 
 
+class RunLockedError(ValueError):
+    """Another live process owns the run directory."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class RunDir:
     """A run's directory: config, metrics and checkpoints."""
 
@@ -75,6 +95,44 @@ class RunDir:
         self.metrics_path = self.path / "metrics.csv"
         self.config_path = self.path / "config.toml"
         self._rows = 0
+
+    # ------------------------------------------------------------------ ownership
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Own the directory while the block runs: a ``lock`` file made atomically
+        (O_EXCL) with this process's pid and host. A lock left by a dead process on this
+        host is stale and taken over; a live owner, or one on another host, raises
+        :class:`RunLockedError` naming it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / "lock"
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                self._check_owner(path)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            break
+        else:
+            raise RunLockedError(f"{self.path} is locked; remove {path} if no run uses it")
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _check_owner(self, path: Path) -> None:
+        """Raise if the lock's owner lives; remove the lock if it is stale."""
+        try:
+            owner = json.loads(path.read_text())
+            pid, host = int(owner["pid"]), str(owner["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # being written, or unreadable: the next attempt decides
+        if host != socket.gethostname() or _alive(pid):
+            raise RunLockedError(f"{self.path} is in use by process {pid} on {host}; "
+                                 "wait for it to finish or use another --out")
+        path.unlink(missing_ok=True)  # stale: its owner died without releasing it
 
     # ------------------------------------------------------------------ config
     def exists(self) -> bool:
