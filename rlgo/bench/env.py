@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rlgo.envs import GoEngine, Rules, go_v0
+
 Row = dict[str, object]
 
 #: Targets of issue 2 on the 2-core reference machine, 9x9.
@@ -32,7 +34,6 @@ def _timed(loop: Callable[[float], int], seconds: float) -> float:
 def bench_batched(board_size: int, seconds: float, batch: int = 512, seed: int = 0) -> float:
     """Moves/s of :class:`~rlgo.envs.GoEngine` over ``batch`` games, action sampling
     and resets of finished games included."""
-    from rlgo.envs import GoEngine, Rules
 
     eng = GoEngine(batch, Rules(board_size=board_size))
     rng = np.random.default_rng(seed)
@@ -78,7 +79,6 @@ def _aec_loop(make_env: Callable[[], object], seed: int) -> Callable[[float], in
 
 def bench_aec(board_size: int, seconds: float, seed: int = 0) -> float:
     """Steps/s of ``rlgo.envs.go_v0.env()`` in the standard AEC loop."""
-    from rlgo.envs import go_v0
 
     loop = _aec_loop(lambda: go_v0.env(board_size=board_size), seed)
     loop(time.perf_counter() + 0.2)

@@ -21,6 +21,11 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+
+from rlgo.envs import GoEngine, Rules
+from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.learning.search import SearchConfig, Workspace, run_search
 
 Row = dict[str, object]
 
@@ -30,7 +35,6 @@ TARGET = 0.75
 
 def _positions(board_size: int, batch: int, seed: int):
     """``batch`` games of random play, 2 * N moves in (early middle game)."""
-    from rlgo.envs import GoEngine, Rules
 
     eng = GoEngine(batch, Rules(board_size=board_size))
     rng = np.random.default_rng(seed)
@@ -53,7 +57,6 @@ def bench_network(net, eng, seconds: float) -> float:
 def bench_search(net, eng, simulations: int, seconds: float, gumbel: bool = False) -> float:
     """Simulations/s of :func:`run_search` over all the engine's games (one move's
     search repeated; noise on, as in self-play)."""
-    from rlgo.learning.search import SearchConfig, Workspace, run_search
 
     games = np.arange(eng.num_games)
     config = SearchConfig(gumbel=gumbel)
@@ -75,9 +78,7 @@ def run_mcts_bench(board_sizes: Sequence[int] = (9,), simulations: int = 64, bat
     """Rows ``{"impl": "search" | "network", "board_size", "evals_per_s", "batch",
     "simulations"}``: the median over ``rounds`` interleaved rounds of
     ``seconds / rounds / 2`` each. ``threads`` > 0 sets torch's intra-op threads."""
-    import torch
 
-    from rlgo.learning.network import NetConfig, PolicyValueNet
 
     if threads > 0:
         torch.set_num_threads(threads)

@@ -25,6 +25,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import gymnasium
+import torch
+
+from rlgo.envs.gym_env import ENV_ID
+from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.training import build_trainer
+
 Row = dict[str, object]
 
 TARGET = 10.0
@@ -33,7 +40,6 @@ TARGET = 10.0
 
 def bench_learner(agent: str, board_size: int, seconds: float, out: Path) -> Row:
     """Env steps/s and network evaluations/s of ``agent``'s training iterations."""
-    from rlgo.training import build_trainer
 
     trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
                             ["train.eval_every=0", f"train.checkpoint_every={10**12}"],
@@ -52,11 +58,9 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path) -> Row
 def _trunk_class():
     """A features extractor with rlgo's residual trunk (built lazily: torch and SB3 are
     imported only when the benchmark runs)."""
-    import torch
     from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
     from torch import nn
 
-    from rlgo.learning.network import NetConfig, PolicyValueNet
 
     class RlgoTrunk(BaseFeaturesExtractor):
         """rlgo's stem and residual blocks over [N, N, 17] observations, flattened."""
@@ -75,11 +79,9 @@ def _trunk_class():
 
 def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
     """MaskablePPO's env steps/s (both colours' moves) and policy evaluations/s."""
-    import gymnasium
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from rlgo.envs.gym_env import ENV_ID
 
     env = gymnasium.make(ENV_ID, board_size=board_size, opponent="random")
 
