@@ -10,9 +10,10 @@ masked logits (illegal actions get no probability) and an entropy bonus. One win
 bit per game has to be shared by ~50-100 moves: this is the credit-assignment baseline
 that the MCTS-distillation agent is compared against (Williams 1992).
 
-The gradient is taken with the network in eval mode (BatchNorm's running statistics), the
-function that chose the moves; the statistics are refreshed from the batch after the
-update (see :mod:`rlgo.learning.network`).
+With ``consistent_norm`` (the default) the gradient is taken with the network in eval mode
+(BatchNorm's running statistics), the function that chose the moves, and the statistics
+are refreshed from the batch after the update (see :mod:`rlgo.learning.network`);
+otherwise in train mode (batch statistics), as rlgo 0.1 did.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class ReinforceConfig:
     """Gradient clipping."""
     augment: bool = False
     """Train on a random D4 symmetry of every position (the action moves with it)."""
+    consistent_norm: bool = True
+    """Take the gradient of the function that acted (BatchNorm in eval mode, statistics
+    refreshed after the update); False: BatchNorm in train mode while learning."""
 
     def __post_init__(self) -> None:
         if self.baseline not in ("value", "mean", "none"):
@@ -109,7 +113,7 @@ class Reinforce:
         obs, mask = torch.from_numpy(obs).to(dev), torch.from_numpy(mask).to(dev)
         action = torch.from_numpy(action).to(dev)
         ret = torch.from_numpy(batch.outcome).to(dev)
-        self.net.eval()  # the function that acted (module docstring)
+        self.net.train(not cfg.consistent_norm)  # module docstring
         sums = {"policy": 0.0, "value": 0.0, "entropy": 0.0, "grad_norm": 0.0}
         steps = 0
         for _ in range(cfg.epochs):
@@ -134,7 +138,8 @@ class Reinforce:
                              ("entropy", entropy), ("grad_norm", norm)):
                     sums[k] += v.item()
                 steps += 1
-        self.net.refresh_norm(obs, cfg.minibatch)
+        if cfg.consistent_norm:
+            self.net.refresh_norm(obs, cfg.minibatch)
         metrics = {f"losses/{k}": v / steps for k, v in sums.items()}
         metrics["train_samples"] = n * cfg.epochs
         return metrics
