@@ -24,8 +24,10 @@ are saved in checkpoints with the replay buffer, so a resumed run continues exac
 Snapshots play greedily (argmax of legal Q) or, sampling, from softmax(Q /
 ``eval_temperature``).
 
-Like PPO, the network is used in eval mode throughout (acting, targets and the loss see
-one function), and BatchNorm's statistics are refreshed after each update.
+BatchNorm: acting and the bootstrap values use eval mode (running statistics); the
+gradient step uses train mode (batch statistics), as supervised learners do, unless
+``consistent_norm`` (then eval mode throughout, statistics refreshed after each update:
+REINFORCE learned far slower that way, see :mod:`rlgo.agents.reinforce`).
 
 Logged: ``losses/td_error`` (mean |y - Q|), ``losses/huber``, ``charts/q_mean`` (Q of the
 moves played), ``charts/q_max`` (max over legal Q), ``charts/q_legal_mean``,
@@ -108,6 +110,8 @@ class DQNConfig:
     default); greedy snapshots take the argmax."""
     max_grad_norm: float = 1.0
     """Gradient clipping."""
+    consistent_norm: bool = False
+    """BatchNorm in eval mode for the gradient too (module docstring); False: train mode."""
 
     def __post_init__(self) -> None:
         if self.exploration not in ("boltzmann", "epsilon"):
@@ -248,12 +252,12 @@ class DQN:
         if len(self.buffer) < cfg.learning_starts:
             return {**metrics, "train_samples": 0, "nn_evals": 0}
         steps = math.ceil(cfg.replay_ratio * new / cfg.minibatch)
-        self.net.eval()  # one function for acting, targets and the loss (module docstring)
         sums: dict[str, float] = {}
         for _ in range(steps):
             for k, v in self._step().items():
                 sums[k] = sums.get(k, 0.0) + v
-        self.net.refresh_norm(torch.from_numpy(batch.obs).to(self.device), cfg.minibatch)
+        if cfg.consistent_norm:
+            self.net.refresh_norm(torch.from_numpy(batch.obs).to(self.device), cfg.minibatch)
         metrics.update({k: v / steps for k, v in sums.items()})
         metrics["charts/replay_ratio"] = steps * cfg.minibatch / new
         return {**metrics, "train_samples": steps * cfg.minibatch,
@@ -273,7 +277,9 @@ class DQN:
         cfg = self.config
         idx, weight, beta = self._sample()
         b = {k: torch.from_numpy(v).to(self.device) for k, v in self.buffer.rows(idx).items()}
+        self.net.eval()
         y = b["partial"] + b["boot_coef"] * self.bootstrap_values(b["boot_obs"], b["boot_mask"])
+        self.net.train(not cfg.consistent_norm)
         q_all = legal_q(self.net, b["obs"], b["mask"])
         q = q_all.gather(1, b["action"][:, None]).squeeze(1)
         td = q - y
@@ -282,6 +288,7 @@ class DQN:
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
         self.opt.step()
+        self.net.eval()
         self.steps += 1
         self._update_target()
         abs_td = td.detach().abs().cpu().numpy()

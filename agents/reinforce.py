@@ -10,10 +10,13 @@ masked logits (illegal actions get no probability) and an entropy bonus. One win
 bit per game has to be shared by ~50-100 moves: this is the credit-assignment baseline
 that the MCTS-distillation agent is compared against (Williams 1992).
 
-With ``consistent_norm`` (the default) the gradient is taken with the network in eval mode
-(BatchNorm's running statistics), the function that chose the moves, and the statistics
-are refreshed from the batch after the update (see :mod:`rlgo.learning.network`);
-otherwise in train mode (batch statistics), as rlgo 0.1 did.
+BatchNorm: by default the gradient is taken in train mode (batch statistics), as rlgo 0.1
+did, although the moves were chosen in eval mode (running statistics), so the gradient is
+that of a slightly different function. ``consistent_norm=true`` takes it in eval mode,
+the function that acted, and refreshes the statistics after the update (see
+:mod:`rlgo.learning.network`). Measured on 7x7 (seed 0, 20-game evaluations against
+random and rollout:32): the consistent gradient learned far slower (Elo 100 at 400k env
+steps against 491 in train mode), so it is not the default.
 """
 
 from __future__ import annotations
@@ -56,9 +59,10 @@ class ReinforceConfig:
     """Gradient clipping."""
     augment: bool = False
     """Train on a random D4 symmetry of every position (the action moves with it)."""
-    consistent_norm: bool = True
+    consistent_norm: bool = False
     """Take the gradient of the function that acted (BatchNorm in eval mode, statistics
-    refreshed after the update); False: BatchNorm in train mode while learning."""
+    refreshed after the update); False: BatchNorm in train mode while learning (module
+    docstring: measured slower when True)."""
 
     def __post_init__(self) -> None:
         if self.baseline not in ("value", "mean", "none"):

@@ -46,14 +46,15 @@ def test_recorded_logp_is_the_distribution_actually_sampled():
     assert tempered(logp, 1.0) is logp
 
 
-@pytest.mark.parametrize("agent", ["reinforce", "ppo"])
-def test_ratio_is_one_before_the_first_update(agent):
-    """A learner recomputing log pi(a|s) with its network in eval mode (as REINFORCE and
-    PPO learn) gets exactly the behaviour log-probabilities: ratio 1 at identical weights,
-    also after BatchNorm's statistics were refreshed by an update."""
+@pytest.mark.parametrize("agent,config", [("ppo", {}),
+                                          ("reinforce", {"consistent_norm": True})])
+def test_ratio_is_one_before_the_first_update(agent, config):
+    """A learner recomputing log pi(a|s) with its network in eval mode (as PPO learns, and
+    REINFORCE with consistent_norm) gets exactly the behaviour log-probabilities: ratio 1
+    at identical weights, also after BatchNorm's statistics were refreshed by an update."""
     torch.manual_seed(0)
     entry = get_agent(agent)
-    learner = entry.make(RULES, entry.default_config(), TINY, 0, "cpu")
+    learner = entry.make(RULES, entry.config_class(**config), TINY, 0, "cpu")
     for _ in range(2):  # before any update, and after one (statistics refreshed)
         batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
         learner.net.eval()
