@@ -304,3 +304,20 @@ def test_rlgo_agents_lists_every_learner_with_its_fields():
     for name in registered():
         assert f"{name}:" in res.output
     assert "    lr = " in res.output and "    simulations = 32" in res.output
+
+
+def test_group_norm_networks_are_one_function_in_training_and_in_play():
+    torch.manual_seed(0)
+    net = PolicyValueNet(5, NetConfig(blocks=1, channels=8, value_hidden=8, norm="group"))
+    x = torch.randint(0, 2, (6, 17, 5, 5), dtype=torch.uint8)
+    net.train()
+    train_logits, train_value = net(x)
+    alone, _ = net(x[:1])  # no dependence on the rest of the batch
+    net.eval()
+    eval_logits, eval_value = net(x)
+    torch.testing.assert_close(train_logits, eval_logits)
+    torch.testing.assert_close(train_value, eval_value)
+    torch.testing.assert_close(alone, train_logits[:1])
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    with pytest.raises(ValueError, match="norm must be"):
+        NetConfig(norm="layer")

@@ -20,6 +20,7 @@ see a tensor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,15 +44,33 @@ class NetConfig:
     """Convolution channels in the trunk."""
     value_hidden: int = 64
     """Width of the value head's hidden layer."""
+    norm: str = "batch"
+    """Normalisation layers: "batch" (BatchNorm, AlphaGo Zero's; acting uses the running
+    statistics, training the batch's) or "group" (GroupNorm, 8 groups in the trunk: the
+    same function in training and in play, whatever the batch)."""
+
+    def __post_init__(self) -> None:
+        if self.norm not in ("batch", "group"):
+            raise ValueError(f"norm must be 'batch' or 'group', got {self.norm!r}")
+        for name in ("blocks", "channels", "value_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """A normalisation layer over ``channels`` feature maps (:attr:`NetConfig.norm`)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.GroupNorm(math.gcd(8, channels), channels)
 
 
 class _Block(nn.Module):
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, norm: str = "batch") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
+        self.bn1 = _norm(norm, c)
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c)
+        self.bn2 = _norm(norm, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
@@ -72,13 +91,13 @@ class PolicyValueNet(nn.Module):
         self.config = config
         self.num_actions = n * n + 1
         self.stem = nn.Sequential(
-            nn.Conv2d(NUM_PLANES, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+            nn.Conv2d(NUM_PLANES, c, 3, padding=1, bias=False), _norm(config.norm, c), nn.ReLU()
         )
-        self.trunk = nn.Sequential(*[_Block(c) for _ in range(config.blocks)])
-        self.policy_conv = nn.Sequential(nn.Conv2d(c, 2, 1, bias=False), nn.BatchNorm2d(2),
+        self.trunk = nn.Sequential(*[_Block(c, config.norm) for _ in range(config.blocks)])
+        self.policy_conv = nn.Sequential(nn.Conv2d(c, 2, 1, bias=False), _norm(config.norm, 2),
                                          nn.ReLU())
         self.policy_fc = nn.Linear(2 * n * n, self.num_actions)
-        self.value_conv = nn.Sequential(nn.Conv2d(c, 1, 1, bias=False), nn.BatchNorm2d(1),
+        self.value_conv = nn.Sequential(nn.Conv2d(c, 1, 1, bias=False), _norm(config.norm, 1),
                                         nn.ReLU())
         self.value_fc = nn.Sequential(nn.Linear(n * n, config.value_hidden), nn.ReLU(),
                                       nn.Linear(config.value_hidden, 1))
