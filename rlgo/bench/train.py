@@ -86,18 +86,28 @@ def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
     env = gymnasium.make(ENV_ID, board_size=board_size, opponent="random")
 
     class Counter(BaseCallback):
-        """Counts engine moves and policy calls; stops after ``seconds``."""
+        """Counts engine moves (both colours, games in progress included) and policy
+        calls; stops after ``seconds``."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.moves = self.calls = 0
+            self.moves = self.calls = self.seen = 0
             self.start = time.perf_counter()
+
+        def _moves(self) -> int:
+            return int(self.training_env.envs[0].unwrapped.engine.moves[0])
+
+        def _on_training_start(self) -> None:
+            self.seen = self._moves()  # the game in progress when measuring begins
 
         def _on_step(self) -> bool:
             self.calls += 1
-            info = self.locals["infos"][0]
-            if "moves" in info and self.locals["dones"][0]:
-                self.moves += int(info["moves"])
+            now = self._moves()
+            if self.locals["dones"][0]:  # the env was reset: the game's last count is here
+                self.moves += int(self.locals["infos"][0]["moves"]) - self.seen
+            else:
+                self.moves += now - self.seen
+            self.seen = now
             return time.perf_counter() - self.start < seconds
 
     model = MaskablePPO("MlpPolicy", env, n_steps=512, batch_size=256, n_epochs=4, seed=0,
