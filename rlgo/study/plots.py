@@ -78,6 +78,7 @@ def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path =
     if x not in COUNTERS:
         raise ValueError(f"x must be one of {COUNTERS}, got {x!r}")
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -95,6 +96,7 @@ def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path =
     ax.axhline(0, color="grey", lw=1, ls="--")
     ax.set_ylabel("Elo (random = 0)")
     ax.set_xlabel(AXIS_LABELS.get(x, x))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, 1.2M
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
