@@ -237,6 +237,7 @@ def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
     assert read and all(p.parent.name == "snapshots" for p in read)
     snap, ckpt = trainer.run.snapshot_files()[-1], trainer.run.latest_checkpoint()
     assert snap.stat().st_size * 5 < ckpt.stat().st_size  # the replay window stays out
+
     names = set(df.metric)
     assert {"eval/elo", "eval/search/elo", "eval/search/vs_random/score",
             "charts/search_disagreement"} <= names
@@ -311,3 +312,12 @@ def test_a_run_directory_has_one_owner(tmp_path):
                                    "--env-steps", "100", "--out", str(tmp_path / "r"),
                                    "--no-progress"])
     assert res.exit_code == 2 and "in use by process" in res.output
+
+
+def test_every_snapshot_is_kept_and_only_the_newest_checkpoints(tmp_path):
+    trainer = build_trainer("reinforce", 5, 600, 0, tmp_path, [*TINY, "train.eval_every=0",
+                            "train.checkpoint_every=100"], progress=False)
+    trainer.fit()
+    assert len(trainer.run.snapshot_files()) >= 4
+    assert len(trainer.run.checkpoint_files()) == 2
+    assert trainer.run.checkpoint_files()[-1].name == trainer.run.snapshot_files()[-1].name

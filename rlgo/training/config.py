@@ -78,6 +78,9 @@ class TrainConfig:
     skip it."""
     checkpoint_every: int = 25_000
     """Env steps between checkpoints (evaluations also checkpoint)."""
+    keep_checkpoints: int = 2
+    """Resume checkpoints kept (the newest; older ones are deleted once a new one is
+    written: they hold replay buffers, hundreds of MB each). Snapshots are all kept."""
     db: str = ""
     """Match database URL; empty means ``sqlite:///<out>/matches.sqlite``."""
     threads: int = 0
@@ -100,7 +103,7 @@ class TrainConfig:
         if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
             raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
         for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",
-                     "pool_every", "checkpoint_every", "eval_games"):
+                     "pool_every", "checkpoint_every", "eval_games", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("eval_every", "eval_snapshots", "eval_search", "threads"):

@@ -135,7 +135,10 @@ class Trainer:
                   self._header("snapshot", weights))
         payload = {**self._header("checkpoint", weights), "learner": self.learner.state_dict(),
                    "harness": s.to_dict(), "metrics_rows": self.run.rows}
-        return save_file(self.run.checkpoint_path(s.counters.env_steps), payload)
+        path = save_file(self.run.checkpoint_path(s.counters.env_steps), payload)
+        for old in self.run.checkpoint_files()[: -self.cfg.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+        return path
 
     # ------------------------------------------------------------------ matches
     @property
