@@ -21,6 +21,9 @@ on.
 The loss is computed with the network in eval mode (BatchNorm's running statistics), the
 function that sampled the moves, so the ratio is exactly 1 before the first update; the
 statistics are refreshed from the batch afterwards (see :mod:`rlgo.learning.network`).
+REINFORCE learned far slower with such an eval-mode gradient (:mod:`.reinforce`);
+``--set net.norm=group`` (GroupNorm, one function in both modes) keeps the ratio exact
+with a normalisation that takes part in the gradient.
 
 Opponents, random openings: the harness's ``train.opponent = "pool"`` (with
 ``train.pool_share``) and ``train.opening_moves``; against a pool snapshot only the
