@@ -10,7 +10,7 @@ One row per implementation, all on one board size with the default network
   search included, and the learner's own recomputation);
 * ``sb3-maskableppo``: ``MaskablePPO`` on the Gymnasium env ``rlgo/Go-v0`` against its
   random opponent, with the same residual trunk as rlgo's network as features extractor
-  (:class:`RlgoTrunk`), ``n_steps`` 512, minibatch 256, 4 epochs; its
+  (``RlgoTrunk``, channels-last like rlgo's), ``n_steps`` 512, minibatch 256, 4 epochs; its
   ``env_steps_per_s`` counts the moves of both colours too (the engine's move counter)
   and ``nn_evals_per_s`` the policy's forward passes in rollouts.
 
@@ -69,10 +69,17 @@ def _trunk_class():
             config = NetConfig()
             super().__init__(observation_space, config.channels * board_size * board_size)
             net = PolicyValueNet(board_size, config)
-            self.body = nn.Sequential(net.stem, net.trunk)
+            # SB3's orthogonal initialisation needs standard strides; rlgo's channels-last
+            # layout is restored after it (channels_last_after_init).
+            self.body = nn.Sequential(net.stem, net.trunk).to(
+                memory_format=torch.contiguous_format)
+
+        def channels_last_after_init(self) -> None:
+            self.body.to(memory_format=torch.channels_last)
 
         def forward(self, obs: torch.Tensor) -> torch.Tensor:
-            return self.body(obs.permute(0, 3, 1, 2).float()).flatten(1)
+            x = obs.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+            return self.body(x).flatten(1)
 
     return RlgoTrunk
 
@@ -114,6 +121,7 @@ def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
                         policy_kwargs={"features_extractor_class": _trunk_class(),
                                        "features_extractor_kwargs": {"board_size": board_size},
                                        "net_arch": []})
+    model.policy.features_extractor.channels_last_after_init()  # as rlgo's network
     model.learn(total_timesteps=512)  # warm-up
     counter = Counter()
     model.learn(total_timesteps=10**9, callback=counter, reset_num_timesteps=False)

@@ -103,10 +103,13 @@ class PolicyValueNet(nn.Module):
                                       nn.Linear(config.value_hidden, 1))
         self.ownership_conv = nn.Conv2d(c, 1, 1)
         self.evals = 0
+        # NHWC convolutions: on CPU training passes ran ~1.4x faster on 7x7 at batch 512
+        # (inference about even); the weights' values and the state dict are unchanged.
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``obs`` [B, 17, N, N] (any dtype) -> (logits [B, A], value [B] in [-1, 1])."""
-        x = self.trunk(self.stem(obs.float()))
+        x = self.trunk(self.stem(_nhwc(obs)))
         return self._policy_value(x)
 
     def forward_ownership(self, obs: torch.Tensor
@@ -115,7 +118,7 @@ class PolicyValueNet(nn.Module):
         whose tanh is the predicted final owner of each point from the mover's view (+1
         the mover's area, -1 the opponent's). Only learners that train it call this;
         play never does."""
-        x = self.trunk(self.stem(obs.float()))
+        x = self.trunk(self.stem(_nhwc(obs)))
         logits, value = self._policy_value(x)
         return logits, value, self.ownership_conv(x).flatten(1)
 
@@ -166,6 +169,11 @@ class PolicyValueNet(nn.Module):
             self.train(was_training)
         self.evals += len(obs)
         return logp.float().cpu().numpy(), value.float().cpu().numpy()
+
+
+def _nhwc(obs: torch.Tensor) -> torch.Tensor:
+    """Planes as float in channels-last layout (the layout of the network's weights)."""
+    return obs.float().contiguous(memory_format=torch.channels_last)
 
 
 def check_board_size(name: str, net: PolicyValueNet, positions_obs: np.ndarray) -> None:
