@@ -55,7 +55,7 @@ from rlgo.envs import Rules
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
 from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
 from rlgo.learning.replay import ReplayBuffer
-from rlgo.protocols import Decision, Experience, Player, Positions, Weights
+from rlgo.protocols import CannotSearchError, Decision, Experience, Player, Positions, Weights
 
 
 @dataclass(frozen=True)
@@ -218,10 +218,13 @@ class DQN:
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
         if search:
-            raise ValueError("the replay learner's network holds action values, not a "
-                             "policy and a value: it cannot guide tree search")
+            raise CannotSearchError("the replay learner's network holds action values, not "
+                                    "a policy and a value: it cannot guide tree search")
         net = PolicyValueNet(self.rules.board_size, self.net_config)
-        net.load_state_dict(weights)
+        try:
+            net.load_state_dict(weights)
+        except (RuntimeError, KeyError) as exc:
+            raise ValueError(f"snapshot weights do not fit the network: {exc}") from exc
         return QPlayer(net.to(self.device).eval(), name, greedy=greedy,
                        temperature=self.config.eval_temperature, seed=seed)
 

@@ -32,8 +32,8 @@ learner's own moves are rows, which per-player GAE handles as it is.
 Logged: ``losses/policy``, ``losses/value``, ``losses/entropy``, ``losses/approx_kl``
 (the ``(r - 1) - log r`` estimator), ``losses/clipfrac``, ``losses/explained_variance`` (of
 the returns by the behaviour values), ``losses/grad_norm``, ``charts/advantage_std`` (the
-advantage scale before normalisation), ``charts/lr``, ``charts/epochs`` (run before any
-KL stop).
+advantage scale before normalisation), ``charts/lr``, ``charts/epochs`` (epochs run, the
+one whose KL triggered a stop included).
 """
 
 from __future__ import annotations

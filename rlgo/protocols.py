@@ -20,8 +20,9 @@ Who needs what from :class:`Experience`:
 REINFORCE          ``obs, mask, action, outcome``
 PPO                ``obs, mask, action, game, player, move, outcome,
                    extras["logp"], extras["value"]``
-MCTS-distillation  ``obs, mask, outcome, extras["policy"]`` (the search's target),
-                   ``ownership`` (auxiliary target)
+MCTS-distillation  ``obs, mask, outcome, move, extras["policy"]`` (the search's
+                   target), ``extras["policy_weight"]``, ``ownership`` (auxiliary
+                   target); with reanalyse ``extras["record"]``
 off-policy replay  everything, stored in its own buffer
 =================  =========================================================
 
@@ -127,6 +128,11 @@ class Experience:
         return len(self.action)
 
 
+class CannotSearchError(ValueError):
+    """Raised by :meth:`Learner.snapshot_player` asked for search by a learner without a
+    policy-value network."""
+
+
 Weights = dict[str, Any]
 """A snapshot: a flat dict of tensors (and numbers), loadable with
 ``torch.load(weights_only=True)``; all a learner needs to rebuild its acting policy."""
@@ -156,7 +162,8 @@ class Learner(Protocol):
         ``greedy``: its best move (a policy's argmax, a Q-learner's argmax over legal Q);
         otherwise it samples from its policy. ``search`` > 0: that many tree-search
         simulations per move with the snapshot's network; a learner without a
-        policy-value network raises ValueError."""
+        policy-value network raises :class:`CannotSearchError`. Weights that do not fit
+        raise ValueError."""
         ...
 
     def learn(self, batch: Experience) -> dict[str, float]:

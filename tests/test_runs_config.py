@@ -127,6 +127,21 @@ def test_rlgo_0_1_checkpoints_still_play(tmp_path):
         load_policy_net(5, net.config, bad)
 
 
+def test_an_rlgo_0_1_checkpoint_cannot_resume_a_run_and_says_so(tmp_path):
+    from rlgo.training import build_trainer
+
+    net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"rlgo_version": "0.1.0", "agent": "reinforce", "agent_config": {},
+                "rules": dataclasses.asdict(Rules(board_size=5)), "counters": {},
+                "net_config": dataclasses.asdict(net.config), "net": net.state_dict(),
+                "learner": {}, "harness": {}}, tmp_path / "checkpoints" / "step_000000000100.pt")
+    trainer = build_trainer("reinforce", 5, 200, 0, tmp_path, ["net.blocks=1",
+                            "net.channels=8", "train.eval_every=0"], progress=False)
+    with pytest.raises(ValueError, match="written by rlgo 0.1.0 and cannot resume"):
+        trainer.fit()
+
+
 def test_checkpoints_cannot_run_code(tmp_path):
     class Evil:
         def __reduce__(self):

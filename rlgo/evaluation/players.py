@@ -15,7 +15,7 @@
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
 samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
 when it searches. The file names its agent, which rebuilds the player
-(:func:`rlgo.registry.snapshot_player`).
+(:func:`snapshot_player`, through :mod:`rlgo.registry`).
 """
 
 from __future__ import annotations

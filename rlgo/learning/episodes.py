@@ -77,8 +77,10 @@ def successors(
 def terminal_rewards(outcome: np.ndarray, next_index: np.ndarray) -> np.ndarray:
     """Reward ``[T] float32``: the outcome on rows without a successor, 0 elsewhere.
 
-    A row with no successor is its mover's last word in the batch, so its return is the
-    game's outcome. Args: ``outcome [T]``, ``next_index [T]``.
+    A row with no successor ends its chain: per player, each colour's last move; along the
+    plies, the game's last recorded move (the other colour's last move then reaches the
+    outcome through the negamax bootstrap). Its return is the game's outcome for its
+    mover. Args: ``outcome [T]``, ``next_index [T]``.
     """
     return np.where(np.asarray(next_index) < 0, outcome, 0.0).astype(np.float32)
 

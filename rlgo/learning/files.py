@@ -14,7 +14,8 @@ Two kinds of file, one header (``rlgo_version``, ``kind``, ``agent``, ``rules``,
   plays) plus ``learner`` (its full state: optimiser, replay buffer), ``harness`` (the
   training loop's progress) and ``metrics_rows``: everything to resume.
 
-Files written by rlgo 0.1 (one kind, the network under ``net``) still read as both.
+Files written by rlgo 0.1 (one kind, the network under ``net``) still load and play, as
+``kind = "legacy"``; they cannot resume a run.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rlgo.envs import Rules
 
 HEADER = ("rlgo_version", "agent", "rules", "agent_config", "net_config")
 KINDS = ("snapshot", "checkpoint")
+"""What rlgo writes; :func:`load_file` also returns ``"legacy"`` for rlgo 0.1 files."""
 
 
 class CheckpointError(ValueError):
@@ -80,7 +82,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a readable rlgo checkpoint "
                               f"(corrupt or truncated?): {exc}") from exc
     if isinstance(payload, dict) and "weights" not in payload and "net" in payload:
-        payload = {**payload, "weights": payload["net"], "kind": "checkpoint",
+        payload = {**payload, "weights": payload["net"], "kind": "legacy",
                    "agent_config": payload.get("agent_config", {})}
     if not isinstance(payload, dict) or any(k not in payload for k in (*HEADER, "weights")):
         raise CheckpointError(f"{path} is not an rlgo checkpoint (missing keys)")

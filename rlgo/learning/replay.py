@@ -118,16 +118,20 @@ class ReplayBuffer:
                            for k, v in self.data.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size, self.head = int(state["size"]), int(state["head"])
+        size = int(state["size"])
+        if size > self.capacity:
+            raise ValueError(f"stored replay holds {size} rows, more than the "
+                             f"capacity {self.capacity}")
+        self.size, self.head = size, int(state["head"])
         self.added = int(state.get("added", self.size))
         self.max_priority = float(state.get("max_priority", 1.0))
-        if self.alpha is not None and "priorities" in state:
-            self.priorities[: self.size] = state["priorities"].numpy()
+        if self.alpha is not None:  # rows stored without priorities count as new ones
+            stored_p = state.get("priorities")
+            self.priorities[: self.size] = (stored_p.numpy() if stored_p is not None
+                                            and len(stored_p) == self.size
+                                            else self.max_priority)
         stored = state["fields"]
         self.data = {}
-        if self.size > self.capacity:
-            raise ValueError(f"stored replay holds {self.size} rows, more than the "
-                             f"capacity {self.capacity}")
         for k, t in stored.items():
             arr = t.numpy()
             self.data[k] = np.zeros((self.capacity, *arr.shape[1:]), arr.dtype)

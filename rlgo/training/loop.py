@@ -33,7 +33,7 @@ from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.learning.files import config_to_dict, load_file, rules_to_dict, save_file
 from rlgo.learning.network import NetConfig, resolve_device
-from rlgo.protocols import Player, Weights
+from rlgo.protocols import CannotSearchError, Player, Weights
 from rlgo.registry import Agent, config_from_dict, get_agent
 from rlgo.training.config import TrainConfig, apply_overrides, dump_toml, to_table
 from rlgo.training.runs import Counters, RunDir
@@ -99,6 +99,12 @@ class Trainer:
                 "net": to_table(self.net_config)}
 
     def _start_or_resume(self) -> None:
+        ckpt = self.run.latest_checkpoint()
+        payload = load_file(ckpt) if ckpt is not None else None
+        if payload is not None and payload.get("kind") != "checkpoint":
+            raise ValueError(f"{ckpt} was written by rlgo {payload['rlgo_version']} and "
+                             "cannot resume a run (it still plays: rlgo arena); use a new "
+                             "--out")
         if self.run.exists():
             stored = self.run.read_config()
             if stored != tomllib.loads(dump_toml(self.sections())):
@@ -107,14 +113,10 @@ class Trainer:
                     "(or the same flags as that run to resume it)"
                 )
         self.run.write_config(self.sections())
-        ckpt = self.run.latest_checkpoint()
-        if ckpt is None:
+        if payload is None:
             self.run.open_metrics(keep_rows=0)
             self._forget_games_after(-1)
             return
-        payload = load_file(ckpt)
-        if "learner" not in payload or "harness" not in payload:
-            raise ValueError(f"{ckpt} is not a resumable checkpoint of this rlgo version")
         self.learner.load_state_dict(payload["learner"])
         self.state = _Progress.from_payload(payload)
         self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
@@ -198,8 +200,8 @@ class Trainer:
             "charts/black_win_rate": stats.black_wins / g,
             "charts/draw_rate": stats.draws / g,
         })
-        if cfg.opponent == "pool":
-            metrics["charts/score_vs_pool"] = stats.learner_score / g
+        if stats.opponent_games:
+            metrics["charts/score_vs_pool"] = stats.learner_score / stats.opponent_games
         return metrics
 
     def evaluate(self) -> dict[str, float]:
@@ -232,7 +234,7 @@ class Trainer:
             return self.learner.snapshot_player(weights, name=f"{name}:search="
                                                 f"{self.cfg.eval_search}",
                                                 search=self.cfg.eval_search, seed=seed)
-        except ValueError:
+        except CannotSearchError:
             return None
 
     def _earlier_snapshots(self, seed: int) -> list[Player]:

@@ -5,9 +5,14 @@
     runs/<name>/
       config.toml          the run's full config (harness, agent, network), written once
       metrics.csv          tidy metrics: one row per (counters, metric, value)
-      checkpoints/         step_<env_steps>.pt, atomically written (rlgo.learning.files)
+      checkpoints/         step_<env_steps>.pt: everything to resume (learner state with
+                           its buffers, the loop's progress); the newest few are kept
+      snapshots/           step_<env_steps>.pt: the acting policy's weights only, all kept;
+                           what the ladder, the opponent pool and `rlgo arena` load
       matches.sqlite       the evaluation games of the run (rlgo.evaluation.matchdb), by default
-      lock                 while a process trains the run: its pid and host (RunDir.lock)
+      lock                 flock-ed by the process training the run (RunDir.lock)
+
+(file formats: :mod:`rlgo.learning.files`; writes are atomic)
 
 Every metric row carries all counters, the x-axes of the sample-efficiency plots:
 ``env_steps`` (moves played in real games, both colours), ``games`` (finished self-play
@@ -23,8 +28,8 @@ no metric is lost or duplicated.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
-import json
 import os
 import socket
 import time
@@ -75,16 +80,6 @@ class RunLockedError(ValueError):
     """Another live process owns the run directory."""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class RunDir:
     """A run's directory: config, metrics and checkpoints."""
 
@@ -99,40 +94,29 @@ class RunDir:
     # ------------------------------------------------------------------ ownership
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Own the directory while the block runs: a ``lock`` file made atomically
-        (O_EXCL) with this process's pid and host. A lock left by a dead process on this
-        host is stale and taken over; a live owner, or one on another host, raises
-        :class:`RunLockedError` naming it."""
+        """Own the directory while the block runs: an exclusive ``flock`` on its ``lock``
+        file, which holds the owner's pid and host for the error message. The operating
+        system drops the lock when its process dies (kill -9 included), so a lock is
+        never stale; a second owner, in any process, gets :class:`RunLockedError`."""
         self.path.mkdir(parents=True, exist_ok=True)
         path = self.path / "lock"
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        for _ in range(2):
+        with open(path, "a+") as f:
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                self._check_owner(path)
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            break
-        else:
-            raise RunLockedError(f"{self.path} is locked; remove {path} if no run uses it")
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
-
-    def _check_owner(self, path: Path) -> None:
-        """Raise if the lock's owner lives; remove the lock if it is stale."""
-        try:
-            owner = json.loads(path.read_text())
-            pid, host = int(owner["pid"]), str(owner["host"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # being written, or unreadable: the next attempt decides
-        if host != socket.gethostname() or _alive(pid):
-            raise RunLockedError(f"{self.path} is in use by process {pid} on {host}; "
-                                 "wait for it to finish or use another --out")
-        path.unlink(missing_ok=True)  # stale: its owner died without releasing it
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                raise RunLockedError(f"{self.path} is in use by {f.read().strip() or 'another'}"
+                                     " process; wait for it to finish or use another --out"
+                                     ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"process {os.getpid()} on {socket.gethostname()} since "
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ config
     def exists(self) -> bool:

@@ -39,8 +39,10 @@ class SelfPlayStats:
     black_wins: int = 0
     white_wins: int = 0
     draws: int = 0
+    opponent_games: int = 0
+    """Games the learner played against the opponent (the others are self-play)."""
     learner_score: float = 0.0
-    """Sum over games of the learner's result (+1/-1/0), against the opponent if any."""
+    """Sum of the learner's results (+1/-1/0) in its games against the opponent."""
     moves_per_game: list[int] = field(default_factory=list)
 
 
@@ -182,7 +184,9 @@ def _count(stats: SelfPlayStats, black_r: np.ndarray, colour: np.ndarray,
     stats.black_wins += int((black_r > 0).sum())
     stats.white_wins += int((black_r < 0).sum())
     stats.draws += int((black_r == 0).sum())
-    stats.learner_score += float(np.where(colour == 2, -black_r, black_r).sum())
+    versus = colour != 0
+    stats.opponent_games += int(versus.sum())
+    stats.learner_score += float(np.where(colour == 2, -black_r, black_r)[versus].sum())
     stats.moves_per_game.extend(int(m) for m in moves)
 
 
