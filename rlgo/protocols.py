@@ -79,7 +79,11 @@ class Decision:
 
 @runtime_checkable
 class Player(Protocol):
-    """Anything that picks moves: a learner's policy, random, rollout MCTS, GNU Go."""
+    """Anything that picks moves: a learner's policy, random, rollout MCTS, GNU Go.
+
+    Optional attributes the match database stores when present: ``kind`` (a short word,
+    e.g. "network") and ``spec`` (a JSON-able description, set through :func:`describe`).
+    """
 
     name: str
     """Stable identifier used in the match database and the Elo table."""
@@ -126,6 +130,15 @@ class Experience:
 
     def __len__(self) -> int:
         return len(self.action)
+
+
+def describe(player: Player, spec: dict[str, Any]) -> None:
+    """Attach ``spec`` (stored with the player in the match database) where the player
+    accepts attributes; a player that does not is stored without one."""
+    try:
+        player.spec = spec  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
 
 
 class CannotSearchError(ValueError):

@@ -190,7 +190,7 @@ import numpy as np
 import torch
 
 from rlgo.envs import Rules
-from rlgo.protocols import Decision
+from rlgo.protocols import CannotSearchError, Decision
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ class BiasLearner:
 
     def snapshot_player(self, weights, *, name, greedy=True, search=0, seed=0):
         if search:
-            raise ValueError("no search without a policy-value network")
+            raise CannotSearchError("no search without a policy-value network")
         return BiasPlayer(weights["bias"], name, greedy, seed)
 
     def learn(self, batch):

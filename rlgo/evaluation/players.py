@@ -30,7 +30,7 @@ from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
 from rlgo.envs import Rules
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig
-from rlgo.protocols import Player
+from rlgo.protocols import Player, describe
 from rlgo.registry import config_from_dict, get_agent
 
 __all__ = ["VALID_FORMS", "PlayerSpecError", "make_player"]
@@ -120,7 +120,7 @@ def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
         described = {"path": norm, "greedy": greedy}
     player, trained = snapshot_player(path, name=name, greedy=greedy, search=simulations,
                                       seed=seed)
-    player.spec = described
+    describe(player, described)
     if trained.board_size != rules.board_size:
         n, m = trained.board_size, rules.board_size
         raise ValueError(f"checkpoint {path} was trained on {n}x{n}; this arena plays {m}x{m}")

@@ -33,7 +33,7 @@ from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.learning.files import config_to_dict, load_file, rules_to_dict, save_file
 from rlgo.learning.network import NetConfig, resolve_device
-from rlgo.protocols import CannotSearchError, Player, Weights
+from rlgo.protocols import CannotSearchError, Player, Weights, describe
 from rlgo.registry import Agent, config_from_dict, get_agent
 from rlgo.training.config import TrainConfig, apply_overrides, dump_toml, to_table
 from rlgo.training.runs import Counters, RunDir
@@ -214,12 +214,12 @@ class Trainer:
         spec = {"run": self.name, "env_steps": int(steps), "greedy": cfg.eval_greedy}
         me = self.learner.snapshot_player(weights, name=name, greedy=cfg.eval_greedy,
                                           seed=seed)
-        me.spec = spec
+        describe(me, spec)
         entrants = [Entrant("eval", me, self._earlier_snapshots(seed))]
         if cfg.eval_search > 0:
             searcher = self._search_player(weights, name, seed)
             if searcher is not None:
-                searcher.spec = {**spec, "greedy": True, "search": cfg.eval_search}
+                describe(searcher, {**spec, "greedy": True, "search": cfg.eval_search})
                 entrants.append(Entrant("eval/search", searcher))
         metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
                              env_steps=steps, ladder=cfg.eval_ladder, games=cfg.eval_games,
@@ -250,8 +250,8 @@ class Trainer:
             player = self.learner.snapshot_player(
                 payload["weights"], name=snapshot_name(self.name, steps),
                 greedy=self.cfg.eval_greedy, seed=seed)
-            player.spec = {"run": self.name, "env_steps": steps,
-                           "greedy": self.cfg.eval_greedy}
+            describe(player, {"run": self.name, "env_steps": steps,
+                              "greedy": self.cfg.eval_greedy})
             players.append(player)
         return players
 
