@@ -224,7 +224,7 @@ def elo(
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
 
     try:
-        games = MatchDB(db).games(board_size=board_size, with_sgf=False)
+        games = MatchDB(db, read_only=True).games(board_size=board_size, with_sgf=False)
         if games.empty:
             raise ValueError(f"no games in {db}"
                              + (f" on {board_size}x{board_size}" if board_size else ""))

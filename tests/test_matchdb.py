@@ -183,3 +183,35 @@ def test_in_memory_database_and_elo_from_games() -> None:
     assert table.loc["x", "wins"] == 2 and table.loc["x", "losses"] == 1
     assert table.loc["x", "elo"] > 0
     assert isinstance(table, pd.DataFrame)
+
+
+def test_read_only_opening_creates_and_alters_nothing(tmp_path):
+    missing = tmp_path / "typo" / "matches.sqlite"
+    with pytest.raises(MatchDBError, match="no match database at"):
+        MatchDB(f"sqlite:///{missing}", read_only=True)
+    assert not (tmp_path / "typo").exists()  # no folder, no empty database
+    other = tmp_path / "other.sqlite"  # another program's database
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE games (id INTEGER PRIMARY KEY, title TEXT)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(MatchDBError, match="not an rlgo match database"):
+        MatchDB(f"sqlite:///{other}", read_only=True)
+    assert other.read_bytes() == before  # no tables added, journal mode unchanged
+    assert sqlite3.connect(other).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    MatchDB(url).add_player("random", "random")
+    reader = MatchDB(url, read_only=True)
+    assert list(reader.players().name) == ["random"]
+    from sqlalchemy.exc import OperationalError
+
+    with pytest.raises(OperationalError, match="readonly database"):  # SQLite refuses it
+        reader.add_player("x", "y")
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    res = CliRunner().invoke(app, ["elo", "--db", f"sqlite:///{missing}"])
+    assert res.exit_code == 2 and "no match database" in res.output
+    assert not (tmp_path / "typo").exists()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import URL, make_url
@@ -188,19 +190,42 @@ class _GameRow(_Base):
 class MatchDB:
     """Players and games in one SQL database; tables are created if missing.
 
+    ``read_only`` (for commands that only read, such as ``rlgo elo``): nothing is created
+    or altered. A SQLite file must exist and is opened read-only, with its journal mode
+    left as it is, and a database without rlgo's tables and columns is refused.
+
     Raises :class:`MatchDBError` at construction if the URL is malformed, names a dialect or
-    driver that is not installed, or the database cannot be opened.
+    driver that is not installed, the database cannot be opened or (read-only) is missing
+    or not rlgo's.
     """
 
-    def __init__(self, url: str | URL = DEFAULT_URL, *, echo: bool = False) -> None:
+    def __init__(self, url: str | URL = DEFAULT_URL, *, echo: bool = False,
+                 read_only: bool = False) -> None:
         self._url = _parse_url(url)
-        self._engine = _make_engine(self._url, echo=echo)
+        self._engine = (_read_only_engine(self._url, echo=echo) if read_only
+                        else _make_engine(self._url, echo=echo))
         try:
-            with self._write() as conn:
-                _Base.metadata.create_all(conn)
+            if read_only:
+                self._check_schema()
+            else:
+                with self._write() as conn:
+                    _Base.metadata.create_all(conn)
         except DBAPIError as err:
             self._engine.dispose()
             raise MatchDBError(f"cannot open database {self.url}: {err.orig}") from err
+
+    def _check_schema(self) -> None:
+        """MatchDBError unless every rlgo table is there with its columns."""
+        found = inspect(self._engine)
+        tables = set(found.get_table_names())
+        for table in _Base.metadata.sorted_tables:
+            columns = ({c["name"] for c in found.get_columns(table.name)}
+                       if table.name in tables else set())
+            missing = {c.name for c in table.columns} - columns
+            if missing:
+                self._engine.dispose()
+                raise MatchDBError(f"{self.url} is not an rlgo match database (table "
+                                   f"{table.name!r} lacks {sorted(missing)})")
 
     @property
     def url(self) -> str:
@@ -424,6 +449,29 @@ def _make_engine(url: URL, *, echo: bool) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _read_only_engine(url: URL, *, echo: bool) -> Engine:
+    """An engine that cannot write: SQLite files opened with ``mode=ro`` (no folder made,
+    no journal-mode change); other databases as they are (their tables are checked, never
+    created)."""
+    if url.get_backend_name() != "sqlite":
+        return _make_engine(url, echo=echo)
+    database = url.database or ""
+    path = Path(database)
+    if not database or database == ":memory:" or not path.is_file():
+        raise MatchDBError(f"no match database at {database or url!s}")
+    uri = f"file:{path.resolve()}?mode=ro"
+    engine = create_engine("sqlite://", echo=echo, creator=lambda: sqlite3.connect(
+        uri, uri=True, check_same_thread=False))
+    event.listen(engine, "connect", _sqlite_read_only_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_read_only_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -56,7 +56,7 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
     sizes = {int(RunDir(r).read_config()["train"]["board_size"]) for r in runs}
     if len(sizes) != 1:
         raise ValueError(f"runs on several board sizes {sorted(sizes)} share no Elo scale")
-    table = fit_elo(MatchDB(db).games(board_size=sizes.pop(), with_sgf=False))
+    table = fit_elo(MatchDB(db, read_only=True).games(board_size=sizes.pop(), with_sgf=False))
     elo = dict(zip(table.player, table.elo, strict=True))
     err = dict(zip(table.player, table.stderr, strict=True))
     search = {Path(r).name: RunDir(r).read_config()["train"].get("eval_search", 0)
