@@ -5,6 +5,7 @@ that ``rlgo --help`` stays fast."""
 from __future__ import annotations
 
 import json
+import signal
 from typing import Annotated
 
 import typer
@@ -151,6 +152,10 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
 
 
@@ -186,10 +191,12 @@ def arena(
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
 
-    players = []
+    players, database, stored_before = [], None, 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends it as Ctrl-C does
     try:
         rules = Rules(board_size=board_size, komi=komi)
         database = MatchDB(db)
+        stored_before = len(database.games(with_sgf=False))
         for i, spec in enumerate((player_a, player_b)):
             players.append(make_player(spec, rules, seed=seed + i))
         summary = play_match(players[0], players[1], games, rules, database,
@@ -197,7 +204,13 @@ def arena(
     except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except KeyboardInterrupt as exc:
+        kept = len(database.games(with_sgf=False)) - stored_before if database else 0
+        typer.echo(f"interrupted: the {kept} games that had finished are stored in {db}",
+                   err=True)
+        raise typer.Exit(130) from exc
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for player in players:
             close = getattr(player, "close", None)
             if close is not None:

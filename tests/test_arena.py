@@ -197,14 +197,15 @@ def test_network_player_is_batched_across_games(db):
 
     # Games advance in lockstep, so at step k it is Black everywhere (k even) or White
     # everywhere: one call per step with every live game where it has that colour.
-    moves = db.games()["moves"].to_numpy()
+    stored = db.games()  # in the order the games ended: put them in match order
+    stored = stored.iloc[np.argsort([t["match_game"] for t in stored.tags])]
+    moves = stored["moves"].to_numpy()
     expected = [[i for i in range(6) if moves[i] > k and (i % 2 == 0) == (k % 2 == 0)]
                 for k in range(moves.max())]
     assert [list(games) for games, _ in player.calls] == [e for e in expected if e]
     assert [len(g) for g, _ in player.calls[:2]] == [3, 3]
     # every position it moved in was one network evaluation
-    net_moves = sum((m + 1) // 2 if i % 2 == 0 else m // 2
-                    for i, m in enumerate(db.games()["moves"]))
+    net_moves = sum((m + 1) // 2 if i % 2 == 0 else m // 2 for i, m in enumerate(moves))
     assert summary.nn_evals["net"] == net.evals == net_moves
     assert summary.nn_evals["random"] == 0
 
@@ -273,3 +274,50 @@ def test_make_player_checkpoint_errors(tmp_path):
     assert make_player(f"{five}:search=32", RULES).name == f"{five}:search=32"
     with pytest.raises(PlayerSpecError, match="one of :greedy and :sample"):
         make_player(f"{five}:greedy:sample", RULES)
+
+
+def test_an_interrupted_match_keeps_the_games_it_finished(db):
+    class PassesInGameZero:
+        """Random moves, but passes in game 0 (which so ends after two moves); with
+        ``impatient``, Ctrl-C once a game has ended."""
+
+        def __init__(self, name: str, seed: int, impatient: bool = False) -> None:
+            self.name, self.inner, self.impatient = name, RandomPlayer(seed), impatient
+
+        def act(self, positions):
+            if self.impatient and positions.engine.done.any():
+                raise KeyboardInterrupt
+            actions = self.inner.act(positions).actions.copy()
+            actions[positions.games == 0] = RULES.pass_action
+            return Decision(actions)
+
+    with pytest.raises(KeyboardInterrupt):
+        play_match(PassesInGameZero("impatient", 3, impatient=True),
+                   PassesInGameZero("patient", 4), 8, RULES, db)
+    stored = db.games()
+    assert len(stored) == 1 and stored.tags[0]["match_game"] == 0  # the game that ended
+    engine, actions = replay_sgf(stored.sgf[0])
+    assert engine.done[0] and len(actions) == 2 and stored.tags[0]["match_games"] == 8
+
+
+def test_rlgo_arena_on_sigterm_reports_what_it_stored(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    proc = subprocess.Popen([sys.executable, "-m", "rlgo.cli", "arena", "rollout:400",
+                             "rollout:400", "--games", "40", "-n", "5", "--db", url],
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NUMBA_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "m.sqlite").exists():
+        time.sleep(0.1)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    kept = len(MatchDB(url).games(with_sgf=False))
+    assert proc.returncode == 130, err  # stopped midway (the match takes far longer)
+    assert f"the {kept} games that had finished are stored" in err

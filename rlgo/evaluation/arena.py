@@ -17,9 +17,10 @@ from the same K uniformly random moves (legal points, no passes; drawn from ``se
 j), after which the players take over, so the pair plays one opening once from each side
 and pairs differ from each other. The opening moves are part of the stored game.
 
-Storage: both players are registered and all M games are written in one transaction at the
-end (a match interrupted midway stores nothing): players, colours, board size, komi,
-score, winner, moves, end reason, SGF and tags.
+Storage: both players are registered first, and every game is written in its own
+transaction as soon as it ends, so a match interrupted midway (Ctrl-C, SIGTERM, a player
+that fails) keeps the games it finished: players, colours, board size, komi, score,
+winner, moves, end reason, SGF and tags.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ def play_match(
     ``tags``, ``run`` and ``env_steps`` are stored with every game. ``opening_moves``
     random moves from ``seed`` start each pair of games (module docstring, "Openings").
 
-    Raises ValueError if a player returns a malformed or illegal decision (naming the
-    player and the game); the database is then left untouched.
+    Every game is stored as it ends. Raises ValueError if a player returns a malformed or
+    illegal decision (naming the player and the game); games finished before are kept.
     """
     if games < 1:
         raise ValueError(f"a match needs at least one game, got {games}")
@@ -180,6 +181,9 @@ def play_match(
     a_black = np.arange(games) % 2 == 0
     nn_evals = {a.name: 0, b.name: 0}
     seconds = {a.name: 0.0, b.name: 0.0}
+    tags = {**(tags or {}), **({"opening_moves": opening_moves} if opening_moves else {})}
+    label = {"match": uuid.uuid4().hex[:12], "match_games": games}
+    stored: dict[int, int] = {}  # game -> id in the database, written as each game ends
     while not engine.done.all():
         obs, legal, live = engine.observations(), engine.legal.copy(), ~engine.done
         a_moves = (engine.to_play == BLACK) == a_black
@@ -195,10 +199,15 @@ def play_match(
             nn_evals[player.name] += int(decision.nn_evals)
             actions[idx] = _checked_actions(player, decision.actions, legal[idx], idx)
         engine.step(actions)
+        if db is not None:  # one transaction per finished game: an interruption keeps them
+            for i in np.flatnonzero(live & engine.done):
+                record = _record(engine, int(i), a, b, a_black, {**tags, **label}, run,
+                                 env_steps)
+                stored[int(i)] = db.add_games([record])[0]
 
-    tags = {**(tags or {}), **({"opening_moves": opening_moves} if opening_moves else {})}
-    records = _records(engine, a, b, a_black, tags, run, env_steps)
-    ids = tuple(db.add_games(records)) if db is not None else ()
+    records = [_record(engine, i, a, b, a_black, {**tags, **label}, run, env_steps)
+               for i in range(games)]
+    ids = tuple(stored[i] for i in range(games)) if db is not None else ()
     summary = _summary(engine, a, b, a_black, records, nn_evals, seconds, ids)
     distinct = len({tuple(engine.actions(i)) for i in range(games)})
     return dataclasses.replace(summary, opening_moves=opening_moves, distinct_games=distinct)
@@ -235,23 +244,16 @@ def _checked_actions(player: Player, actions: np.ndarray, legal: np.ndarray,
     return actions.astype(np.int64)
 
 
-def _records(engine: GoEngine, a: Player, b: Player, a_black: np.ndarray,
-             tags: Mapping[str, Any] | None, run: str | None, env_steps: int | None
-             ) -> list[GameRecord]:
-    scores = engine.scores()
-    match = uuid.uuid4().hex[:12]
-    out = []
-    for i in range(engine.num_games):
-        black, white = (a, b) if a_black[i] else (b, a)
-        out.append(GameRecord(
-            black=black.name, white=white.name, board_size=engine.rules.board_size,
-            komi=float(engine.rules.komi), score=float(scores[i]),
-            moves=int(engine.moves[i]), end_reason=END_REASONS[int(engine.end_reason[i])],
-            sgf=engine.to_sgf(i, black.name, white.name), run=run, env_steps=env_steps,
-            tags={**(tags or {}), "match": match, "match_game": i,
-                  "match_games": engine.num_games},
-        ))
-    return out
+def _record(engine: GoEngine, i: int, a: Player, b: Player, a_black: np.ndarray,
+            tags: Mapping[str, Any], run: str | None, env_steps: int | None) -> GameRecord:
+    """Game ``i`` of the engine, finished, as stored."""
+    black, white = (a, b) if a_black[i] else (b, a)
+    return GameRecord(
+        black=black.name, white=white.name, board_size=engine.rules.board_size,
+        komi=float(engine.rules.komi), score=float(engine.scores()[i]),
+        moves=int(engine.moves[i]), end_reason=END_REASONS[int(engine.end_reason[i])],
+        sgf=engine.to_sgf(i, black.name, white.name), run=run, env_steps=env_steps,
+        tags={**tags, "match_game": i})
 
 
 def _summary(engine: GoEngine, a: Player, b: Player, a_black: np.ndarray,
