@@ -326,3 +326,22 @@ def test_every_snapshot_is_kept_and_only_the_newest_checkpoints(tmp_path):
     assert len(trainer.run.snapshot_files()) == 3  # one per iteration (~270 steps each)
     assert len(trainer.run.checkpoint_files()) == 2
     assert trainer.run.checkpoint_files()[-1].name == trainer.run.snapshot_files()[-1].name
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
+    """Truncate the newest checkpoint: the run resumes from the previous one, says so,
+    drops the later snapshot and ends with the metrics of an uninterrupted run."""
+    sets = [*TINY, "train.eval_every=0", "train.checkpoint_every=100"]
+    build_trainer("reinforce", 5, 600, 2, tmp_path / "full", sets, progress=False).fit()
+    run = tmp_path / "cut"
+    build_trainer("reinforce", 5, 400, 2, run, sets, progress=False).fit()
+    newest = sorted((run / "checkpoints").glob("step_*.pt"))[-1]
+    newest.write_bytes(newest.read_bytes()[:300])  # torn by a disk failure
+    config = (run / "config.toml").read_text().replace("env_steps = 400", "env_steps = 600")
+    (run / "config.toml").write_text(config)
+    trainer = build_trainer("reinforce", 5, 600, 2, run, sets, progress=False)
+    with pytest.warns(RuntimeWarning, match="resuming from the checkpoint before it"):
+        trainer.fit()
+    pd.testing.assert_frame_equal(_metrics(tmp_path / "full"), _metrics(run))
+    names = [p.name for p in (run / "snapshots").glob("*.pt")]
+    assert sorted(names) == sorted(p.name for p in (tmp_path / "full" / "snapshots").glob("*.pt"))

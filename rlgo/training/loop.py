@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,13 @@ import torch
 from rlgo.envs import Rules
 from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.learning.files import config_to_dict, load_file, rules_to_dict, save_file
+from rlgo.learning.files import (
+    CheckpointError,
+    config_to_dict,
+    load_file,
+    rules_to_dict,
+    save_file,
+)
 from rlgo.learning.network import NetConfig, resolve_device
 from rlgo.protocols import CannotSearchError, Player, Weights, describe
 from rlgo.registry import Agent, config_from_dict, get_agent
@@ -98,9 +105,19 @@ class Trainer:
         return {"train": to_table(self.cfg), "agent": to_table(self.agent_config),
                 "net": to_table(self.net_config)}
 
+    def _resume_point(self) -> tuple[Path | None, dict[str, Any] | None]:
+        """The newest readable checkpoint and its payload; a damaged one is skipped with a
+        warning naming it (the run then resumes from the one before)."""
+        for ckpt in reversed(self.run.checkpoint_files()):
+            try:
+                return ckpt, load_file(ckpt)
+            except CheckpointError as exc:
+                warnings.warn(f"{exc}; resuming from the checkpoint before it",
+                              RuntimeWarning, stacklevel=3)
+        return None, None
+
     def _start_or_resume(self) -> None:
-        ckpt = self.run.latest_checkpoint()
-        payload = load_file(ckpt) if ckpt is not None else None
+        ckpt, payload = self._resume_point()
         if payload is not None and payload.get("kind") != "checkpoint":
             raise ValueError(f"{ckpt} was written by rlgo {payload['rlgo_version']} and "
                              "cannot resume a run (it still plays: rlgo arena); use a new "
@@ -120,7 +137,17 @@ class Trainer:
         self.learner.load_state_dict(payload["learner"])
         self.state = _Progress.from_payload(payload)
         self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
-        self._forget_games_after(self.state.counters.env_steps)
+        self._forget_after(self.state.counters.env_steps)
+
+    def _forget_after(self, env_steps: int) -> None:
+        """Work after the resume point will be redone: its evaluation games, and snapshot
+        and checkpoint files (a kill between writing a snapshot and its checkpoint, or a
+        damaged checkpoint, leaves some) that the ladder would otherwise play as
+        "earlier" snapshots."""
+        self._forget_games_after(env_steps)
+        for path in self.run.snapshot_files() + self.run.checkpoint_files():
+            if int(path.stem.removeprefix("step_")) > env_steps:
+                path.unlink()
 
     def _header(self, kind: str, weights: Weights) -> dict[str, Any]:
         return {"kind": kind, "agent": self.cfg.agent, "rules": rules_to_dict(self.rules),
