@@ -134,6 +134,7 @@ class GoGymEnv(gymnasium.Env):
         if self._over:
             raise RuntimeError("the game is over: call reset()")
         a = _index(action)
+        saved = [x.copy() for x in (*self._s, self._r)]  # to undo if the opponent fails
         code = K.play_single(self._s, a, self._geo, self._r)
         if code == K.OUT_OF_RANGE:
             raise IllegalMoveError(f"action {a} is outside the action space "
@@ -145,7 +146,7 @@ class GoGymEnv(gymnasium.Env):
                     "occupied, suicide or positional superko; the state is unchanged")
             return self._end(ILLEGAL_MOVE, -1.0)
         if code != K.ENDED:
-            code = self._opponent_move()
+            code = self._opponent_move_or_undo(saved)
         if code == K.ENDED:
             reason = END_REASONS[int(self._engine.end_reason[0])]
             return self._end(reason, float(self._r[self._me - 1]))
@@ -172,6 +173,17 @@ class GoGymEnv(gymnasium.Env):
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self._mask.copy(), "agent_colour": _NAMES[self._me]}
+
+    def _opponent_move_or_undo(self, saved: list[np.ndarray]) -> int:
+        """:meth:`_opponent_move`; if the opponent raises, the agent's move is taken back
+        (the state is as before :meth:`step`, the agent to move) and the error goes on."""
+        try:
+            return self._opponent_move()
+        except BaseException:
+            for live, old in zip((*self._s, self._r), saved, strict=True):
+                live[...] = old
+            self._observe()  # the agent's legal actions again
+            raise
 
     def _opponent_move(self) -> int:
         """Let the opponent play one move; returns K.play_single's code (0 or K.ENDED)."""

@@ -199,3 +199,30 @@ def test_maskable_ppo_smoke():
     mask = env.unwrapped.action_masks()
     action, _ = model.predict(obs, action_masks=mask, deterministic=True)
     assert mask[int(action)]
+
+
+def test_an_opponent_that_raises_leaves_the_env_as_before_the_step():
+    """Bit-identical state, the agent still to move: the next step plays the agent's
+    colour, not the opponent's."""
+    calls = {"n": 0}
+
+    def flaky(obs, mask, rng):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("opponent crashed")
+        return int(np.flatnonzero(mask[:-1])[0])
+
+    env = GoGymEnv(board_size=5, opponent=flaky, agent_colour="black")
+    env.reset(seed=0)
+    env.step(12)
+    env.step(6)
+    before = [x.copy() for x in env.engine.state]
+    mask = env.action_masks()
+    with pytest.raises(RuntimeError, match="opponent crashed"):
+        env.step(18)
+    for now, old in zip(env.engine.state, before, strict=True):
+        np.testing.assert_array_equal(now, old)
+    np.testing.assert_array_equal(env.action_masks(), mask)
+    assert int(env.engine.moves[0]) == 4 and int(env.engine.to_play[0]) == 1  # Black's turn
+    obs, *_ = env.step(18)  # the retry plays Black's stone, then the opponent answers
+    assert int(env.engine.moves[0]) == 6 and obs[3, 3, 0] == 1  # (row 3, col 3): ours
