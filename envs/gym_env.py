@@ -125,9 +125,10 @@ class GoGymEnv(gymnasium.Env):
         self._games += 1
         self._me = _COLOURS[colour]
         K.reset_single(self._s, self._geo)
-        self._over, self._end_reason = False, ""
+        self._over, self._end_reason = True, ""  # until the opening move, if any, is made
         if self._me == K.WHITE:
-            self._opponent_move()
+            self._opponent_move()  # if it raises, step() asks for reset() again
+        self._over = False
         return self._observe(), self._info()
 
     def step(self, action: int):

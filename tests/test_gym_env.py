@@ -226,3 +226,14 @@ def test_an_opponent_that_raises_leaves_the_env_as_before_the_step():
     assert int(env.engine.moves[0]) == 4 and int(env.engine.to_play[0]) == 1  # Black's turn
     obs, *_ = env.step(18)  # the retry plays Black's stone, then the opponent answers
     assert int(env.engine.moves[0]) == 6 and obs[3, 3, 0] == 1  # (row 3, col 3): ours
+
+
+def test_an_opponent_that_raises_on_its_opening_move_needs_a_new_reset():
+    def broken(obs, mask, rng):
+        raise RuntimeError("no opening book")
+
+    env = GoGymEnv(board_size=5, opponent=broken, agent_colour="white")
+    with pytest.raises(RuntimeError, match="opening book"):
+        env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="call reset"):  # never plays as the wrong colour
+        env.step(12)
