@@ -78,15 +78,25 @@ def replay_sgf(text: str | bytes, superko: bool = True) -> tuple[GoEngine, list[
     """Replay an SGF game into a one-game engine; returns the engine and the actions.
 
     Board size and komi come from the SGF (komi default: rlgo's default for the size).
-    Raises :class:`SGFError` for malformed SGF, an unsupported size, a move out of turn
-    order that cannot be played, or an illegal move (with its move number).
+    Every error is an :class:`SGFError`: malformed SGF or property values, a game other
+    than Go (``GM`` not 1), an unsupported size, setup stones after the root node (they
+    would change the position silently), a move out of turn order, or an illegal move
+    (with its move number). A move in the root node is played, not dropped.
     """
     try:
-        game = sgf.Sgf_game.from_bytes(text.encode() if isinstance(text, str) else text)
-    except ValueError as exc:
+        return _replay(text, superko)
+    except SGFError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise SGFError(f"malformed SGF: {exc}") from exc
-    n = game.get_size()
+
+
+def _replay(text: str | bytes, superko: bool) -> tuple[GoEngine, list[int]]:
+    game = sgf.Sgf_game.from_bytes(text.encode() if isinstance(text, str) else text)
     root = game.get_root()
+    if root.has_property("GM") and root.get("GM") != 1:
+        raise SGFError(f"GM[{root.get('GM')}] is not a game of Go (GM[1])")
+    n = game.get_size()
     komi = float(root.get("KM")) if root.has_property("KM") else None
     try:
         rules = Rules(board_size=n, komi=komi, superko=superko)
@@ -106,7 +116,10 @@ def replay_sgf(text: str | bytes, superko: bool = True) -> tuple[GoEngine, list[
         except ValueError as exc:
             raise SGFError(f"invalid setup position: {exc}") from exc
     actions: list[int] = []
-    for number, node in enumerate(game.get_main_sequence()[1:], start=1):
+    for number, node in enumerate(game.get_main_sequence()):
+        if number > 0 and any(node.has_property(p) for p in ("AB", "AW", "AE")):
+            raise SGFError(f"node {number} adds or removes stones (AB/AW/AE): only the root "
+                           "node may set up a position")
         colour, point = node.get_move()
         if colour is None:
             continue

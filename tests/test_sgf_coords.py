@@ -74,3 +74,22 @@ def test_setup_stones_are_loaded():
 def test_malformed_or_illegal_sgf_gets_a_clear_error(text, match):
     with pytest.raises(SGFError, match=match):
         replay_sgf(text)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("(;GM[2]SZ[5];B[aa])", "not a game of Go"),
+    ("(;GM[1]SZ[5]KM[lots];B[aa])", "malformed SGF"),
+    ("(;GM[1]SZ[5];B[aa];AB[cc];W[bb])", "node 2 adds or removes stones"),
+    ("(;GM[1]SZ[5];B[zz])", "malformed SGF|off the"),
+    ("(;GM[1]SZ[5];B[aa];B[bb])", "out of turn"),
+    ("not sgf at all", "malformed SGF"),
+])
+def test_every_sgf_input_error_is_an_sgf_error(text, match):
+    with pytest.raises(SGFError, match=match):
+        replay_sgf(text)
+
+
+def test_a_move_in_the_root_node_is_played_not_dropped():
+    engine, actions = replay_sgf("(;GM[1]SZ[5]KM[0.5]B[cc];W[aa])")
+    assert actions == [gtp_to_action("C3", 5), gtp_to_action("A5", 5)]
+    assert int(engine.moves[0]) == 2
