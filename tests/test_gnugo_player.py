@@ -83,6 +83,10 @@ class _Killer:
     def __init__(self, player: GnuGoPlayer, kill_at: int) -> None:
         self.player, self.name, self.kill_at, self.calls = player, player.name, kill_at, 0
 
+    @property
+    def restarts(self) -> int:
+        return self.player.restarts
+
     def act(self, positions):
         self.calls += 1
         if self.calls == self.kill_at:
@@ -98,6 +102,8 @@ def test_killed_gnugo_is_restarted_and_resynced(gnugo, db):
         summary = play_match(killer, RandomPlayer(1), 4, RULES, db)
         assert player.restarts == 2  # both processes were killed mid-game
         assert player.illegal_moves == 0  # it went on from the right position
+    assert summary.restarts == {killer.name: 2, "random": 0}  # reported with the match
+    assert f"engine restarts: {killer.name} 2" in summary.format()
     assert summary.a_white.wins == 2
     for sgf in db.games()["sgf"]:
         replay_sgf(sgf)
@@ -150,3 +156,37 @@ def test_game_from_a_set_position_is_refused(gnugo):
     with GnuGoPlayer(0, RULES, path=gnugo) as player, \
             pytest.raises(GnuGoError, match="white stones differ from game 0's.*set position"):
         player.act(positions)
+
+
+def test_a_match_whose_engine_keeps_dying_keeps_its_finished_games(tmp_path, db):
+    """Game 0 ends by two passes before the engine is first asked for anything; then the
+    broken engine fails on the next game: the match stops with GnuGoError, game 0 kept."""
+    from rlgo.protocols import Decision
+
+    script = tmp_path / "fake_gtp.py"
+    script.write_text(f"#!{sys.executable}\n" + FAKE_ENGINE.format(mode="exit"))
+    script.chmod(0o755)
+
+    class PassInGameZero:
+        """Passes in game 0; with ``patient``, everywhere until game 0 has ended."""
+
+        def __init__(self, inner, name: str, patient: bool = False) -> None:
+            self.inner, self.name, self.patient = inner, name, patient
+
+        def act(self, positions):
+            actions = np.full(len(positions), RULES.pass_action, np.int64)
+            rest = np.flatnonzero(positions.games != 0)
+            if self.patient and not positions.engine.done[0]:
+                rest = rest[:0]
+            if len(rest):
+                sub = Positions(positions.obs[rest], positions.mask[rest], positions.engine,
+                                positions.games[rest])
+                actions[rest] = self.inner.act(sub).actions
+            return Decision(actions)
+
+    with GnuGoPlayer(3, RULES, path=str(script), timeout=0.5) as engine:
+        with pytest.raises(GnuGoError):
+            play_match(PassInGameZero(RandomPlayer(1), "passer"),
+                       PassInGameZero(engine, "dying", patient=True), 4, RULES, db)
+    stored = db.games()
+    assert len(stored) == 1 and stored.tags[0]["match_game"] == 0 and stored.moves[0] == 2

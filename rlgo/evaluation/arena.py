@@ -80,6 +80,9 @@ class MatchSummary:
     """Random moves each game started with (module docstring, "Openings")."""
     distinct_games: int = 0
     """Games whose move sequences differ from every other game of the match."""
+    restarts: dict[str, int] = field(default_factory=dict)
+    """Engine processes each player restarted during the match (a GTP engine that died or
+    hung; players without a ``restarts`` counter report 0)."""
 
     @property
     def games(self) -> int:
@@ -128,6 +131,9 @@ class MatchSummary:
             + ", ".join(f"{k} {v}" for k, v in sorted(self.end_reasons.items())),
             "  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
             + "; nn evals: " + ", ".join(f"{k} {v}" for k, v in self.nn_evals.items()),
+            *(["  engine restarts: " + ", ".join(
+                f"{k} {v}" for k, v in self.restarts.items() if v)]
+              if any(self.restarts.values()) else []),
         ])
 
 
@@ -181,6 +187,7 @@ def play_match(
     a_black = np.arange(games) % 2 == 0
     nn_evals = {a.name: 0, b.name: 0}
     seconds = {a.name: 0.0, b.name: 0.0}
+    restarts_before = {p.name: int(getattr(p, "restarts", 0)) for p in (a, b)}
     tags = {**(tags or {}), **({"opening_moves": opening_moves} if opening_moves else {})}
     label = {"match": uuid.uuid4().hex[:12], "match_games": games}
     stored: dict[int, int] = {}  # game -> id in the database, written as each game ends
@@ -210,7 +217,10 @@ def play_match(
     ids = tuple(stored[i] for i in range(games)) if db is not None else ()
     summary = _summary(engine, a, b, a_black, records, nn_evals, seconds, ids)
     distinct = len({tuple(engine.actions(i)) for i in range(games)})
-    return dataclasses.replace(summary, opening_moves=opening_moves, distinct_games=distinct)
+    restarts = {p.name: int(getattr(p, "restarts", 0)) - restarts_before[p.name]
+                for p in (a, b)}
+    return dataclasses.replace(summary, opening_moves=opening_moves, distinct_games=distinct,
+                               restarts=restarts)
 
 
 def _play_openings(engine: GoEngine, moves: int, seed: int) -> None:
