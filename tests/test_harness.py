@@ -345,3 +345,22 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     pd.testing.assert_frame_equal(_metrics(tmp_path / "full"), _metrics(run))
     names = [p.name for p in (run / "snapshots").glob("*.pt")]
     assert sorted(names) == sorted(p.name for p in (tmp_path / "full" / "snapshots").glob("*.pt"))
+
+
+def test_two_runs_with_one_folder_name_cannot_share_a_database_by_accident(tmp_path):
+    from rlgo.evaluation.matchdb import MatchDB
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    sets = [*TINY, f"train.db={url}"]
+    first = tmp_path / "a" / "run"
+    build_trainer("reinforce", 5, 300, 0, first, sets, progress=False).fit()
+    games = MatchDB(url).games(with_sgf=False)
+    assert len(games) > 0 and set(t["run_id"] for t in games.tags) == {
+        (first / "run_id").read_text().strip()}
+    with pytest.raises(ValueError, match="games of another run named 'run'"):
+        build_trainer("reinforce", 5, 300, 0, tmp_path / "b" / "run", sets,
+                      progress=False).fit()
+    pd.testing.assert_frame_equal(MatchDB(url).games(with_sgf=False), games)  # nothing lost
+    # the first run still resumes (and finds nothing to redo)
+    build_trainer("reinforce", 5, 300, 0, first, sets, progress=False).fit()
+    assert len(MatchDB(url).games(with_sgf=False)) == len(games)

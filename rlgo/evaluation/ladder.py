@@ -41,8 +41,8 @@ class Entrant:
 
 
 def run_ladder(entrants: Sequence[Entrant], *, rules: Rules, db: MatchDB, run: str,
-               env_steps: int, ladder: Sequence[str], games: int, seed: int = 0
-               ) -> dict[str, float]:
+               env_steps: int, ladder: Sequence[str], games: int, seed: int = 0,
+               tags: dict[str, str] | None = None) -> dict[str, float]:
     """Play the ladder; returns ``<prefix>/elo``, ``<prefix>/elo_stderr``, per-opponent
     ``<prefix>/vs_<opponent>/score`` (mean points: 1 a win, 1/2 a draw) for every
     entrant, and the fixed opponents' Elo ``eval/elo_of/<opponent>``."""
@@ -52,7 +52,7 @@ def run_ladder(entrants: Sequence[Entrant], *, rules: Rules, db: MatchDB, run: s
         for e in entrants:
             for label, opp in fixed + [("snapshot", p) for p in e.earlier]:
                 summary = play_match(e.player, opp, games, rules, db, run=run,
-                                     env_steps=env_steps)
+                                     env_steps=env_steps, tags=tags)
                 metrics[f"{e.prefix}/vs_{label}/score"] = summary.score
     finally:
         for _, opp in fixed:

@@ -180,9 +180,20 @@ class Trainer:
         return self._db
 
     def _forget_games_after(self, env_steps: int) -> None:
-        """Evaluation games stored after the checkpoint we resume from will be replayed."""
-        if self.cfg.eval_every:
-            self.db().delete_games(run=self.name, after_env_steps=env_steps)
+        """Evaluation games stored after the checkpoint we resume from will be replayed.
+        Only this run's games go: games of another run with the same name in a shared
+        database make the run refuse to start instead (:meth:`RunDir.run_id`)."""
+        if not self.cfg.eval_every:
+            return
+        mine = self.run.run_id()
+        stored = self.db().games(run=self.name, with_sgf=False)
+        foreign = [t for t in stored.tags if (t or {}).get("run_id") != mine]
+        if foreign:
+            raise ValueError(
+                f"the match database {self.db_url} holds {len(foreign)} games of another run "
+                f"named {self.name!r} (another run directory with the same name); use "
+                "another --out name or another train.db")
+        self.db().delete_games(run=self.name, after_env_steps=env_steps)
 
     # ------------------------------------------------------------------ training
     def _opponent(self, rng: np.random.Generator) -> Player | None:
@@ -250,7 +261,7 @@ class Trainer:
                 entrants.append(Entrant("eval/search", searcher))
         metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
                              env_steps=steps, ladder=cfg.eval_ladder, games=cfg.eval_games,
-                             seed=seed)
+                             seed=seed, tags={"run_id": self.run.run_id()})
         metrics["charts/eval_s"] = time.perf_counter() - t0
         self.state.last_elo = metrics.get("eval/elo", float("nan"))
         return metrics

@@ -11,6 +11,9 @@
                            what the ladder, the opponent pool and `rlgo arena` load
       matches.sqlite       the evaluation games of the run (rlgo.evaluation.matchdb), by default
       lock                 flock-ed by the process training the run (RunDir.lock)
+      run_id               a random id made at the run's start: its games in a shared
+                           match database carry it, so two runs with one folder name
+                           cannot take each other's games (RunDir.run_id)
 
 (file formats: :mod:`rlgo.learning.files`; writes are atomic)
 
@@ -34,6 +37,7 @@ import os
 import socket
 import time
 import tomllib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -117,6 +121,15 @@ class RunDir:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def run_id(self) -> str:
+        """The run's id (12 hex digits), made on the first call and kept in ``run_id``."""
+        path = self.path / "run_id"
+        if path.exists():
+            return path.read_text().strip()
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, uuid.uuid4().hex[:12] + "\n")
+        return path.read_text().strip()
 
     # ------------------------------------------------------------------ config
     def exists(self) -> bool:
