@@ -190,7 +190,19 @@ def play_match(
     restarts_before = {p.name: int(getattr(p, "restarts", 0)) for p in (a, b)}
     tags = {**(tags or {}), **({"opening_moves": opening_moves} if opening_moves else {})}
     label = {"match": uuid.uuid4().hex[:12], "match_games": games}
-    stored: dict[int, int] = {}  # game -> id in the database, written as each game ends
+    finished: dict[int, GameRecord] = {}  # game -> its record, made once as it ends
+    stored: dict[int, int] = {}  # game -> id in the database
+
+    def record_ended(games_ended: np.ndarray) -> None:
+        """Record games that just ended; one transaction each, so an interruption keeps
+        them."""
+        scores = engine.scores()
+        for i in games_ended.tolist():
+            finished[i] = _record(engine, i, float(scores[i]), a, b, a_black,
+                                  {**tags, **label}, run, env_steps)
+            if db is not None:
+                stored[i] = db.add_games([finished[i]])[0]
+
     while not engine.done.all():
         obs, legal, live = engine.observations(), engine.legal.copy(), ~engine.done
         a_moves = (engine.to_play == BLACK) == a_black
@@ -206,14 +218,11 @@ def play_match(
             nn_evals[player.name] += int(decision.nn_evals)
             actions[idx] = _checked_actions(player, decision.actions, legal[idx], idx)
         engine.step(actions)
-        if db is not None:  # one transaction per finished game: an interruption keeps them
-            for i in np.flatnonzero(live & engine.done):
-                record = _record(engine, int(i), a, b, a_black, {**tags, **label}, run,
-                                 env_steps)
-                stored[int(i)] = db.add_games([record])[0]
+        if (live & engine.done).any():
+            record_ended(np.flatnonzero(live & engine.done))
+    record_ended(np.array([i for i in range(games) if i not in finished], np.int64))
 
-    records = [_record(engine, i, a, b, a_black, {**tags, **label}, run, env_steps)
-               for i in range(games)]
+    records = [finished[i] for i in range(games)]
     ids = tuple(stored[i] for i in range(games)) if db is not None else ()
     summary = _summary(engine, a, b, a_black, records, nn_evals, seconds, ids)
     distinct = len({tuple(engine.actions(i)) for i in range(games)})
@@ -254,13 +263,14 @@ def _checked_actions(player: Player, actions: np.ndarray, legal: np.ndarray,
     return actions.astype(np.int64)
 
 
-def _record(engine: GoEngine, i: int, a: Player, b: Player, a_black: np.ndarray,
-            tags: Mapping[str, Any], run: str | None, env_steps: int | None) -> GameRecord:
-    """Game ``i`` of the engine, finished, as stored."""
+def _record(engine: GoEngine, i: int, score: float, a: Player, b: Player,
+            a_black: np.ndarray, tags: Mapping[str, Any], run: str | None,
+            env_steps: int | None) -> GameRecord:
+    """Game ``i`` of the engine, finished with Black's ``score``, as stored."""
     black, white = (a, b) if a_black[i] else (b, a)
     return GameRecord(
         black=black.name, white=white.name, board_size=engine.rules.board_size,
-        komi=float(engine.rules.komi), score=float(engine.scores()[i]),
+        komi=float(engine.rules.komi), score=score,
         moves=int(engine.moves[i]), end_reason=END_REASONS[int(engine.end_reason[i])],
         sgf=engine.to_sgf(i, black.name, white.name), run=run, env_steps=env_steps,
         tags={**tags, "match_game": i})
