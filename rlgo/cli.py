@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -152,8 +152,34 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class _StopFlag:
+    """SIGINT and SIGTERM handlers that only set a flag, asked between moves.
+
+    A handler that raises can have its exception swallowed when the signal lands inside a
+    C callback (numba compiling, for one); a flag cannot be lost. A second signal raises
+    KeyboardInterrupt at once, for a user who will not wait for the current move.
+    """
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.raised
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.raised:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.raised = True
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
@@ -192,29 +218,28 @@ def arena(
     from rlgo.evaluation.players import make_player
 
     players, database, stored_before = [], None, 0
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends it as Ctrl-C does
-    try:
-        rules = Rules(board_size=board_size, komi=komi)
-        database = MatchDB(db)
-        stored_before = len(database.games(with_sgf=False))
-        for i, spec in enumerate((player_a, player_b)):
-            players.append(make_player(spec, rules, seed=seed + i))
-        summary = play_match(players[0], players[1], games, rules, database,
-                             opening_moves=opening_moves, seed=seed)
-    except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except KeyboardInterrupt as exc:
-        kept = len(database.games(with_sgf=False)) - stored_before if database else 0
-        typer.echo(f"interrupted: the {kept} games that had finished are stored in {db}",
-                   err=True)
-        raise typer.Exit(130) from exc
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        for player in players:
-            close = getattr(player, "close", None)
-            if close is not None:
-                close()
+    with _StopFlag() as stop:  # SIGTERM ends it as Ctrl-C does, between moves
+        try:
+            rules = Rules(board_size=board_size, komi=komi)
+            database = MatchDB(db)
+            stored_before = len(database.games(with_sgf=False))
+            for i, spec in enumerate((player_a, player_b)):
+                players.append(make_player(spec, rules, seed=seed + i))
+            summary = play_match(players[0], players[1], games, rules, database,
+                                 opening_moves=opening_moves, seed=seed, should_stop=stop)
+        except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt as exc:
+            kept = len(database.games(with_sgf=False)) - stored_before if database else 0
+            typer.echo(f"interrupted: the {kept} games that had finished are stored in {db}",
+                       err=True)
+            raise typer.Exit(130) from exc
+        finally:
+            for player in players:
+                close = getattr(player, "close", None)
+                if close is not None:
+                    close()
     typer.echo(json.dumps(summary.to_dict()) if as_json else summary.format())
 
 

@@ -300,6 +300,26 @@ def test_an_interrupted_match_keeps_the_games_it_finished(db):
     assert engine.done[0] and len(actions) == 2 and stored.tags[0]["match_games"] == 8
 
 
+def test_should_stop_ends_a_match_between_moves_keeping_finished_games(db):
+    asked = []
+
+    def stop_after_ten_moves() -> bool:
+        asked.append(True)
+        return len(asked) > 10
+
+    class PassesInGameZero(RandomPlayer):
+        def act(self, positions):
+            actions = super().act(positions).actions.copy()
+            actions[positions.games == 0] = RULES.pass_action
+            return Decision(actions)
+
+    with pytest.raises(KeyboardInterrupt, match="stop requested"):
+        play_match(PassesInGameZero(1), PassesInGameZero(2, name="other"), 4, RULES, db,
+                   should_stop=stop_after_ten_moves)
+    assert len(asked) == 11  # asked once before each move, stopped before the eleventh
+    assert db.games(with_sgf=False).tags[0]["match_game"] == 0 and len(db.games()) == 1
+
+
 def test_rlgo_arena_on_sigterm_reports_what_it_stored(tmp_path):
     import os
     import signal

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -159,6 +159,7 @@ def play_match(
     env_steps: int | None = None,
     opening_moves: int = 0,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> MatchSummary:
     """Play ``games`` games between ``a`` and ``b`` under ``rules`` and store them in ``db``.
 
@@ -169,6 +170,9 @@ def play_match(
 
     Every game is stored as it ends. Raises ValueError if a player returns a malformed or
     illegal decision (naming the player and the game); games finished before are kept.
+    ``should_stop`` is asked before every move; when it answers True the match raises
+    KeyboardInterrupt there, between moves, with every finished game stored (a signal
+    handler that only sets a flag cannot be swallowed mid-call the way a raised one can).
     """
     if games < 1:
         raise ValueError(f"a match needs at least one game, got {games}")
@@ -204,6 +208,8 @@ def play_match(
                 stored[i] = db.add_games([finished[i]])[0]
 
     while not engine.done.all():
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt("stop requested")
         obs, legal, live = engine.observations(), engine.legal.copy(), ~engine.done
         a_moves = (engine.to_play == BLACK) == a_black
         turns = [(a, live)] if a is b else [(a, live & a_moves), (b, live & ~a_moves)]
