@@ -105,11 +105,16 @@ def agents() -> None:
 
 @app.command()
 def train(
-    agent: Annotated[str, typer.Option(help=_agents_help())],
-    board_size: Annotated[int, typer.Option(help="Board side N (5..19).")] = 7,
-    env_steps: Annotated[int, typer.Option(help="Budget in moves played, both colours.")] = 200_000,
-    seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,
+    agent: Annotated[str | None, typer.Option(help=_agents_help())] = None,
+    board_size: Annotated[int | None, typer.Option(help="Board side N (5..19); default 7.")
+                          ] = None,
+    env_steps: Annotated[int | None, typer.Option(
+        help="Budget in moves played, both colours; default 200000.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of everything; default 0.")] = None,
     out: Annotated[str, typer.Option(help="Run directory; an existing run resumes.")] = "",
+    config: Annotated[str | None, typer.Option(
+        help="Config file with [train], [agent] and [net] tables (a run's config.toml, or "
+        "the best trial `rlgo tune` exports); the flags and --set override it.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Config override key=value; 'net.' and 'train.' prefixes for the "
         "network and harness, no prefix for the agent.")] = None,
@@ -119,15 +124,15 @@ def train(
     from rlgo.learning.files import CheckpointError
     from rlgo.training import build_trainer
 
-    out = out or f"runs/{agent}{board_size}-s{seed}"
     try:
-        trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [], progress)
+        trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
+                                progress, config=config)
         counters = trainer.fit()
     except (ValueError, CheckpointError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
-               f"{counters.wall_s:.0f} s; metrics in {out}/metrics.csv")
+               f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
 
 @app.command()

@@ -27,6 +27,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,15 +137,47 @@ def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Ag
 
 
 def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:
-    """A config dataclass from a stored table (lists become tuples); unknown keys are a
-    ValueError naming ``where``."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - names)
+    """A config dataclass from a stored table (lists become tuples). Unknown keys and
+    values of the wrong type are a ValueError naming ``where``, the key and the valid
+    keys or the type expected; the dataclass then checks the ranges."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(table) - set(names))
     if unknown:
-        raise ValueError(f"unknown keys {unknown} for {cls.__name__} in {where}")
+        raise ValueError(f"unknown keys {unknown} for {cls.__name__} in {where}; valid "
+                         f"keys: {', '.join(names)}")
     hints = typing.get_type_hints(cls)
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-    for k, v in fixed.items():
-        if v == "none" and type(None) in typing.get_args(hints[k]):
-            fixed[k] = None
-    return cls(**fixed)
+    fixed = {}
+    for key, value in table.items():
+        value = tuple(value) if isinstance(value, list) else value
+        if value == "none" and type(None) in typing.get_args(hints[key]):
+            value = None
+        if not _has_type(value, hints[key]):
+            raise ValueError(f"{where}: {key} = {value!r} is not a {_type_name(hints[key])}")
+        fixed[key] = float(value) if hints[key] is float else value
+    try:
+        return cls(**fixed)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """``value`` fits a config annotation: bool, int, float (an int too), str, tuple[...],
+    Literal[...], or an optional one of those."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_has_type(v, args[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

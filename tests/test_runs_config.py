@@ -150,3 +150,52 @@ def test_checkpoints_cannot_run_code(tmp_path):
     torch.save({"net": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError):
         load_file(tmp_path / "evil.pt")
+
+
+def test_a_runs_config_file_rebuilds_its_configs_and_flags_override_it(tmp_path):
+    from rlgo.training import build_trainer, load_run_configs, resolve_configs
+
+    sets = ["net.blocks=1", "net.channels=8", "train.eval_every=0", "lr=0.002"]
+    build_trainer("ppo", 5, 200, 3, tmp_path / "a", sets, progress=False).fit()
+    stored = tmp_path / "a" / "config.toml"
+    again = resolve_configs(config=stored)
+    assert (again.train, again.agent, again.net) == load_run_configs(tmp_path / "a")
+    over = resolve_configs(seed=4, overrides=["lr=0.01"], config=stored)
+    assert (over.train.seed, over.train.board_size, over.agent.lr) == (4, 5, 0.01)
+    assert over.default_out() == "runs/ppo5-s4"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[train]\nagent = 'ppo'\nboard_size = 'seven'\n", "board_size = 'seven' is not a int"),
+    ("[train]\nagent = 'ppo'\n[agent]\nlearning_rate = 0.1\n", "unknown keys.*valid keys: lr"),
+    ("[train]\nagent = 'ppo'\n[agent]\nlr = -1.0\n", "lr"),
+    ("[train]\nagent = 'ppo'\nuse_gpu = true\n", "unknown keys \\['use_gpu'\\]"),
+    ("[optimizer]\nlr = 1\n", "unknown tables \\['optimizer'\\]"),
+    ("[train\n", "not valid TOML"),
+    ("[net]\nblocks = 1\n", "name a learner"),
+])
+def test_bad_config_files_are_refused_naming_file_and_key(tmp_path, text, message):
+    from rlgo.training import resolve_configs
+
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        resolve_configs(config=path)
+
+
+def test_nn_evals_budget_and_evaluation_hook(tmp_path):
+    from rlgo.training import build_trainer
+
+    seen = []
+    trainer = build_trainer("reinforce", 5, 10**9, 0, tmp_path, [
+        "net.blocks=1", "net.channels=8", "train.nn_evals=1500", "train.eval_every=400",
+        "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
+        "train.games_per_iteration=8"], progress=False)
+    counters = trainer.fit(on_evaluation=lambda t, m: seen.append(
+        (t.state.counters.env_steps, m["eval/elo"])))
+    assert counters.nn_evals >= 1500 and counters.env_steps < 10**9
+    logged = sorted(set(load_metrics(tmp_path).nn_evals))
+    assert logged[-1] == counters.nn_evals and logged[-2] < 1500  # stopped once it crossed
+    steps = [s for s, _ in seen]
+    assert steps[0] == 0 and steps[-1] == counters.env_steps and steps == sorted(steps)
+    assert len(seen) == len(load_metrics(tmp_path).query("metric == 'eval/elo'"))

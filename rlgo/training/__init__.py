@@ -1,10 +1,17 @@
 """The harness that trains any learner: batched self-play, the loop (learn, evaluate,
 checkpoint, resume), run directories and configs."""
 
-from rlgo.training.config import TrainConfig, apply_overrides
-from rlgo.training.loop import Trainer, build_trainer, load_run_configs
+from rlgo.training.config import TrainConfig, apply_overrides, read_config_file
+from rlgo.training.loop import (
+    RunConfigs,
+    Trainer,
+    build_trainer,
+    load_run_configs,
+    resolve_configs,
+)
 from rlgo.training.runs import COUNTERS, Counters, RunDir, load_metrics
 from rlgo.training.selfplay import SelfPlay, SelfPlayStats
 
-__all__ = ["COUNTERS", "Counters", "RunDir", "SelfPlay", "SelfPlayStats", "TrainConfig",
-           "Trainer", "apply_overrides", "build_trainer", "load_metrics", "load_run_configs"]
+__all__ = ["COUNTERS", "Counters", "RunConfigs", "RunDir", "SelfPlay", "SelfPlayStats",
+           "TrainConfig", "Trainer", "apply_overrides", "build_trainer", "load_metrics",
+           "load_run_configs", "read_config_file", "resolve_configs"]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
 import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
@@ -42,6 +44,10 @@ class TrainConfig:
     """Budget: training also stops once self-play and learning have taken this many
     seconds (the ``wall_s`` counter, evaluation excluded); 0: no time limit. The
     iteration that crosses it finishes, so a run overshoots by at most one iteration."""
+    nn_evals: int = 0
+    """Budget: training also stops once the ``nn_evals`` counter (network evaluations for
+    acting, for the opponent and by the learner) reaches this; 0: no limit. Like
+    ``wall_seconds``, the iteration that crosses it finishes."""
     seed: int = 0
     """Seed of everything (torch, numpy, the players)."""
     parallel_games: int = 64
@@ -106,7 +112,7 @@ class TrainConfig:
                      "pool_every", "checkpoint_every", "eval_games", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("eval_every", "eval_snapshots", "eval_search", "threads"):
+        for name in ("eval_every", "eval_snapshots", "eval_search", "threads", "nn_evals"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
@@ -172,6 +178,34 @@ def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[s
             raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
         changes[prefix][name] = _coerce(value, hints[name], key)
     return {p: dataclasses.replace(c, **changes[p]) for p, c in configs.items()}
+
+
+CONFIG_SECTIONS = ("train", "agent", "net")
+"""Tables of a config file, as a run directory's ``config.toml`` stores them: ``[train]``
+(:class:`TrainConfig`, whose ``agent`` names the learner), ``[agent]`` (that learner's
+config) and ``[net]`` (:class:`~rlgo.learning.network.NetConfig`)."""
+
+
+def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The tables of a config file (:data:`CONFIG_SECTIONS`; any may be left out, and a
+    missing key keeps its default). A run's ``config.toml`` and the config a tuning search
+    exports are such files. Raises ValueError naming the file for a missing or malformed
+    file or an unknown table; keys are checked when the configs are built."""
+    path = Path(path)
+    try:
+        sections = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"config file {path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(sections) - set(CONFIG_SECTIONS))
+    if unknown:
+        raise ValueError(f"{path}: unknown tables {unknown}; a config file has "
+                         f"{', '.join(f'[{s}]' for s in CONFIG_SECTIONS)}")
+    for name, table in sections.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: {name} must be a table ([{name}])")
+    return sections
 
 
 def to_table(cfg: Any) -> dict[str, Any]:

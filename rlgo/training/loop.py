@@ -42,7 +42,13 @@ from rlgo.learning.files import (
 from rlgo.learning.network import NetConfig, resolve_device
 from rlgo.protocols import CannotSearchError, Player, Weights, describe
 from rlgo.registry import Agent, config_from_dict, get_agent
-from rlgo.training.config import TrainConfig, apply_overrides, dump_toml, to_table
+from rlgo.training.config import (
+    TrainConfig,
+    apply_overrides,
+    dump_toml,
+    read_config_file,
+    to_table,
+)
 from rlgo.training.runs import Counters, RunDir
 from rlgo.training.selfplay import SelfPlay
 
@@ -294,36 +300,51 @@ class Trainer:
         return players
 
     def budget_spent(self) -> bool:
-        """The env-step budget, or the wall-clock one if set, is used up."""
-        c = self.state.counters
-        return c.env_steps >= self.cfg.env_steps or (
-            self.cfg.wall_seconds > 0 and c.wall_s >= self.cfg.wall_seconds)
+        """The env-step budget, or the wall-clock or network-evaluation one if set, is
+        used up."""
+        c, cfg = self.state.counters, self.cfg
+        return (c.env_steps >= cfg.env_steps
+                or (cfg.wall_seconds > 0 and c.wall_s >= cfg.wall_seconds)
+                or (cfg.nn_evals > 0 and c.nn_evals >= cfg.nn_evals))
 
-    def fit(self, on_iteration: Callable[[Trainer], None] | None = None) -> Counters:
+    def fit(self, on_iteration: Callable[[Trainer], None] | None = None,
+            on_evaluation: Callable[[Trainer, dict[str, float]], None] | None = None,
+            ) -> Counters:
         """Train until a budget is spent (:meth:`budget_spent`); returns the counters.
-        The run directory is locked meanwhile: a second process gets RunLockedError."""
+        ``on_iteration(trainer)`` is called after every iteration and
+        ``on_evaluation(trainer, metrics)`` after every evaluation (once logged and, past
+        step 0, checkpointed); either may raise to stop the run there, which then resumes
+        from that point. The run directory is locked meanwhile: a second process gets
+        RunLockedError."""
         with self.run.lock():
-            return self._fit(on_iteration)
+            return self._fit(on_iteration, on_evaluation)
 
-    def _fit(self, on_iteration: Callable[[Trainer], None] | None) -> Counters:
+    def _fit(self, on_iteration: Callable[[Trainer], None] | None,
+             on_evaluation: Callable[[Trainer, dict[str, float]], None] | None) -> Counters:
         self._start_or_resume()
         s, cfg = self.state, self.cfg
         bar = self._progress_bar()
         if s.iteration == 0 and cfg.eval_every:
-            self.run.log(s.counters, self.evaluate())  # the untrained network: Elo at step 0
+            metrics = self.evaluate()  # the untrained network: Elo at step 0
+            self.run.log(s.counters, metrics)
+            if on_evaluation is not None:
+                on_evaluation(self, metrics)
         while not self.budget_spent():
             metrics = self.iterate()
             self.run.log(s.counters, metrics)
             done = self.budget_spent()
             evaluated = bool(cfg.eval_every) and (s.counters.env_steps >= s.next_eval or done)
+            evaluation = self.evaluate() if evaluated else {}
             if evaluated:
-                self.run.log(s.counters, self.evaluate())
+                self.run.log(s.counters, evaluation)
                 while s.next_eval <= s.counters.env_steps:
                     s.next_eval += cfg.eval_every
             if evaluated or done or s.counters.env_steps >= s.next_checkpoint:
                 self._checkpoint()
                 while s.next_checkpoint <= s.counters.env_steps:
                     s.next_checkpoint += cfg.checkpoint_every
+            if evaluated and on_evaluation is not None:
+                on_evaluation(self, evaluation)
             if bar is not None:
                 bar.update(min(s.counters.env_steps, cfg.env_steps) - bar.n)
                 bar.set_postfix(games=s.counters.games,
@@ -346,14 +367,53 @@ class Trainer:
                     f"{self.cfg.board_size}", dynamic_ncols=True)
 
 
-def build_trainer(agent: str, board_size: int, env_steps: int, seed: int, out: str | Path,
-                  overrides: Sequence[str] = (), progress: bool = True) -> Trainer:
-    """What ``rlgo train`` does: configs from flags and ``--set key=value`` overrides."""
-    entry = get_agent(agent)
-    train = TrainConfig(agent=agent, board_size=board_size, env_steps=env_steps, seed=seed)
-    cfgs = apply_overrides(
-        {"": entry.default_config(), "net": NetConfig(), "train": train}, overrides)
-    return Trainer(cfgs["train"], cfgs[""], cfgs["net"], out, progress=progress, agent=entry)
+@dataclass(frozen=True)
+class RunConfigs:
+    """Everything a run is built from."""
+
+    train: TrainConfig
+    agent: Any
+    """The learner's config (an instance of ``entry.config_class``)."""
+    net: NetConfig
+    entry: Agent
+    """The learner, as the registry found it."""
+
+    def default_out(self) -> str:
+        """``runs/<agent><board>-s<seed>``, where ``rlgo train`` puts a run by default."""
+        return f"runs/{self.train.agent}{self.train.board_size}-s{self.train.seed}"
+
+
+def resolve_configs(agent: str | None = None, board_size: int | None = None,
+                    env_steps: int | None = None, seed: int | None = None,
+                    overrides: Sequence[str] = (), *, config: str | Path | None = None,
+                    ) -> RunConfigs:
+    """Configs built from, later winning: the defaults, the config file ``config``
+    (:func:`~rlgo.training.config.read_config_file`), the arguments not None, and the
+    ``key=value`` overrides (:func:`~rlgo.training.config.apply_overrides`)."""
+    sections = read_config_file(config) if config is not None else {}
+    where = str(config) if config is not None else "the command line"
+    table = dict(sections.get("train", {}))
+    given = {"agent": agent, "board_size": board_size, "env_steps": env_steps, "seed": seed}
+    table.update({k: v for k, v in given.items() if v is not None})
+    if not table.get("agent"):
+        raise ValueError("name a learner: --agent, or agent in the [train] table of --config")
+    entry = get_agent(table["agent"])
+    cfgs = apply_overrides({
+        "": config_from_dict(entry.config_class, sections.get("agent", {}), where),
+        "net": config_from_dict(NetConfig, sections.get("net", {}), where),
+        "train": config_from_dict(TrainConfig, table, where)}, overrides)
+    return RunConfigs(cfgs["train"], cfgs[""], cfgs["net"], entry)
+
+
+def build_trainer(agent: str | None = None, board_size: int | None = None,
+                  env_steps: int | None = None, seed: int | None = None,
+                  out: str | Path = "", overrides: Sequence[str] = (), progress: bool = True,
+                  *, config: str | Path | None = None) -> Trainer:
+    """What ``rlgo train`` does: :func:`resolve_configs`, then a :class:`Trainer` in
+    ``out`` (default :meth:`RunConfigs.default_out`)."""
+    c = resolve_configs(agent, board_size, env_steps, seed, overrides, config=config)
+    return Trainer(c.train, c.agent, c.net, out or c.default_out(), progress=progress,
+                   agent=c.entry)
 
 
 def load_run_configs(out: str | Path) -> tuple[TrainConfig, Any, NetConfig]:
