@@ -18,6 +18,9 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+study_app = typer.Typer(help="Comparative studies: several learners and seeds, one Elo "
+                        "scale, a league, tables and figures.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
 
 
 @bench_app.command("env")
@@ -295,6 +298,68 @@ def elo(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+
+
+STUDY_FILE = Annotated[str, typer.Argument(metavar="STUDY", help="Study file (TOML), "
+                                           "e.g. studies/quickstart.toml.")]
+
+
+@study_app.command("run")
+def study_run(
+    study: STUDY_FILE,
+    workers: Annotated[int | None, typer.Option(
+        help="Runs trained at once, one process each (default: the study's workers, "
+        "else one per core).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show each run's progress.")] = True,
+) -> None:
+    """Train every agent and seed of a study, play its league, and write its report.
+    A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
+    from rlgo.study.config import StudyFileError
+    from rlgo.study.runner import StudyFailed, run_study
+
+    try:
+        config = run_study(study, workers, show=progress)
+    except StudyFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except StudyFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        typer.echo("interrupted: rerun the same command to resume", err=True)
+        raise typer.Exit(130) from exc
+    _print_study_summary(config)
+
+
+@study_app.command("report")
+def study_report(study: STUDY_FILE) -> None:
+    """Rewrite a study's tables and figures from its runs and match database."""
+    from rlgo.study.config import StudyFileError, load_study
+    from rlgo.study.report import write_report
+
+    try:
+        config = load_study(study)
+        write_report(config)
+    except (StudyFileError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_study_summary(config)
+
+
+def _print_study_summary(config) -> None:
+    import pandas as pd
+
+    out = config.out_dir
+    if (out / "agents.csv").exists():
+        agents = pd.read_csv(out / "agents.csv")
+        league = pd.read_csv(out / "league.csv")
+        typer.echo(f"study {config.name}: final Elo on one scale (random = 0)")
+        typer.echo(league[["player", "elo", "stderr", "games"]].round(1).to_string(index=False))
+        typer.echo("\nper agent, across seeds (IQM, 95% bootstrap interval):")
+        typer.echo(agents.round(1).to_string(index=False))
+    typer.echo(f"\ntables and figures in {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -151,8 +151,8 @@ def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:
         value = tuple(value) if isinstance(value, list) else value
         if value == "none" and type(None) in typing.get_args(hints[key]):
             value = None
-        if not _has_type(value, hints[key]):
-            raise ValueError(f"{where}: {key} = {value!r} is not a {_type_name(hints[key])}")
+        if not value_fits(value, hints[key]):
+            raise ValueError(f"{where}: {key} = {value!r} is not a {type_name(hints[key])}")
         fixed[key] = float(value) if hints[key] is float else value
     try:
         return cls(**fixed)
@@ -160,16 +160,16 @@ def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:
         raise ValueError(f"{where}: {exc}") from exc
 
 
-def _has_type(value: Any, hint: Any) -> bool:
+def value_fits(value: Any, hint: Any) -> bool:
     """``value`` fits a config annotation: bool, int, float (an int too), str, tuple[...],
     Literal[...], or an optional one of those."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_has_type(value, a) for a in args)
+        return any(value_fits(value, a) for a in args)
     if origin is typing.Literal:
         return value in args
     if origin is tuple:
-        return isinstance(value, tuple) and all(_has_type(v, args[0]) for v in value)
+        return isinstance(value, tuple) and all(value_fits(v, args[0]) for v in value)
     if hint is type(None):
         return value is None
     if hint is float:
@@ -179,5 +179,5 @@ def _has_type(value: Any, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
-def _type_name(hint: Any) -> str:
+def type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rlgo.evaluation.elo import fit_elo
@@ -101,5 +103,136 @@ def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path =
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+# ----------------------------------------------------------------------- study figures
+
+CURVE_AXES = ("env_steps", "games", "nn_evals", "wall_s")
+"""The x-axes of a study's learning curves: per game played and per unit of compute."""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def _save(fig, base: Path) -> dict[str, Path]:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for ext in ("png", "svg"):
+        path = base.with_suffix(f".{ext}")
+        fig.savefig(path, dpi=110)
+        out[f"{base.name}.{ext}"] = path
+    return out
+
+
+def agent_palette(agents: Sequence[str]) -> dict[str, Any]:
+    """One colour per agent, the same in every figure of a study (agents sorted)."""
+    import seaborn as sns
+
+    names = sorted(agents)
+    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
+
+
+def interpolated_curves(results: pd.DataFrame, x: str, points: int = 40) -> pd.DataFrame:
+    """Each run's Elo curve against counter ``x``, linearly interpolated onto a grid common
+    to the seeds of its agent (0 to the smallest final ``x`` among them), so that seeds can
+    be averaged point by point; tidy rows (agent, policy, seed, x, elo)."""
+    frames = []
+    for (agent, policy), runs in results.groupby(["agent", "policy"], sort=False):
+        end = runs.groupby("seed")[x].max().min()
+        grid = np.linspace(0.0, float(end), points)
+        for seed, g in runs.groupby("seed"):
+            g = g.sort_values(x)
+            frames.append(pd.DataFrame({"agent": agent, "policy": policy, "seed": seed,
+                                        "x": grid, "elo": np.interp(grid, g[x], g.elo)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path]:
+    """Elo against env steps, games, network evaluations and wall time, one line per
+    agent: the mean over seeds with a 95% bootstrap band (no band with one seed); agents
+    evaluated with search get a dashed line for it. Writes ``base``.png and .svg."""
+    import matplotlib.ticker
+
+    plt, sns = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
+    seeds = results.groupby("agent").seed.nunique().max()
+    agents = sorted(set(results.agent))
+    search = (results.policy == "search").any()
+    for ax, x in zip(axes.flat, CURVE_AXES, strict=True):
+        data = interpolated_curves(results, x)
+        data["policy"] = data.policy.map({"raw": "network", "search": "network + search"})
+        style = {"style": "policy", "style_order": ["network", "network + search"]}
+        sns.lineplot(data=data, x="x", y="elo", hue="agent", hue_order=agents,
+                     palette=agent_palette(agents), **(style if search else {}), ax=ax,
+                     errorbar=("ci", 95) if seeds > 1 else None, n_boot=1000, seed=0,
+                     legend=ax is axes.flat[0])
+        ax.axhline(0, color="grey", lw=1, ls=":")
+        ax.set_xlabel(AXIS_LABELS[x])
+        ax.set_ylabel("Elo (random = 0)")
+        if data.x.max() >= 1000:
+            ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    axes.flat[0].get_legend().remove()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 8), frameon=False)
+    band = f"mean of {seeds} seeds, 95% bootstrap band" if seeds > 1 else "one seed per agent"
+    fig.suptitle(f"Learning curves ({band})", y=0.95, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    out = _save(fig, Path(base))
+    plt.close(fig)
+    return out
+
+
+def plot_head_to_head(h2h: pd.DataFrame, order: Sequence[str],
+                      base: str | Path) -> dict[str, Path]:
+    """The league as a heatmap: the row player's mean score against the column player."""
+    plt, sns = _pyplot()
+    order = [p for p in order if p in set(h2h.player)]
+    matrix = h2h.pivot(index="player", columns="opponent", values="score").reindex(
+        index=order, columns=order)
+    size = max(5.0, 0.55 * len(order) + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    ax.grid(False)
+    sns.heatmap(matrix, annot=len(order) <= 16, fmt=".2f", vmin=0, vmax=1, cmap="RdBu",
+                center=0.5, square=True, cbar_kws={"label": "score of row vs column"}, ax=ax)
+    ax.set_xlabel("opponent")
+    ax.set_ylabel("player")
+    ax.set_title("League: mean score (win 1, draw 1/2)", fontsize=11)
+    fig.tight_layout()
+    out = _save(fig, Path(base))
+    plt.close(fig)
+    return out
+
+
+def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
+                   base: str | Path) -> dict[str, Path]:
+    """Every league entrant's final Elo with its 95% interval (anchors in grey), and
+    each agent's IQM across seeds with its bootstrap interval."""
+    plt, sns = _pyplot()
+    rows = league.sort_values("elo")
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.38 * len(rows) + 1.2)))
+    palette = agent_palette(list(agents.agent))
+    for y, r in enumerate(rows.itertuples()):
+        color = "grey" if r.anchor else palette.get(r.agent, "C0")
+        ax.errorbar(r.elo, y, xerr=[[r.elo - r.lo], [r.hi - r.elo]], fmt="o", color=color,
+                    capsize=3)
+        ax.annotate(f"{r.elo:.0f}", (r.hi, y), xytext=(5, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), list(rows.player))
+    for a in agents.itertuples():
+        ax.axvline(a.iqm_elo, color=palette[a.agent], lw=1, ls="--", alpha=0.6)
+    ax.set_xlabel("Elo (random = 0), 95% interval; dashed: each agent's IQM over seeds")
+    ax.set_title("Final Elo on the study's scale", fontsize=11)
+    fig.tight_layout()
+    out = _save(fig, Path(base))
     plt.close(fig)
     return out

@@ -53,6 +53,30 @@ from rlgo.training.runs import Counters, RunDir
 from rlgo.training.selfplay import SelfPlay
 
 
+def budget_spent(c: Counters, cfg: TrainConfig) -> bool:
+    """``c`` has used up the env-step budget of ``cfg``, or its wall-clock or
+    network-evaluation budget where set."""
+    return (c.env_steps >= cfg.env_steps
+            or (cfg.wall_seconds > 0 and c.wall_s >= cfg.wall_seconds)
+            or (cfg.nn_evals > 0 and c.nn_evals >= cfg.nn_evals))
+
+
+def finished(out: str | Path, cfg: TrainConfig) -> bool:
+    """The run in ``out`` has spent its budget: its newest snapshot's counters do, and the
+    checkpoint written with it exists (a run killed between the two is not finished)."""
+    run = RunDir(out)
+    snapshots = run.snapshot_files()
+    if not snapshots:
+        return False
+    if not run.checkpoint_path(int(snapshots[-1].stem.removeprefix("step_"))).exists():
+        return False
+    try:
+        counters = Counters.from_dict(dict(load_file(snapshots[-1])["counters"]))
+    except CheckpointError:
+        return False
+    return budget_spent(counters, cfg)
+
+
 @dataclass
 class _Progress:
     """What a checkpoint must restore besides the learner."""
@@ -302,10 +326,7 @@ class Trainer:
     def budget_spent(self) -> bool:
         """The env-step budget, or the wall-clock or network-evaluation one if set, is
         used up."""
-        c, cfg = self.state.counters, self.cfg
-        return (c.env_steps >= cfg.env_steps
-                or (cfg.wall_seconds > 0 and c.wall_s >= cfg.wall_seconds)
-                or (cfg.nn_evals > 0 and c.nn_evals >= cfg.nn_evals))
+        return budget_spent(self.state.counters, self.cfg)
 
     def fit(self, on_iteration: Callable[[Trainer], None] | None = None,
             on_evaluation: Callable[[Trainer, dict[str, float]], None] | None = None,

@@ -1,0 +1,298 @@
+"""Study files: which learners, on what board, under which budget, rated how.
+
+A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
+
+    [study]
+    name = "quickstart"          # names the output folder, runs/<name>, unless out is set
+    board_size = 5
+    budget = "env_steps"         # the axis that is equal for every run: env_steps,
+    amount = 40000               # nn_evals (network evaluations) or wall_s (seconds)
+    seeds = [0]
+
+    [evaluation]                 # the ladder every run plays during training
+    every = 10000                # env steps between evaluations
+    games = 20
+    ladder = ["random", "rollout:32", "gnugo:0"]
+
+    [league]                     # after training: final snapshots and anchors, all pairs
+    games = 20
+    opening_moves = 2
+
+    [train]                      # harness settings shared by every agent (optional)
+    parallel_games = 32
+
+    [agents.ppo]                 # one table per agent; the key is its label
+    learner = "ppo"              # a registered learner (rlgo agents) or package.module:make
+    config = "best.toml"         # optional config file (rlgo tune exports one)
+    agent = { lr = 0.001 }       # optional overrides of its config, net and harness
+    net = { blocks = 2 }
+    train = { parallel_games = 64 }
+
+Settings are merged, later winning: defaults, the agent's ``config`` file, the study's
+``[train]``/``[net]``, the agent's own tables, and last what the study fixes for every run
+(board, komi, seed, budget, evaluation schedule, match database): an agent table that sets
+one of those is an error, since it would make the comparison unequal.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlgo.envs import Rules
+from rlgo.learning.network import NetConfig
+from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
+from rlgo.training.config import TrainConfig, read_config_file
+
+BUDGETS = ("env_steps", "nn_evals", "wall_s")
+"""Budget axes: moves played, network evaluations, or training seconds."""
+
+FIXED_BY_STUDY = ("agent", "board_size", "komi", "seed", "env_steps", "nn_evals",
+                  "wall_seconds", "eval_every", "eval_games", "eval_ladder", "eval_snapshots",
+                  "db", "threads")
+"""``[train]`` keys a study sets for every run alike; agent tables may not set them."""
+
+_UNCAPPED = 10**12
+"""``env_steps`` of a run whose budget is on another axis (the budget stops it first)."""
+
+
+class StudyFileError(ValueError):
+    """A study file is missing, malformed, or names an unknown key or value."""
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One agent of a study: a learner and its settings."""
+
+    label: str
+    """Name of the agent in the study's tables and figures (its key under ``[agents]``)."""
+    learner: str
+    """Registered learner name, or ``package.module:make``."""
+    config: str = ""
+    """Config file (``[train]``/``[agent]``/``[net]`` tables) applied first; "" for none.
+    A relative path is relative to the study file."""
+    agent: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the learner's config."""
+    net: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the network config."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the harness config (not the keys in :data:`FIXED_BY_STUDY`)."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A parsed study file."""
+
+    name: str
+    """Study name; the output folder is ``runs/<name>`` unless ``out`` is set."""
+    board_size: int
+    """Board side N of every run and of the league."""
+    budget: str
+    """Budget axis, one of :data:`BUDGETS`."""
+    amount: float
+    """Budget per run, in units of ``budget`` (moves, evaluations or seconds)."""
+    agents: tuple[AgentEntry, ...]
+    """The agents compared, in the order of the file."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds run for every agent."""
+    komi: float | None = None
+    """Komi; None takes rlgo's default for the size."""
+    out: str = ""
+    """Output folder (runs, match database, results, figures); "" means ``runs/<name>``.
+    Relative to the working directory."""
+    workers: int = 0
+    """Runs trained at once, one process each; 0 means one per CPU core."""
+    eval_every: int = 10_000
+    """Env steps between evaluations of every run."""
+    eval_games: int = 20
+    """Games per ladder opponent per evaluation."""
+    eval_ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
+    """Fixed opponents of every evaluation (player specs)."""
+    eval_snapshots: int = 1
+    """Earlier snapshots of the same run each evaluation also plays."""
+    league_games: int = 20
+    """Games per pairing of the final league (colours alternate); 0 skips the league."""
+    league_opening_moves: int = 2
+    """Random opening moves starting each pair of league games (paired: both colours)."""
+    league_anchors: tuple[str, ...] = ()
+    """Fixed players in the league; empty means the evaluation ladder."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Harness overrides shared by every agent."""
+    net: dict[str, Any] = field(default_factory=dict)
+    """Network overrides shared by every agent."""
+    source: str = ""
+    """The study file this came from (for messages and relative paths)."""
+
+    def __post_init__(self) -> None:
+        where = self.source or "the study"
+        if self.budget not in BUDGETS:
+            raise StudyFileError(f"{where}: study.budget = {self.budget!r}; choose one of "
+                                 f"{', '.join(BUDGETS)}")
+        checks = [("study.amount", self.amount > 0), ("study.seeds", len(self.seeds) > 0),
+                  ("study.workers", self.workers >= 0),
+                  ("evaluation.every", self.eval_every > 0),
+                  ("evaluation.games", self.eval_games > 0),
+                  ("evaluation.snapshots", self.eval_snapshots >= 0),
+                  ("league.games", self.league_games >= 0),
+                  ("league.opening_moves", 0 <= self.league_opening_moves < self.board_size**2)]
+        for key, ok in checks:
+            if not ok:
+                raise StudyFileError(f"{where}: {key} is out of range")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise StudyFileError(f"{where}: study.seeds repeats a seed: {list(self.seeds)}")
+        if not self.agents:
+            raise StudyFileError(f"{where}: no agents; add an [agents.<label>] table")
+        if not self.name or "/" in self.name or os.sep in self.name:
+            raise StudyFileError(f"{where}: study.name must be a plain name, got {self.name!r}")
+        try:
+            Rules(board_size=self.board_size, komi=self.komi)
+        except ValueError as exc:
+            raise StudyFileError(f"{where}: {exc}") from exc
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out or f"runs/{self.name}")
+
+    @property
+    def db_url(self) -> str:
+        """The one match database of the study: every run's and the league's games."""
+        return f"sqlite:///{self.out_dir / 'matches.sqlite'}"
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        return self.league_anchors or self.eval_ladder
+
+    def run_names(self) -> list[tuple[AgentEntry, int, str]]:
+        """(agent, seed, run name) of every run, agents in file order, seeds inside."""
+        return [(a, s, f"{a.label}-s{s}") for a in self.agents for s in self.seeds]
+
+
+_SCHEMA: dict[str, dict[str, str]] = {
+    "study": {"name": "name", "board_size": "board_size", "komi": "komi", "budget": "budget",
+              "amount": "amount", "seeds": "seeds", "out": "out", "workers": "workers"},
+    "evaluation": {"every": "eval_every", "games": "eval_games", "ladder": "eval_ladder",
+                   "snapshots": "eval_snapshots"},
+    "league": {"games": "league_games", "opening_moves": "league_opening_moves",
+               "anchors": "league_anchors"},
+}
+"""Study-file keys per table, and the :class:`StudyConfig` field each fills."""
+
+_AGENT_KEYS = ("learner", "config", "agent", "net", "train")
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Parse and check a study file: unknown tables and keys, values of the wrong type,
+    unknown learners, and agent configs that do not build are :class:`StudyFileError`
+    naming the file, the key and the valid choices."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise StudyFileError(f"study file {path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StudyFileError(f"{path} is not valid TOML: {exc}") from exc
+    tables = [*_SCHEMA, "train", "net", "agents"]
+    unknown = sorted(set(doc) - set(tables))
+    if unknown:
+        raise StudyFileError(f"{path}: unknown tables {unknown}; a study has "
+                             f"{', '.join(f'[{t}]' for t in tables)}")
+    values: dict[str, Any] = {"source": str(path)}
+    hints = typing.get_type_hints(StudyConfig)
+    for table, keys in _SCHEMA.items():
+        given = _table(doc, table, path)
+        bad = sorted(set(given) - set(keys))
+        if bad:
+            raise StudyFileError(f"{path}: unknown keys {bad} in [{table}]; valid keys: "
+                                 f"{', '.join(keys)}")
+        for key, value in given.items():
+            values[keys[key]] = _typed(value, hints[keys[key]], f"{path}: {table}.{key}")
+    for required in ("name", "board_size", "budget", "amount"):
+        if required not in values:
+            raise StudyFileError(f"{path}: [study] needs {required}")
+    values["train"] = _table(doc, "train", path)
+    values["net"] = _table(doc, "net", path)
+    values["agents"] = tuple(_agent(label, spec, path)
+                             for label, spec in _table(doc, "agents", path).items())
+    try:
+        study = StudyConfig(**values)
+    except StudyFileError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise StudyFileError(f"{path}: {exc}") from exc
+    for agent in study.agents:  # every agent's configs build
+        try:
+            run_configs(study, agent, study.seeds[0])
+        except ValueError as exc:
+            raise StudyFileError(f"{path}: {exc}") from exc
+    return study
+
+
+def _table(doc: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise StudyFileError(f"{path}: {name} must be a table ([{name}])")
+    return table
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """``value`` checked against a field annotation (lists become tuples)."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if not value_fits(value, hint):
+        raise StudyFileError(f"{where} = {value!r} is not a {type_name(hint)}")
+    return float(value) if hint is float else value
+
+
+def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
+    where = f"{path}: agents.{label}"
+    if not isinstance(spec, dict):
+        raise StudyFileError(f"{where} must be a table ([agents.{label}])")
+    bad = sorted(set(spec) - set(_AGENT_KEYS))
+    if bad:
+        raise StudyFileError(f"{where}: unknown keys {bad}; valid keys: {', '.join(_AGENT_KEYS)}")
+    if "learner" not in spec:
+        raise StudyFileError(f"{where} needs learner = \"<name>\" (rlgo agents lists them)")
+    for key in ("agent", "net", "train"):
+        if not isinstance(spec.get(key, {}), dict):
+            raise StudyFileError(f"{where}.{key} must be a table")
+    fixed = sorted(set(spec.get("train", {})) & set(FIXED_BY_STUDY))
+    if fixed:
+        raise StudyFileError(f"{where}.train sets {fixed}, which the study fixes for every "
+                             "run alike (set them in [study] or [evaluation])")
+    config = str(spec.get("config", ""))
+    if config and not Path(config).is_absolute():
+        config = str(path.parent / config)
+    return AgentEntry(label=label, learner=str(spec["learner"]), config=config,
+                      agent=dict(spec.get("agent", {})), net=dict(spec.get("net", {})),
+                      train=dict(spec.get("train", {})))
+
+
+def run_configs(study: StudyConfig, agent: AgentEntry,
+                seed: int) -> tuple[TrainConfig, Any, NetConfig]:
+    """The configs of one run (module docstring: the order settings are merged in).
+    Raises ValueError for an unknown learner, key or bad value."""
+    entry = get_agent(agent.learner)
+    sections = read_config_file(agent.config) if agent.config else {}
+    where = f"agents.{agent.label}"
+    train = {**sections.get("train", {}), **study.train, **agent.train}
+    train.update(agent=agent.learner, board_size=study.board_size, seed=seed,
+                 eval_every=study.eval_every, eval_games=study.eval_games,
+                 eval_ladder=list(study.eval_ladder), eval_snapshots=study.eval_snapshots,
+                 db=study.db_url, env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
+    if study.komi is not None:
+        train["komi"] = study.komi
+    if study.budget == "env_steps":
+        train["env_steps"] = int(study.amount)
+    elif study.budget == "nn_evals":
+        train["nn_evals"] = int(study.amount)
+    else:
+        train["wall_seconds"] = float(study.amount)
+    return (config_from_dict(TrainConfig, train, where),
+            config_from_dict(entry.config_class, {**sections.get("agent", {}), **agent.agent},
+                             where),
+            config_from_dict(NetConfig, {**sections.get("net", {}), **study.net, **agent.net},
+                             where))

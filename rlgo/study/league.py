@@ -1,0 +1,121 @@
+"""The final league of a study: every run's last snapshot against every other and the
+anchors.
+
+The entrants are the final snapshots, under the names the evaluation ladder gave them
+(``<run>@<env_steps>``, so their training games and league games are one player's), and
+the anchors (random, rollout, GNU Go levels). Every unordered pair plays ``league.games``
+games, colours alternating, each pair of games from the same random opening. A pairing's
+games are stored with ``run = "league/<a> vs <b>"``: a pairing with all its games is done;
+one with fewer (a killed study) has them deleted and is played again from the start, with
+the same seeds, so a rerun neither loses nor double-counts a game.
+
+``python -m rlgo.study.league STUDY_FILE K N`` plays the pairings ``K, K + N, K + 2N...``
+of :func:`pairings` (the study runner starts N such processes, one per worker).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlgo.envs import Rules
+from rlgo.evaluation.arena import play_match
+from rlgo.evaluation.ladder import snapshot_name
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import make_player, snapshot_player
+from rlgo.learning.files import load_file
+from rlgo.protocols import Player, describe
+from rlgo.study.config import StudyConfig, load_study, run_configs
+from rlgo.training.runs import RunDir
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """A league player: a run's final snapshot, or an anchor (``path`` None)."""
+
+    name: str
+    """Its name in the match database."""
+    agent: str = ""
+    """The study's label of its agent; "" for an anchor."""
+    seed: int = -1
+    """Its run's seed; -1 for an anchor."""
+    path: Path | None = None
+    """Snapshot file, or None for an anchor (``name`` is then its player spec)."""
+    greedy: bool = False
+    """Whether the snapshot plays its best move (as in the run's evaluations)."""
+
+
+@dataclass(frozen=True)
+class Pairing:
+    a: Entrant
+    b: Entrant
+
+    @property
+    def tag(self) -> str:
+        """The ``run`` value of its games."""
+        return f"league/{self.a.name} vs {self.b.name}"
+
+
+def entrants(study: StudyConfig) -> list[Entrant]:
+    """The final snapshot of every run (runs without one are left out), then the anchors."""
+    out = []
+    for agent, seed, run in study.run_names():
+        snapshots = RunDir(study.out_dir / "runs" / run).snapshot_files()
+        if not snapshots:
+            continue
+        steps = int(load_file(snapshots[-1])["counters"]["env_steps"])
+        train, _, _ = run_configs(study, agent, seed)
+        out.append(Entrant(snapshot_name(run, steps), agent.label, seed, snapshots[-1],
+                           train.eval_greedy))
+    return out + [Entrant(spec) for spec in study.anchors]
+
+
+def pairings(study: StudyConfig) -> list[Pairing]:
+    """Every unordered pair of :func:`entrants`, in a fixed order."""
+    players = entrants(study)
+    return [Pairing(a, b) for i, a in enumerate(players) for b in players[i + 1:]]
+
+
+def _player(entrant: Entrant, rules: Rules, seed: int) -> Player:
+    if entrant.path is None:
+        return make_player(entrant.name, rules, seed=seed)
+    player, _ = snapshot_player(entrant.path, name=entrant.name, greedy=entrant.greedy,
+                                seed=seed)
+    run, _, steps = entrant.name.rpartition("@")
+    describe(player, {"run": run, "env_steps": int(steps), "greedy": entrant.greedy})
+    return player
+
+
+def play_pairing(study: StudyConfig, index: int) -> int:
+    """Play pairing ``index`` unless its games are all stored; returns games played."""
+    pairing = pairings(study)[index]
+    if study.league_games == 0:
+        return 0
+    db = MatchDB(study.db_url)
+    if len(db.games(run=pairing.tag, with_sgf=False)) == study.league_games:
+        return 0
+    db.delete_games(run=pairing.tag)  # a partial pairing is replayed whole
+    rules = Rules(board_size=study.board_size, komi=study.komi)
+    players = [_player(e, rules, seed=1_000 * index + k)
+               for k, e in enumerate((pairing.a, pairing.b))]
+    try:
+        play_match(players[0], players[1], study.league_games, rules, db, run=pairing.tag,
+                   tags={"league": study.name}, opening_moves=study.league_opening_moves,
+                   seed=index)
+    finally:
+        for player in players:
+            close = getattr(player, "close", None)
+            if close is not None:
+                close()
+    return study.league_games
+
+
+def play_share(study: StudyConfig, k: int, n: int) -> int:
+    """Play pairings ``k, k + n, ...``; returns games played."""
+    return sum(play_pairing(study, i) for i in range(k, len(pairings(study)), n))
+
+
+if __name__ == "__main__":
+    played = play_share(load_study(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    print(f"played {played} league games")

@@ -1,0 +1,185 @@
+"""``rlgo study report``: a study's tidy tables, statistics across seeds, and figures.
+
+Every number comes from the study's one match database, fitted once over all its games
+(Bradley-Terry, random = 0; :mod:`rlgo.evaluation.elo`), so every snapshot of every
+agent and seed, and the anchors, sit on one scale.
+
+Files written to the study's folder:
+
+==========================  ===========================================================
+``results.csv``             one row per evaluation of every run: study, agent, learner,
+                            seed, run, policy ("raw", or "search"), the counters, the
+                            snapshot's Elo and its standard error on the final scale,
+                            and its score against each ladder opponent
+``league.csv``              one row per league entrant (final snapshots and anchors):
+                            Elo, standard error, 95% interval, games, wins, losses
+``agents.csv``              per agent, across seeds: the interquartile mean (IQM) of the
+                            final Elo with a 95% bootstrap interval, the mean, the runs
+``improvement.csv``         per ordered pair of agents: the probability that a run of the
+                            first ends above a run of the second, with a 95% interval
+``head_to_head.csv``        league games: mean score of each entrant against each other
+``figures/*.png|svg``       Elo against env steps, games, network evaluations and wall
+                            time; the league's head-to-head heatmap; the final Elo table
+==========================  ===========================================================
+
+Statistics across seeds: the IQM and the probability of improvement are rliable's
+(``rliable.metrics.aggregate_iqm``, ``probability_of_improvement``); their intervals are
+percentile bootstraps over runs (scipy), which is what rliable's stratified bootstrap does
+with one task. (rliable 1.2's own bootstrap module needs ``arch < 8``, which does not
+import under pandas 3.) With one seed per agent there is no spread to bootstrap: the
+intervals are left empty.
+"""
+
+from __future__ import annotations
+
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rliable import metrics as rl_metrics
+from scipy.stats import bootstrap
+
+from rlgo.evaluation.elo import fit_elo
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.study.config import StudyConfig
+from rlgo.study.league import entrants
+from rlgo.study.plots import elo_curves, plot_final_elo, plot_head_to_head, plot_study_curves
+from rlgo.training.runs import load_metrics
+
+BOOTSTRAP_RESAMPLES = 5_000
+"""Bootstrap resamples behind every interval across seeds."""
+
+
+def _runs(study: StudyConfig) -> list[tuple[str, str, int, Path]]:
+    """(agent label, learner, seed, run dir) of every run that has evaluations."""
+    out = []
+    for agent, seed, run in study.run_names():
+        path = study.out_dir / "runs" / run
+        if (path / "metrics.csv").exists():
+            out.append((agent.label, agent.learner, seed, path))
+    return out
+
+
+def results_table(study: StudyConfig) -> pd.DataFrame:
+    """One row per evaluation of every run (module docstring, ``results.csv``)."""
+    runs = _runs(study)
+    if not runs:
+        raise ValueError(f"study {study.name!r} has no runs with metrics in {study.out_dir}")
+    curves = elo_curves([r[3] for r in runs], db=study.db_url)
+    info = pd.DataFrame([{"run": p.name, "agent": a, "learner": learner, "seed": s}
+                         for a, learner, s, p in runs])
+    scores = []
+    for _, _, _, path in runs:
+        m = load_metrics(path)
+        part = m[m.metric.str.match(r"^eval/vs_[^/]+/score$")]
+        if part.empty:
+            continue
+        wide = part.assign(metric="score_vs_" + part.metric.str.slice(8, -6)).pivot_table(
+            index="env_steps", columns="metric", values="value").reset_index()
+        scores.append(wide.assign(run=path.name, policy="raw"))
+    table = curves.merge(info, on="run").rename(columns={"stderr": "elo_stderr"})
+    if scores:
+        table = table.merge(pd.concat(scores), on=["run", "env_steps", "policy"], how="left")
+    first = ["agent", "learner", "seed", "run", "policy"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    return table.assign(study=study.name).sort_values(["agent", "seed", "policy", "env_steps"],
+                                                      ignore_index=True)
+
+
+def league_table(study: StudyConfig) -> pd.DataFrame:
+    """Final Elo of the league's entrants (module docstring, ``league.csv``)."""
+    games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
+                                                        with_sgf=False)
+    table = fit_elo(games).set_index("player")
+    rows = []
+    for e in entrants(study):
+        if e.name in table.index:
+            r = table.loc[e.name]
+            rows.append({"player": e.name, "agent": e.agent or e.name,
+                         "seed": e.seed if e.path else None, "anchor": e.path is None,
+                         **{k: r[k] for k in ("elo", "stderr", "lo", "hi", "games", "wins",
+                                              "losses", "draws")}})
+    return pd.DataFrame(rows).sort_values("elo", ascending=False, ignore_index=True)
+
+
+def _interval(statistic, samples: tuple[np.ndarray, ...]) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of ``statistic`` over runs; NaN without spread."""
+    if min(len(s) for s in samples) < 2 or all(np.ptp(s) == 0 for s in samples):
+        return float("nan"), float("nan")
+    res = bootstrap(samples, statistic, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+                    vectorized=False, paired=False, random_state=0)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def agent_statistics(league: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per agent, the IQM of its runs' final Elo with an interval; per ordered pair, the
+    probability of improvement with an interval (module docstring)."""
+    runs = league[~league.anchor]
+    finals = {a: g.elo.to_numpy(float) for a, g in runs.groupby("agent", sort=False)}
+
+    def iqm(x: np.ndarray) -> float:
+        return float(rl_metrics.aggregate_iqm(np.asarray(x)[:, None]))
+
+    def improvement(x: np.ndarray, y: np.ndarray) -> float:
+        return float(rl_metrics.probability_of_improvement(np.asarray(x)[:, None],
+                                                           np.asarray(y)[:, None]))
+
+    agents = pd.DataFrame([{"agent": a, "runs": len(x), "iqm_elo": iqm(x),
+                            **dict(zip(("iqm_lo", "iqm_hi"), _interval(iqm, (x,)), strict=True)),
+                            "mean_elo": float(np.mean(x))} for a, x in finals.items()])
+    pairs = pd.DataFrame([{"agent": a, "over": b, "p_improvement": improvement(finals[a],
+                                                                              finals[b]),
+                           **dict(zip(("lo", "hi"), _interval(improvement,
+                                                               (finals[a], finals[b])),
+                                      strict=True))}
+                          for a, b in permutations(finals, 2)],
+                         columns=["agent", "over", "p_improvement", "lo", "hi"])
+    return agents.sort_values("iqm_elo", ascending=False, ignore_index=True), pairs
+
+
+def head_to_head(study: StudyConfig) -> pd.DataFrame:
+    """Mean score (win 1, draw 1/2) of each league entrant against each other, from the
+    league's games only: columns player, opponent, score, games."""
+    games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
+                                                        with_sgf=False)
+    games = games[games.run.fillna("").str.startswith("league/")]
+    if games.empty:
+        return pd.DataFrame(columns=["player", "opponent", "score", "games"])
+    black = np.where(games.winner == "B", 1.0, np.where(games.winner == "draw", 0.5, 0.0))
+    both = pd.concat([pd.DataFrame({"player": games.black, "opponent": games.white,
+                                    "score": black}),
+                      pd.DataFrame({"player": games.white, "opponent": games.black,
+                                    "score": 1.0 - black})])
+    return both.groupby(["player", "opponent"], as_index=False).agg(
+        score=("score", "mean"), games=("score", "size"))
+
+
+def write_report(study: StudyConfig) -> dict[str, Path]:
+    """Write the tables and figures (module docstring); returns name -> path."""
+    out = study.out_dir
+    written: dict[str, Path] = {}
+    results = results_table(study)
+    written["results"] = _csv(results, out / "results.csv")
+    figures = out / "figures"
+    written.update(plot_study_curves(results, figures / "elo_curves"))
+    h2h = head_to_head(study)
+    if not h2h.empty:
+        league = league_table(study)
+        agents, pairs = agent_statistics(league)
+        written["league"] = _csv(league, out / "league.csv")
+        written["agents"] = _csv(agents, out / "agents.csv")
+        written["improvement"] = _csv(pairs, out / "improvement.csv")
+        written["head_to_head"] = _csv(h2h, out / "head_to_head.csv")
+        order = list(league.player)
+        written.update(plot_head_to_head(h2h, order, figures / "league_head_to_head"))
+        written.update(plot_final_elo(league, agents, figures / "final_elo"))
+    return written
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path

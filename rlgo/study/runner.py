@@ -1,0 +1,253 @@
+"""``rlgo study run``: train every (agent, seed) of a study, play the league, report.
+
+::
+
+    runs/<study>/
+      study.toml           a copy of the study file as last run
+      matches.sqlite       every game of the study: every run's evaluations and the league
+      configs/<run>.toml   each run's full config (rlgo train --config takes it)
+      runs/<run>/          each run's directory (rlgo.training.runs), <run> = <agent>-s<seed>
+      logs/<task>.log      output of each worker process
+      results.csv ...      the report (rlgo.study.report)
+
+Each run is one ``rlgo train --config configs/<run>.toml --out runs/<run>`` process, and
+the league is played by ``workers`` ``python -m rlgo.study.league`` processes sharing its
+pairings; at most ``workers`` processes run at once. Every worker is given
+``cores // workers`` threads (numba, torch and BLAS), so workers never oversubscribe the
+cores: numba's thread pool collapses when they do.
+
+Resume: a rerun skips finished runs, resumes the others from their checkpoints (their
+games after the checkpoint are deleted and replayed) and replays unfinished league
+pairings (:mod:`rlgo.study.league`), so a killed study loses nothing and counts no game
+twice. SIGINT or SIGTERM stops the workers (they resume on the next run) and exits 130.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlgo.study.config import StudyConfig, load_study, run_configs
+from rlgo.training.config import dump_toml, to_table
+from rlgo.training.loop import finished
+
+
+@dataclass
+class Task:
+    """One worker process."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    run_dir: Path | None = None
+    """The training run it advances (for the progress display), if any."""
+    returncode: int | None = None
+    started: float = 0.0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+class StudyFailed(RuntimeError):
+    """Some worker processes failed; the message names them and their logs."""
+
+
+def cpu_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    """The environment of a worker: ``threads`` threads for numba, torch and BLAS."""
+    n = str(max(1, threads))
+    return {**os.environ, "NUMBA_NUM_THREADS": n, "OMP_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+
+
+def write_run_configs(study: StudyConfig) -> dict[str, Path]:
+    """Each run's full config as a file under ``configs/``; returns run name -> file."""
+    folder = study.out_dir / "configs"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for agent, seed, run in study.run_names():
+        train, agent_cfg, net = run_configs(study, agent, seed)
+        path = folder / f"{run}.toml"
+        text = dump_toml({"train": to_table(train), "agent": to_table(agent_cfg),
+                          "net": to_table(net)})
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        files[run] = path
+    return files
+
+
+def training_tasks(study: StudyConfig) -> list[Task]:
+    """A task for every run not yet finished."""
+    files = write_run_configs(study)
+    tasks = []
+    for agent, seed, run in study.run_names():
+        out = study.out_dir / "runs" / run
+        train, _, _ = run_configs(study, agent, seed)
+        if finished(out, train):
+            continue
+        argv = [sys.executable, "-m", "rlgo.cli", "train", "--config", str(files[run]),
+                "--out", str(out), "--no-progress"]
+        tasks.append(Task(f"train {run}", argv, study.out_dir / "logs" / f"{run}.log", out))
+    return tasks
+
+
+def league_tasks(study: StudyConfig, study_file: Path, workers: int) -> list[Task]:
+    """``workers`` processes, each playing its share of the league's pairings."""
+    if study.league_games == 0:
+        return []
+    return [Task(f"league {k + 1}/{workers}",
+                 [sys.executable, "-m", "rlgo.study.league", str(study_file.resolve()), str(k),
+                  str(workers)], study.out_dir / "logs" / f"league_{k + 1}_of_{workers}.log")
+            for k in range(workers)]
+
+
+def run_tasks(tasks: Sequence[Task], workers: int, *, threads: int,
+              show: Callable[[Sequence[Task]], None] | None = None,
+              poll_s: float = 0.5, show_every_s: float = 5.0) -> list[Task]:
+    """Run ``tasks``, at most ``workers`` at once; returns those that failed. SIGINT or
+    SIGTERM terminates the running ones (they resume next time) and raises
+    KeyboardInterrupt."""
+    pending, running, failed = list(tasks), [], []
+    stopped: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, _: stopped.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    last_show = 0.0
+    try:
+        while pending or running:
+            if stopped:
+                raise KeyboardInterrupt(f"signal {stopped[0]}")
+            while pending and len(running) < workers:
+                task = pending.pop(0)
+                task.log.parent.mkdir(parents=True, exist_ok=True)
+                with open(task.log, "ab") as log:
+                    task.process = subprocess.Popen(task.argv, stdout=log,
+                                                    stderr=subprocess.STDOUT,
+                                                    env=worker_env(threads))
+                task.started = time.time()
+                running.append(task)
+            for task in list(running):
+                code = task.process.poll() if task.process is not None else 0
+                if code is not None:
+                    task.returncode = code
+                    running.remove(task)
+                    if code != 0:
+                        failed.append(task)
+            if show is not None and time.time() - last_show >= show_every_s:
+                show(list(tasks))
+                last_show = time.time()
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        _stop(running)
+        raise
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if show is not None:
+        show(list(tasks))
+    return failed
+
+
+def _stop(running: Sequence[Task]) -> None:
+    """Terminate the running workers (each resumes from its last checkpoint)."""
+    for task in running:
+        if task.process is not None:
+            task.process.terminate()
+    for task in running:
+        if task.process is not None:
+            try:
+                task.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                task.process.kill()
+
+
+def latest_row(run_dir: Path) -> dict[str, float]:
+    """Counters of the last metrics row of a run, and its latest ``eval/elo`` (read from
+    the end of ``metrics.csv`` only)."""
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return {}
+    with open(path, "rb") as f:
+        header = f.readline().decode()
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 200_000))
+        tail = f.read().decode(errors="replace").splitlines()[1:]
+    rows = list(csv.DictReader(io.StringIO(header + "\n".join(tail))))
+    if not rows:
+        return {}
+    out = {k: float(v) for k, v in rows[-1].items() if k not in ("metric", "value") and v}
+    elo = [r for r in rows if r.get("metric") == "eval/elo"]
+    if elo:
+        out["elo"] = float(elo[-1]["value"])
+    rates = [r for r in rows if r.get("metric") == "charts/games_per_s"]
+    if rates:
+        out["games_per_s"] = float(rates[-1]["value"])
+    return out
+
+
+def progress_printer(study: StudyConfig) -> Callable[[Sequence[Task]], None]:
+    """A ``show`` for :func:`run_tasks`: one line per run (state, budget spent, games/s,
+    latest Elo), redrawn in place on a terminal."""
+    unit = {"env_steps": "env_steps", "nn_evals": "nn_evals", "wall_s": "wall_s"}[study.budget]
+    tty = sys.stdout.isatty()
+
+    def show(tasks: Sequence[Task]) -> None:
+        lines = []
+        for task in tasks:
+            state = ("done" if task.returncode == 0 else "FAILED" if task.returncode
+                     else "running" if task.process else "waiting")
+            line = f"{task.name:<40} {state:<8}"
+            if task.run_dir is not None:
+                row = latest_row(task.run_dir)
+                if row:
+                    spent = row.get(unit, 0.0) / study.amount
+                    line += (f" {min(spent, 1.0):6.1%} of budget  "
+                             f"{row.get('env_steps', 0):>10,.0f} steps  "
+                             f"{row.get('games_per_s', float('nan')):6.1f} games/s  "
+                             f"Elo {row.get('elo', float('nan')):6.0f}")
+            lines.append(line)
+        width = shutil.get_terminal_size().columns
+        text = "\n".join(line[:width] for line in lines)
+        if tty:
+            print(f"\x1b[{len(lines)}F\x1b[J" if show.drawn else "", end="")  # type: ignore[attr-defined]
+            show.drawn = True  # type: ignore[attr-defined]
+        print(text + ("" if tty else "\n"), flush=True)
+
+    show.drawn = False  # type: ignore[attr-defined]
+    return show
+
+
+def run_study(study_file: str | Path, workers: int | None = None,
+              show: bool = True) -> StudyConfig:
+    """Train every run, play the league, write the report (module docstring). Raises
+    StudyFileError for a bad study file, StudyFailed if a worker failed (the report is
+    still written for what finished), KeyboardInterrupt when stopped."""
+    from rlgo.study.report import write_report
+
+    study_file = Path(study_file)
+    study = load_study(study_file)
+    study.out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(study_file, study.out_dir / "study.toml")
+    n = workers if workers is not None else study.workers
+    n = n or cpu_cores()
+    threads = max(1, cpu_cores() // n)
+    printer = progress_printer(study) if show else None
+    failed = run_tasks(training_tasks(study), n, threads=threads, show=printer)
+    if not failed:
+        failed = run_tasks(league_tasks(study, study_file, n), n, threads=threads,
+                           show=printer)
+    write_report(study)
+    if failed:
+        names = "; ".join(f"{t.name} (exit {t.returncode}, log {t.log})" for t in failed)
+        raise StudyFailed(f"{len(failed)} worker(s) failed: {names}")
+    return study
