@@ -313,6 +313,12 @@ def study_run(
         help="Runs trained at once, one process each (default: the study's workers, "
         "else one per core).")] = None,
     progress: Annotated[bool, typer.Option(help="Show each run's progress.")] = True,
+    backend: Annotated[str, typer.Option(
+        help="local: worker processes on this machine; ray: Ray tasks on a cluster (needs "
+        "the ray extra, a shared filesystem and a database server: [study] db).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (ray://host:10001, or 'auto'); default: a local Ray "
+        "instance.")] = None,
 ) -> None:
     """Train every agent and seed of a study, play its league, and write its report.
     A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
@@ -320,8 +326,8 @@ def study_run(
     from rlgo.study.runner import StudyFailed, run_study
 
     try:
-        config = run_study(study, workers, show=progress)
-    except StudyFileError as exc:
+        config = run_study(study, workers, show=progress, backend=backend, address=address)
+    except (StudyFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except StudyFailed as exc:
@@ -360,6 +366,37 @@ def _print_study_summary(config) -> None:
         typer.echo("\nper agent, across seeds (IQM, 95% bootstrap interval):")
         typer.echo(agents.round(1).to_string(index=False))
     typer.echo(f"\ntables and figures in {out}")
+
+
+@app.command()
+def tune(
+    search: Annotated[str, typer.Argument(
+        metavar="SEARCH", help="Search file (TOML), e.g. studies/tune_ppo_5x5.toml.")],
+    workers: Annotated[int, typer.Option(
+        help="Processes running trials at once, each with cores // workers threads; 1 runs "
+        "them in this process.")] = 1,
+    report_only: Annotated[bool, typer.Option(
+        "--report-only", help="Run no trial: rewrite trials.csv, figures/ and best.toml "
+        "from the stored study.")] = False,
+) -> None:
+    """Search one agent's hyper-parameters with Optuna: one training run per trial, all
+    rated on one Elo scale. A rerun resumes up to the file's `trials`. Writes trials.csv,
+    figures/ and best.toml (for rlgo train --config, or a study's agent config)."""
+    from rlgo.study.tune import tune_main
+    from rlgo.study.workers import SearchError
+
+    try:
+        summary = tune_main(search, workers, report_only, echo=typer.echo)
+    except ValueError as exc:  # bad search file, ladder, storage or out
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except SearchError as exc:  # a worker process failed; the report is written first
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:  # running trials end FAIL ("interrupted")
+        typer.echo("interrupted: rerun the same command to go on", err=True)
+        raise typer.Exit(130) from exc
+    typer.echo(summary)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,9 @@ it; with both, ``winner`` decides (they disagree when a game is forfeited by an 
 Concurrency: several processes may write to one SQLite file. Connections use WAL journalling
 (readers never block the writer) and a busy timeout (a writer waits for another's transaction
 instead of failing), and every write transaction starts with ``BEGIN IMMEDIATE`` so that it
-takes the write lock up front rather than failing on an upgrade from read to write.
+takes the write lock up front rather than failing on an upgrade from read to write. On
+PostgreSQL, clients creating the tables at once take turns (an advisory lock); tested with
+two processes writing games into one server (``tests/test_postgres.py``).
 
 Usage::
 
@@ -94,6 +96,7 @@ PLAYER_COLUMNS: tuple[str, ...] = ("id", "name", "kind", "spec", "created_at")
 """Columns of :meth:`MatchDB.players`, in order."""
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SCHEMA_LOCK_KEY = 0x726C676F  # "rlgo": the PostgreSQL advisory lock around table creation
 
 
 class MatchDBError(RuntimeError):
@@ -209,6 +212,10 @@ class MatchDB:
                 self._check_schema()
             else:
                 with self._write() as conn:
+                    if conn.dialect.name == "postgresql":  # two clients creating the tables
+                        # at once collide on PostgreSQL's catalog: take turns (lock held
+                        # until this transaction ends)
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})")
                     _Base.metadata.create_all(conn)
         except DBAPIError as err:
             self._engine.dispose()

@@ -106,6 +106,10 @@ class StudyConfig:
     Relative to the working directory."""
     workers: int = 0
     """Runs trained at once, one process each; 0 means one per CPU core."""
+    db: str = ""
+    """Match database URL of the whole study; "" means a SQLite file in the output folder.
+    Studies spread over several machines (``--backend ray``) need a server every machine
+    reaches, e.g. ``postgresql+psycopg://user@host/rlgo``."""
     eval_every: int = 10_000
     """Env steps between evaluations of every run."""
     eval_games: int = 20
@@ -160,7 +164,7 @@ class StudyConfig:
     @property
     def db_url(self) -> str:
         """The one match database of the study: every run's and the league's games."""
-        return f"sqlite:///{self.out_dir / 'matches.sqlite'}"
+        return self.db or f"sqlite:///{self.out_dir / 'matches.sqlite'}"
 
     @property
     def anchors(self) -> tuple[str, ...]:
@@ -173,7 +177,8 @@ class StudyConfig:
 
 _SCHEMA: dict[str, dict[str, str]] = {
     "study": {"name": "name", "board_size": "board_size", "komi": "komi", "budget": "budget",
-              "amount": "amount", "seeds": "seeds", "out": "out", "workers": "workers"},
+              "amount": "amount", "seeds": "seeds", "out": "out", "workers": "workers",
+              "db": "db"},
     "evaluation": {"every": "eval_every", "games": "eval_games", "ladder": "eval_ladder",
                    "snapshots": "eval_snapshots"},
     "league": {"games": "league_games", "opening_moves": "league_opening_moves",
@@ -227,7 +232,9 @@ def load_study(path: str | Path) -> StudyConfig:
         try:
             run_configs(study, agent, study.seeds[0])
         except ValueError as exc:
-            raise StudyFileError(f"{path}: {exc}") from exc
+            key = f"agents.{agent.label}"
+            message = str(exc) if key in str(exc) else f"{key}: {exc}"
+            raise StudyFileError(f"{path}: {message}") from exc
     return study
 
 

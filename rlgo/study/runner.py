@@ -133,7 +133,8 @@ def run_tasks(tasks: Sequence[Task], workers: int, *, threads: int,
                 with open(task.log, "ab") as log:
                     task.process = subprocess.Popen(task.argv, stdout=log,
                                                     stderr=subprocess.STDOUT,
-                                                    env=worker_env(threads))
+                                                    env=worker_env(threads),
+                                                    preexec_fn=_die_with_parent)
                 task.started = time.time()
                 running.append(task)
             for task in list(running):
@@ -156,6 +157,16 @@ def run_tasks(tasks: Sequence[Task], workers: int, *, threads: int,
     if show is not None:
         show(list(tasks))
     return failed
+
+
+def _die_with_parent() -> None:
+    """In a worker, before it starts: ask Linux to send it SIGTERM when the study process
+    dies, even by SIGKILL, so that no orphan keeps a run locked (elsewhere: nothing)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop(running: Sequence[Task]) -> None:
@@ -227,11 +238,61 @@ def progress_printer(study: StudyConfig) -> Callable[[Sequence[Task]], None]:
     return show
 
 
-def run_study(study_file: str | Path, workers: int | None = None,
-              show: bool = True) -> StudyConfig:
-    """Train every run, play the league, write the report (module docstring). Raises
-    StudyFileError for a bad study file, StudyFailed if a worker failed (the report is
-    still written for what finished), KeyboardInterrupt when stopped."""
+def run_tasks_on_ray(tasks: Sequence[Task], *, threads: int, address: str | None = None,
+                     show: Callable[[Sequence[Task]], None] | None = None,
+                     poll_s: float = 1.0) -> list[Task]:
+    """Like :func:`run_tasks`, each task a Ray task (``threads`` CPUs each) running the
+    same command on whichever node Ray picks; returns the failed ones. ``address``: the
+    cluster's (None starts or joins a local instance). Paths in the commands must mean the
+    same on every node (a shared filesystem) and the match database must be a server
+    they all reach."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise StudyFailed("the ray backend needs Ray: pip install 'rlgo[ray]'") from exc
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=threads, max_retries=0)(_run_command)
+    cwd = os.getcwd()
+    refs = {remote.remote(t.argv, str(t.log), worker_env(threads), cwd): t for t in tasks}
+    for task in tasks:
+        task.started = time.time()
+    pending, failed = list(refs), []
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=poll_s)
+            for ref in done:
+                task = refs[ref]
+                try:
+                    task.returncode = int(ray.get(ref))
+                except Exception:  # the task's node died, or Ray cancelled it
+                    task.returncode = -1
+                if task.returncode != 0:
+                    failed.append(task)
+            if show is not None:
+                show(list(tasks))
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    return failed
+
+
+def _run_command(argv: list[str], log: str, env: dict[str, str], cwd: str) -> int:
+    """A Ray task's body: run one worker command, its output appended to ``log``."""
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                              cwd=cwd, check=False).returncode
+
+
+def run_study(study_file: str | Path, workers: int | None = None, show: bool = True,
+              backend: str = "local", address: str | None = None) -> StudyConfig:
+    """Train every run, play the league, write the report (module docstring).
+    ``backend``: "local" (processes here) or "ray" (Ray tasks; ``address`` the cluster's).
+    Raises StudyFileError for a bad study file, StudyFailed if a worker failed (the report
+    is still written for what finished), KeyboardInterrupt when stopped."""
     from rlgo.study.report import write_report
 
     study_file = Path(study_file)
@@ -242,10 +303,17 @@ def run_study(study_file: str | Path, workers: int | None = None,
     n = n or cpu_cores()
     threads = max(1, cpu_cores() // n)
     printer = progress_printer(study) if show else None
-    failed = run_tasks(training_tasks(study), n, threads=threads, show=printer)
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+
+    def run(tasks: list[Task]) -> list[Task]:
+        if backend == "ray":
+            return run_tasks_on_ray(tasks, threads=threads, address=address, show=printer)
+        return run_tasks(tasks, n, threads=threads, show=printer)
+
+    failed = run(training_tasks(study))
     if not failed:
-        failed = run_tasks(league_tasks(study, study_file, n), n, threads=threads,
-                           show=printer)
+        failed = run(league_tasks(study, study_file, n))
     write_report(study)
     if failed:
         names = "; ".join(f"{t.name} (exit {t.returncode}, log {t.log})" for t in failed)

@@ -1,0 +1,246 @@
+"""Studies: study-file validation, a tiny study end to end, a killed study resumed to the
+same results, statistics across seeds, and the figures from a synthetic table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.study.config import StudyFileError, load_study, run_configs
+from rlgo.study.league import pairings
+from rlgo.study.plots import plot_final_elo, plot_head_to_head, plot_study_curves
+from rlgo.study.report import agent_statistics
+from rlgo.study.runner import latest_row, run_study
+
+TINY = """
+[study]
+name = "tiny"
+board_size = 5
+budget = "env_steps"
+amount = 500
+seeds = [0, 1]
+out = "{out}"
+workers = 2
+
+[evaluation]
+every = 250
+games = 4
+ladder = ["random", "rollout:4"]
+snapshots = 1
+
+[league]
+games = 4
+opening_moves = 2
+
+[train]
+parallel_games = 8
+games_per_iteration = 8
+
+[net]
+blocks = 1
+channels = 8
+value_hidden = 8
+
+[agents.reinforce]
+learner = "reinforce"
+
+[agents.ppo]
+learner = "ppo"
+agent = {{ lr = 0.002 }}
+"""
+
+
+def tiny_study(tmp_path: Path, name: str = "tiny.toml", **replace: str) -> Path:
+    text = TINY.format(out=tmp_path / name.removesuffix(".toml"))
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ----------------------------------------------------------------------- validation
+
+@pytest.mark.parametrize("old, new, message", [
+    ('budget = "env_steps"', 'budget = "games"', "study.budget = 'games'; choose one of "
+                                                 "env_steps, nn_evals, wall_s"),
+    ("amount = 500", 'amount = "lots"', "study.amount = 'lots' is not a float"),
+    ("seeds = [0, 1]", "seeds = [0, 0]", "repeats a seed"),
+    ("[league]", "[leage]", "unknown tables \\['leage'\\]"),
+    ("games = 4\nopening_moves", "rounds = 4\nopening_moves", "unknown keys \\['rounds'\\] in "
+                                                            "\\[league\\]; valid keys: games"),
+    ('learner = "ppo"', 'learner = "sac"', "agents.ppo.*sac"),
+    ("lr = 0.002", "learning_rate = 0.002", "unknown keys \\['learning_rate'\\].*valid keys"),
+    ("lr = 0.002", "lr = -1.0", "lr"),
+    ("lr = 0.002 }", "lr = 0.002 }\ntrain = { env_steps = 10 }",
+     "agents.ppo.train sets \\['env_steps'\\], which the study fixes"),
+    ("board_size = 5", "board_size = 4", "board"),
+    ("blocks = 1", "blocks = 'one'", "blocks = 'one' is not a int"),
+])
+def test_bad_study_files_name_the_file_the_key_and_the_choices(tmp_path, old, new, message):
+    path = tiny_study(tmp_path, **{old: new})
+    with pytest.raises(StudyFileError, match=message) as info:
+        load_study(path)
+    assert str(path) in str(info.value)
+
+
+def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
+    best = tmp_path / "best.toml"
+    best.write_text("[train]\nagent = 'ppo'\nparallel_games = 4\nboard_size = 9\n"
+                    "[agent]\nlr = 0.05\nepochs = 2\n[net]\nchannels = 16\n")
+    study = load_study(tiny_study(tmp_path, **{"learner = \"ppo\"":
+                                               "learner = \"ppo\"\nconfig = \"best.toml\""}))
+    ppo = study.agents[1]
+    train, agent, net = run_configs(study, ppo, seed=1)
+    assert (agent.lr, agent.epochs) == (0.002, 2)  # the study's table beats the file
+    assert (train.parallel_games, net.channels) == (8, 8)  # study [train]/[net] beat it too
+    assert (train.board_size, train.seed, train.env_steps, train.eval_every) == (5, 1, 500, 250)
+    assert train.db == study.db_url  # one database for the whole study
+
+
+# ----------------------------------------------------------------------- end to end
+
+def _results(out: Path) -> pd.DataFrame:
+    timing = ["wall_s"]
+    return pd.read_csv(out / "results.csv").drop(columns=timing)
+
+
+def test_a_tiny_study_runs_end_to_end_and_a_killed_one_resumes_to_the_same_results(tmp_path):
+    path = tiny_study(tmp_path)
+    study = run_study(path, show=False)
+    out = study.out_dir
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(set(results.run)) == ["ppo-s0", "ppo-s1", "reinforce-s0", "reinforce-s1"]
+    evaluations = results.groupby("run").size()
+    assert (evaluations == 3).all()  # steps 0, >= 250, and the end (>= 500)
+    assert {"score_vs_random", "score_vs_rollout:4", "elo", "elo_stderr"} <= set(results)
+    league = pd.read_csv(out / "league.csv")
+    assert len(league) == 4 + 2 and league.anchor.sum() == 2
+    assert league.loc[league.player == "random", "elo"].item() == 0.0
+    n_pairs = len(pairings(study))
+    assert n_pairs == 15
+    db = MatchDB(study.db_url, read_only=True)
+    league_games = db.games(with_sgf=False).query("run.str.startswith('league/')")
+    assert len(league_games) == 15 * 4
+    agents = pd.read_csv(out / "agents.csv")
+    assert sorted(agents.agent) == ["ppo", "reinforce"] and (agents.runs == 2).all()
+    assert len(pd.read_csv(out / "improvement.csv")) == 2
+    for figure in ("elo_curves", "league_head_to_head", "final_elo"):
+        for ext in ("png", "svg"):
+            assert (out / "figures" / f"{figure}.{ext}").stat().st_size > 1000
+
+    # the same study killed (SIGKILL) while training, then rerun
+    again = tiny_study(tmp_path, "again.toml", **{'name = "tiny"': 'name = "again"'})
+    proc = subprocess.Popen([sys.executable, "-m", "rlgo.cli", "study", "run", str(again),
+                             "--no-progress"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    runs = tmp_path / "again" / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(runs.glob("*/checkpoints/*.pt")):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "again" / "league.csv").exists()  # it died before the league
+    time.sleep(1.0)  # its workers get SIGTERM as it dies
+    resumed = run_study(again, show=False)
+    pd.testing.assert_frame_equal(_results(resumed.out_dir).drop(columns="study"),
+                                  _results(out).drop(columns="study"), atol=1e-6)
+    redo = MatchDB(resumed.db_url, read_only=True).games(with_sgf=False)
+    first = db.games(with_sgf=False)
+    assert len(redo) == len(first)  # no game lost or counted twice
+    key = ["black", "white", "winner", "moves", "run", "env_steps"]
+    assert (redo[key].sort_values(key, ignore_index=True)
+            .equals(first[key].sort_values(key, ignore_index=True)))
+
+    # a rerun of a finished study plays nothing more
+    run_study(again, show=False)
+    assert len(MatchDB(resumed.db_url, read_only=True).games(with_sgf=False)) == len(first)
+
+
+def test_a_partial_league_pairing_is_replayed_whole(tmp_path):
+    from rlgo.study.league import play_pairing
+
+    path = tiny_study(tmp_path, **{"seeds = [0, 1]": "seeds = [0]", "amount = 500":
+                                   "amount = 100", "workers = 2": "workers = 1"})
+    study = run_study(path, show=False)
+    db = MatchDB(study.db_url)
+    pairing = pairings(study)[0]
+    games = db.games(run=pairing.tag, with_sgf=False)
+    db.delete_games(run=pairing.tag)
+    # a killed league leaves some of a pairing's games: they are replaced, not added to
+    from rlgo.evaluation.matchdb import GameRecord
+
+    db.add_games([GameRecord(black=games.black[0], white=games.white[0], board_size=5,
+                             komi=games.komi[0], score=1.0, run=pairing.tag)])
+    assert play_pairing(study, 0) == 4
+    again = db.games(run=pairing.tag, with_sgf=False)
+    assert len(again) == 4
+    assert list(again.winner) == list(games.winner)  # the same games as the first time
+    assert play_pairing(study, 0) == 0
+
+
+def test_latest_row_reads_counters_and_elo_from_the_end_of_the_metrics(tmp_path):
+    from rlgo.training.runs import Counters, RunDir
+
+    run = RunDir(tmp_path / "r")
+    run.open_metrics(keep_rows=0)
+    run.log(Counters(env_steps=0), {"eval/elo": -20.0})
+    run.log(Counters(env_steps=100, games=4), {"charts/games_per_s": 3.5})
+    run.log(Counters(env_steps=200, games=8), {"eval/elo": 55.0})
+    row = latest_row(tmp_path / "r")
+    assert (row["env_steps"], row["games"], row["elo"], row["games_per_s"]) == (200, 8, 55, 3.5)
+    assert latest_row(tmp_path / "nothing") == {}
+
+
+# ----------------------------------------------------------------------- statistics
+
+def test_agent_statistics_use_rliable_iqm_and_probability_of_improvement():
+    league = pd.DataFrame({
+        "player": [f"a-s{i}" for i in range(4)] + [f"b-s{i}" for i in range(4)] + ["random"],
+        "agent": ["a"] * 4 + ["b"] * 4 + ["random"],
+        "elo": [0.0, 100.0, 200.0, 1000.0, -50.0, -40.0, -30.0, -20.0, 0.0],
+        "anchor": [False] * 8 + [True]})
+    agents, pairs = agent_statistics(league)
+    a = agents.set_index("agent")
+    assert a.loc["a", "iqm_elo"] == pytest.approx(150.0)  # mean of the middle two of four
+    assert a.loc["b", "iqm_elo"] == pytest.approx(-35.0)
+    assert a.loc["a", "mean_elo"] == pytest.approx(325.0)
+    assert a.loc["a", "iqm_lo"] <= 150.0 <= a.loc["a", "iqm_hi"]
+    p = pairs.set_index(["agent", "over"]).p_improvement
+    assert p["a", "b"] == pytest.approx(1.0) and p["b", "a"] == pytest.approx(0.0)
+    one_seed = league[league.player.isin(["a-s0", "b-s0", "random"])]
+    agents, pairs = agent_statistics(one_seed)
+    assert agents.iqm_lo.isna().all()  # one run: nothing to bootstrap
+
+
+def test_figures_from_a_synthetic_results_table(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for agent, slope in (("fast", 2.0), ("slow", 0.5)):
+        for seed in range(3):
+            for step in range(0, 50_001, 10_000):
+                rows.append({"agent": agent, "seed": seed, "policy": "raw",
+                             "env_steps": step, "games": step // 25, "nn_evals": step * 3,
+                             "wall_s": step / 900 * (1 + seed / 10),
+                             "elo": slope * step / 100 + rng.normal(0, 20)})
+    written = plot_study_curves(pd.DataFrame(rows), tmp_path / "curves")
+    assert sorted(written) == ["curves.png", "curves.svg"]
+    h2h = pd.DataFrame({"player": ["x", "y"], "opponent": ["y", "x"], "score": [0.75, 0.25],
+                        "games": [8, 8]})
+    plot_head_to_head(h2h, ["x", "y"], tmp_path / "h2h")
+    league = pd.DataFrame({"player": ["x", "random"], "agent": ["x", "random"],
+                           "elo": [120.0, 0.0], "lo": [80.0, 0.0], "hi": [160.0, 0.0],
+                           "anchor": [False, True]})
+    agents = pd.DataFrame({"agent": ["x"], "iqm_elo": [120.0]})
+    plot_final_elo(league, agents, tmp_path / "final")
+    for name in ("curves", "h2h", "final"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
