@@ -16,6 +16,7 @@ import numpy as np
 
 from rlgo.envs import _kernels as K
 from rlgo.envs._kernels import BLACK, EMPTY, NUM_PLANES, WHITE, Boards, Geometry
+from rlgo.envs.threads import configure as configure_threads
 
 MIN_SIZE, MAX_SIZE = 5, 19
 
@@ -176,6 +177,7 @@ class GoEngine:
     def __post_init__(self) -> None:
         if self.num_games < 1:
             raise ValueError(f"num_games must be >= 1, got {self.num_games}")
+        configure_threads()  # before the first parallel kernel starts numba's pool
         self.geo = geometry(self.rules)
         self.state = _new_boards(self.num_games, self.rules)
         self._rewards = np.zeros((self.num_games, 2), np.float32)

@@ -29,6 +29,9 @@ def bench_env(
                                                   help="Board sizes to measure.")] = None,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each row.")] = 3.0,
     batch: Annotated[int, typer.Option(help="Games stepped together by the batched engine.")] = 512,
+    contended: Annotated[bool, typer.Option(
+        "--contended", help="Measure every row twice: idle, then while a busy process "
+        "occupies one core; prints the contended/idle ratios.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Random-play steps/s of rlgo's batched engine and AEC env against PettingZoo's
@@ -38,10 +41,35 @@ def bench_env(
     if board_size is None:
         board_size = [9, 19]
     rows = run_env_bench(board_sizes=board_size or [9, 19], seconds=seconds, batch=batch)
+    if contended:
+        from rlgo.bench.contention import busy_core, format_contended_rows
+
+        with busy_core():
+            busy = run_env_bench(board_sizes=board_size, seconds=seconds, batch=batch)
+        rows = [{**r, "contended_steps_per_s": b["steps_per_s"],
+                 "ratio": round(float(b["steps_per_s"]) / float(r["steps_per_s"]), 3)}
+                for r, b in zip(rows, busy, strict=True)]
+        typer.echo(json.dumps(rows) if as_json else format_contended_rows(rows))
+        return
     if as_json:
         typer.echo(json.dumps(rows))
     else:
         typer.echo(format_env_table(rows))
+
+
+@bench_app.command("contention")
+def bench_contention(
+    board_size: Annotated[int, typer.Option("--board-size", "-n", help="Board size.")] = 9,
+    seconds: Annotated[float, typer.Option(help="Time measured per row and condition.")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """The batched engine under each thread-pool setting (OpenMP wait policy and spin
+    count, numba's threading layer, one thread), each in a fresh process, idle and with
+    one core busy: how rlgo's default was chosen (rlgo.envs.threads)."""
+    from rlgo.bench.contention import format_contention_table, run_contention_bench
+
+    rows = run_contention_bench(board_size, seconds)
+    typer.echo(json.dumps(rows) if as_json else format_contention_table(rows))
 
 
 @bench_app.command("mcts")

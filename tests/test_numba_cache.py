@@ -121,3 +121,18 @@ def test_an_unreadable_kernel_file_falls_back_to_numbas_locator(tmp_path, monkey
     monkeypatch.setattr(_numba_cache.KernelAwareLocator, "dependencies",
                         (str(tmp_path / "missing.py"),))
     assert _numba_cache.KernelAwareLocator.from_function(write_kernels, str(py_file)) is None
+
+
+def test_the_engine_sets_rlgos_openmp_spin_count_unless_the_user_did():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom rlgo.envs import GoEngine\nGoEngine(2)\n"
+            "print(os.environ['GOMP_SPINCOUNT'])")
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    ours = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    theirs = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "7"},
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert (ours, theirs) == ("1000", "7")

@@ -23,11 +23,12 @@ from contextlib import contextmanager
 Row = dict[str, object]
 
 SETTINGS: dict[str, dict[str, str]] = {
-    "omp, active wait (numba's default)": {"NUMBA_THREADING_LAYER": "omp",
-                                           "OMP_WAIT_POLICY": "ACTIVE"},
-    "omp, passive wait (rlgo's default)": {"NUMBA_THREADING_LAYER": "omp",
-                                           "OMP_WAIT_POLICY": "PASSIVE"},
-    "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
+    "numba's default (spin ~300k)": {"NUMBA_THREADING_LAYER": "omp",
+                                     "GOMP_SPINCOUNT": "300000"},
+    "rlgo's default (spin 1000)": {"NUMBA_THREADING_LAYER": "omp"},
+    "spin 10000": {"NUMBA_THREADING_LAYER": "omp", "GOMP_SPINCOUNT": "10000"},
+    "passive wait": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "PASSIVE"},
+    "workqueue layer": {"NUMBA_THREADING_LAYER": "workqueue"},
     "one thread": {"NUMBA_NUM_THREADS": "1"},
 }
 """Thread-pool settings compared by ``rlgo bench contention`` (environment variables)."""
@@ -57,7 +58,8 @@ def _measure_in_child(env: Mapping[str, str], board_size: int, seconds: float,
     code = ("import json, sys\nfrom rlgo.bench.env import bench_batched\n"
             f"print(json.dumps(bench_batched({board_size}, {seconds}, {batch})))\n")
     clean = {k: v for k, v in os.environ.items()
-             if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS")}
+             if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS",
+                          "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, check=True,
                          capture_output=True, text=True, timeout=600)
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -75,6 +77,17 @@ def run_contention_bench(board_size: int = 9, seconds: float = 3.0, batch: int =
         rows.append({"setting": name, "board_size": board_size, "idle": round(idle, 1),
                      "contended": round(contended, 1), "ratio": round(contended / idle, 3)})
     return rows
+
+
+def format_contended_rows(rows: Sequence[Row]) -> str:
+    """``rlgo bench env --contended``: each row idle and with one core busy."""
+    lines = [f"{'board':>5}  {'impl':<17}{'idle steps/s':>14}{'one core busy':>15}{'ratio':>8}"]
+    for r in rows:
+        n = r["board_size"]
+        lines.append(f"{n:>3}x{n:<2} {r['impl']:<17}{float(r['steps_per_s']):>14,.0f}"
+                     f"{float(r['contended_steps_per_s']):>15,.0f}{float(r['ratio']):>8.2f}")
+    lines.append("\ntarget (rlgo-batched): ratio >= 0.4 with one core busy (issue 11)")
+    return "\n".join(lines)
 
 
 def format_contention_table(rows: Sequence[Row]) -> str:
