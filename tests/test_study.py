@@ -244,3 +244,22 @@ def test_figures_from_a_synthetic_results_table(tmp_path):
     plot_final_elo(league, agents, tmp_path / "final")
     for name in ("curves", "h2h", "final"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+
+
+def test_the_ray_backend_runs_a_study_on_a_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra: pip install 'rlgo[ray]'")
+    path = tiny_study(tmp_path, **{"seeds = [0, 1]": "seeds = [0]", "amount = 500":
+                                   "amount = 100"})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        study = run_study(path, show=False, backend="ray")
+    finally:
+        ray.shutdown()
+    results = pd.read_csv(study.out_dir / "results.csv")
+    assert sorted(set(results.run)) == ["ppo-s0", "reinforce-s0"]
+    league = pd.read_csv(study.out_dir / "league.csv")
+    assert len(league) == 4  # two final snapshots and two anchors
+    games = MatchDB(study.db_url, read_only=True).games(with_sgf=False)
+    assert games.run.str.startswith("league/").sum() == 6 * 4  # every pairing, once
+    with pytest.raises(ValueError, match="backend must be 'local' or 'ray'"):
+        run_study(path, show=False, backend="slurm")
