@@ -4,6 +4,12 @@
 ``random``                     uniform over the legal points, the Elo anchor (0)
 ``rollout:<playouts>``         UCT with random rollouts, e.g. ``rollout:200``
 ``gnugo:<level>``              GNU Go 3.8 at level 0..10, e.g. ``gnugo:10``
+``pachi:<playouts>``           Pachi with that many playouts per move on one thread,
+                               e.g. ``pachi:1000`` (:mod:`rlgo.agents.pachi_player`)
+``gtp:<command line>``         any GTP engine, its command line split as a shell would
+                               (``shlex.split``, but run without one), e.g.
+                               ``gtp:/usr/games/gnugo --mode gtp --level 3``
+                               (:mod:`rlgo.agents.gtp_player`)
 ``<checkpoint>[:greedy]``      a snapshot or checkpoint of any learner playing its best
                                move (a policy's argmax, a Q-learner's argmax over Q)
 ``<checkpoint>:sample``        the same snapshot sampling from its policy
@@ -11,6 +17,9 @@
                                move, playing the most visited move
                                (:class:`rlgo.agents.search_player.SearchPlayer`)
 =============================  =====================================================
+
+A GTP engine plays under the name ``gtp:`` + its command line re-joined by
+``shlex.join`` (quoting normalised), so one engine keeps one row of the Elo table.
 
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
 samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
@@ -21,10 +30,13 @@ when it searches. The file names its agent, which rebuilds the player
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
+from rlgo.agents.gtp_player import GTPPlayer
 from rlgo.agents.network_player import checkpoint_player_name
+from rlgo.agents.pachi_player import PachiPlayer
 from rlgo.agents.random_player import RandomPlayer
 from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
 from rlgo.envs import Rules
@@ -33,12 +45,14 @@ from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player, describe
 from rlgo.registry import config_from_dict, get_agent
 
-__all__ = ["VALID_FORMS", "PlayerSpecError", "make_player"]
+__all__ = ["VALID_FORMS", "PlayerSpecError", "checkpoint_rules", "make_player"]
 
 VALID_FORMS = (
     "random",
     "rollout:<playouts>",
     "gnugo:<level 0..10>",
+    "pachi:<playouts>",
+    "gtp:<engine command line>",
     "<checkpoint.pt>[:greedy|:sample|:search=<simulations>]",
 )
 """The player specifications :func:`make_player` accepts, for error messages and help."""
@@ -74,7 +88,8 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         CheckpointError: the checkpoint file is missing, corrupt or not an rlgo checkpoint.
         UnknownAgentError: the checkpoint's agent is not registered here (a ValueError).
         ValueError: the checkpoint was trained on another board size than ``rules``'.
-        GnuGoError: GNU Go cannot be started.
+        GTPPlayerError: GNU Go, Pachi or the GTP engine cannot be started or does not
+            speak GTP (``GnuGoError`` is the same class).
     """
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
@@ -84,7 +99,32 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         return RolloutMCTSPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed)
     if kind == "gnugo":
         return GnuGoPlayer(_int_argument(spec, arg, "the level", 0, MAX_LEVEL), rules, seed=seed)
+    if kind == "pachi":
+        return PachiPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed=seed)
+    if kind == "gtp":
+        return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
     return _checkpoint_player(spec, rules, seed)
+
+
+def _command_line(spec: str, text: str) -> list[str]:
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:  # an unclosed quote
+        raise PlayerSpecError(f"{spec!r}: cannot split the command line: {exc}") from None
+    if not args:
+        raise PlayerSpecError(f"{spec!r}: gtp: needs the engine's command line, e.g. "
+                              "gtp:/usr/games/gnugo --mode gtp --level 3")
+    return args
+
+
+def checkpoint_rules(spec: str) -> Rules | None:
+    """The rules the checkpoint that ``spec`` names was trained under (its board size is
+    the only one its network plays), or None when ``spec`` names no checkpoint file.
+    Raises CheckpointError for a file that is not a readable checkpoint."""
+    path, _ = _split_checkpoint(spec.strip())
+    if not Path(path).is_file():
+        return None
+    return Rules(**load_file(path)["rules"])
 
 
 def _split_checkpoint(spec: str) -> tuple[str, list[str]]:
