@@ -7,9 +7,11 @@ device)`` (see :mod:`rlgo.protocols`) is an agent, registered under its module n
 from prioritised replay). Adding a learner is adding one such file.
 
 Fixed players: :class:`RandomPlayer`, :class:`RolloutMCTSPlayer` (compiled UCT with random
-rollouts), :class:`GnuGoPlayer` (GNU Go over GTP), :class:`NetworkPlayer` (a policy
-network) and :class:`SearchPlayer` (a policy-value network with tree search). Names are
-imported lazily: importing ``rlgo.agents`` loads neither torch nor the compiled kernels.
+rollouts), :class:`GTPPlayer` (any GTP engine), :class:`GnuGoPlayer` and
+:class:`PachiPlayer` (GTP players configured for GNU Go and Pachi), :class:`NetworkPlayer`
+(a policy network) and :class:`SearchPlayer` (a policy-value network with tree search).
+Names are imported lazily: importing ``rlgo.agents`` loads neither torch nor the compiled
+kernels.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _WHERE = {
     "RandomPlayer": ("random_player", "RandomPlayer"),
     "RolloutMCTSPlayer": ("rollout_mcts", "RolloutMCTSPlayer"),
     "GnuGoPlayer": ("gnugo_player", "GnuGoPlayer"),
+    "GTPPlayer": ("gtp_player", "GTPPlayer"),
+    "PachiPlayer": ("pachi_player", "PachiPlayer"),
     "NetworkPlayer": ("network_player", "NetworkPlayer"),
     "SearchPlayer": ("search_player", "SearchPlayer"),
     "MCTSPlayer": ("search_player", "SearchPlayer"),  # rlgo 0.1's name of SearchPlayer

@@ -52,6 +52,7 @@ from torch.nn import functional as F
 from rlgo.agents.network_player import copy_weights
 from rlgo.agents.random_player import random_legal_actions
 from rlgo.envs import Rules
+from rlgo.learning.checks import check_config
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
 from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
 from rlgo.learning.replay import ReplayBuffer
@@ -114,6 +115,7 @@ class DQNConfig:
     """BatchNorm in eval mode for the gradient too (module docstring); False: train mode."""
 
     def __post_init__(self) -> None:
+        check_config(self, non_negative=("explore_start", "explore_end", "priority_alpha"))
         if self.exploration not in ("boltzmann", "epsilon"):
             raise ValueError(f"exploration must be 'boltzmann' or 'epsilon', "
                              f"got {self.exploration!r}")

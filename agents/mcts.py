@@ -63,6 +63,7 @@ from rlgo.agents.network_player import copy_weights, policy_snapshot_player
 from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.augment import augment
+from rlgo.learning.checks import check_config
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.learning.replay import ReplayBuffer
 from rlgo.learning.search import SearchConfig, run_search
@@ -132,6 +133,12 @@ class MCTSConfig:
     is sampled (every measured run in the README used it)."""
 
     def __post_init__(self) -> None:
+        check_config(self, positive=("lr", "max_grad_norm", "temperature", "replay_ratio",
+                                     "simulations", "cheap_simulations", "minibatch",
+                                     "replay_positions"),
+                     non_negative=("weight_decay", "value_coef", "ownership_coef",
+                                   "temperature_moves"),
+                     unit=("reanalyse_fraction",))
         self.search  # noqa: B018 (building the SearchConfig validates its fields)
         if self.simulations < 1 or self.cheap_simulations < 1:
             raise ValueError("simulations and cheap_simulations must be >= 1")

@@ -46,6 +46,7 @@ import torch
 
 from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
 from rlgo.envs import Rules
+from rlgo.learning.checks import check_config
 from rlgo.learning.episodes import gae, successors, terminal_rewards
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Player, Weights
@@ -92,6 +93,7 @@ class PPOConfig:
     """Stop the epochs of a batch once the approximate KL exceeds this; None: never."""
 
     def __post_init__(self) -> None:
+        check_config(self, positive=("target_kl",))
         for name in ("lr", "clip_coef", "value_clip_coef", "max_grad_norm"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"{name} must be positive and finite, got {getattr(self, name)}")

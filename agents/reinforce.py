@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
 from rlgo.envs import Rules
 from rlgo.learning.augment import augment
+from rlgo.learning.checks import check_config
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Player, Weights
 
@@ -65,6 +66,8 @@ class ReinforceConfig:
     docstring: measured slower when True)."""
 
     def __post_init__(self) -> None:
+        check_config(self, positive=("lr", "temperature", "max_grad_norm", "epochs", "minibatch"),
+                     non_negative=("weight_decay", "value_coef", "entropy_coef"))
         if self.baseline not in ("value", "mean", "none"):
             raise ValueError(f"baseline must be 'value', 'mean' or 'none', got {self.baseline!r}")
         if not self.temperature > 0:

@@ -9,6 +9,7 @@ engines of different sizes coexist in one process.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -74,6 +75,10 @@ class Rules:
             )
         if self.komi is None:
             object.__setattr__(self, "komi", default_komi(int(self.board_size)))
+        if not (isinstance(self.komi, (int, float)) and math.isfinite(self.komi)
+                and abs(self.komi) <= self.board_size**2):
+            raise ValueError(f"komi must be a finite number of points, at most the board's "
+                             f"{self.board_size**2} either way, got {self.komi!r}")
         if self.max_moves is None:
             object.__setattr__(self, "max_moves", 2 * self.board_size**2)
         if self.max_moves < 1:

@@ -14,7 +14,16 @@ app = typer.Typer(
     help="rlgo: measure how reinforcement-learning algorithms learn Go.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the Python traceback of an unexpected error.")] = False,
+) -> None:
+    """Options of every command (read by :func:`main`)."""
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -324,10 +333,50 @@ def elo(
                     index=False, float_format=lambda x: f"{x:.1f}"))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+@app.command()
+def gtp(
+    player: Annotated[str, typer.Argument(
+        metavar="CHECKPOINT", help="A snapshot or checkpoint, optionally followed by "
+        ":greedy (the default), :sample or :search=<n> (n simulations of tree search per "
+        "move, scaled down when the clock runs short); any other player spec of "
+        "`rlgo arena` works too.")],
+    resign_below: Annotated[float | None, typer.Option(
+        help="Resign when the player's value estimate gives a win probability below this "
+        "(e.g. 0.05); default: never resign.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the player's random choices.")] = 0,
+    name: Annotated[str, typer.Option(help="What `name` answers.")] = "rlgo",
+) -> None:
+    """Play as a GTP (Go Text Protocol, version 2) engine on stdin/stdout, for GoGui,
+    Sabaki or a referee: e.g. `rlgo gtp runs/mcts/snapshots/100000.pt:search=64`.
+    Diagnostics go to stderr. See rlgo.gtp.engine for the choices made where GTP leaves
+    room (moves out of turn, play after two passes, clean-up, the clock)."""
+    import importlib.metadata
+    import sys
 
+    from rlgo.envs import Rules
+    from rlgo.envs.engine import MAX_SIZE, MIN_SIZE
+    from rlgo.evaluation.players import checkpoint_rules, make_player
+    from rlgo.gtp.engine import GTPServer, serve
 
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        trained = checkpoint_rules(player)
+        sizes = [trained.board_size] if trained else range(MIN_SIZE, MAX_SIZE + 1)
+        rules = trained or Rules(board_size=9)
+        server = GTPServer(lambda r: make_player(player, r, seed=seed), rules,
+                           board_sizes=sizes, name=name,
+                           version=f"{importlib.metadata.version('rlgo')} ({player})",
+                           resign_below=resign_below, log=log)
+        server.player  # noqa: B018 - a bad spec fails here, before any command
+    except (ValueError, RuntimeError) as exc:  # specs, checkpoints, GTP players
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        serve(server)
+    finally:
+        server.close()
 
 
 STUDY_FILE = Annotated[str, typer.Argument(metavar="STUDY", help="Study file (TOML), "
@@ -425,6 +474,22 @@ def tune(
         typer.echo("interrupted: rerun the same command to go on", err=True)
         raise typer.Exit(130) from exc
     typer.echo(summary)
+
+
+def main() -> None:
+    """The console entry point. Bad input ends with ``error: ...`` and exit status 2 in
+    each command; anything else that escapes is a bug in rlgo: reported in one line with
+    exit status 70, the traceback only with ``--debug``."""
+    import sys
+
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in rlgo; rerun with "
+                   "--debug before the command for the traceback, and report it)", err=True)
+        raise SystemExit(70) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,8 @@ as they were; an agent config either builds or raises ValueError or TypeError.""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -72,4 +74,63 @@ def test_agent_configs_construct_or_raise_value_error(agent, data):
     try:
         cls(**{field: value})
     except (ValueError, TypeError):
+        pass
+
+
+@functools.cache
+def _config_classes() -> dict[str, type]:
+    from rlgo.learning.network import NetConfig
+    from rlgo.registry import get_agent
+    from rlgo.training.config import TrainConfig
+
+    return {"train": TrainConfig, "net": NetConfig,
+            **{a: get_agent(a).config_class for a in ("reinforce", "mcts", "ppo", "dqn")}}
+
+
+ANY_VALUE = st.one_of(st.integers(-10**12, 10**12), st.floats(), st.booleans(), st.none(),
+                      st.text(max_size=6), st.lists(st.text(max_size=4), max_size=3))
+
+
+@pytest.mark.parametrize("section", ["train", "net", "reinforce", "mcts", "ppo", "dqn"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_config_file_value_builds_or_is_a_value_error_naming_the_field(section, data):
+    """What a config file or study file holds (any TOML-like value, NaN and infinities
+    included) either builds a config whose floats are all finite, or raises ValueError
+    naming the field: never another exception."""
+    import dataclasses
+    import math
+
+    from rlgo.registry import config_from_dict
+
+    cls = _config_classes()[section]
+    field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(cls)]))
+    value = data.draw(ANY_VALUE)
+    try:
+        cfg = config_from_dict(cls, {field: value}, "probe.toml")
+    except ValueError as exc:
+        assert field in str(exc)
+        return
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        assert not isinstance(v, float) or math.isfinite(v)
+
+
+@pytest.mark.parametrize("prefix", ["", "net.", "train."])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_set_override_builds_or_is_a_value_error(prefix, data):
+    """``--set key=value`` with any text: the configs build or ValueError, never another
+    exception (what ``rlgo train`` turns into ``error: ...`` and exit status 2)."""
+    import dataclasses
+
+    from rlgo.training import resolve_configs
+
+    cls = _config_classes()[{"": "ppo", "net.": "net", "train.": "train"}[prefix]]
+    field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(cls)]))
+    text = data.draw(st.one_of(st.text(max_size=8), st.sampled_from(
+        ["nan", "inf", "-inf", "-1", "0", "1e309", "none", "true", "1.5", "3"])))
+    try:
+        resolve_configs("ppo", 5, 100, 0, [f"{prefix}{field}={text}"])
+    except ValueError:
         pass

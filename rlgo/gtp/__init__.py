@@ -1,6 +1,7 @@
-"""GTP (the Go Text Protocol): a client for engines such as GNU Go (:mod:`.client`) and
-the rules oracle that checks rlgo's engine against GNU Go move by move (:mod:`.verify`,
-``python -m rlgo.gtp.verify``)."""
+"""GTP (the Go Text Protocol): a client for engines such as GNU Go (:mod:`.client`), the
+engine side that makes any rlgo player a GTP engine (:mod:`.engine`, ``rlgo gtp``; not
+imported here: it loads the rules engine) and the rules oracle that checks rlgo's engine
+against GNU Go move by move (:mod:`.verify`, ``python -m rlgo.gtp.verify``)."""
 
 from rlgo.gtp.client import (
     EngineDiedError,

@@ -246,14 +246,15 @@ class GTPEngine:
                 if not line.strip():
                     continue  # blank lines between answers
                 head = line
+                status, rest = head[0], head[1:]
+                number, _, first = rest.partition(" ")
+                if status not in "=?" or number != str(ident):  # not waiting for the rest
+                    raise self._died(command, f"unexpected answer {head!r} (wanted ={ident} "
+                                     f"or ?{ident})")
                 continue
             if not line.strip():
                 break
             body.append(line)
-        status, rest = head[0], head[1:]
-        number, _, first = rest.partition(" ")
-        if status not in "=?" or number != str(ident):
-            raise self._died(command, f"unexpected answer {head!r} (wanted ={ident} or ?{ident})")
         return status == "=", "\n".join([first, *body]).strip()
 
     def _remember(self, command: str, answer: str) -> None:

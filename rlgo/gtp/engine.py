@@ -143,7 +143,7 @@ class GTPServer:
 
     def __init__(self, make_player: Callable[[Rules], Player], rules: Rules, *,
                  board_sizes: Collection[int] | None = None, name: str = "rlgo",
-                 version: str = "", resign_below: float | None = None, seed: int = 0,
+                 version: str = "", resign_below: float | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         if resign_below is not None and not 0.0 <= resign_below < 1.0:
             raise ValueError(f"resign_below must be in [0, 1), got {resign_below}")
@@ -158,7 +158,6 @@ class GTPServer:
         self.finished = False
         """True once ``quit`` was answered."""
         self._log = log or (lambda text: None)
-        self._rng = np.random.default_rng(seed)
         self._player: Player | None = None
         self._player_rules: Rules | None = None
         self._setup: tuple[np.ndarray, int] | None = None  # loadsgf's stones, colour to move
@@ -306,7 +305,12 @@ class GTPServer:
     def _cmd_komi(self, args: list[str]) -> str:
         if len(args) != 1:
             raise GTPFailure("syntax error: komi takes one number")
-        self.komi = float(_number(args[0]))
+        komi = float(_number(args[0]))
+        try:
+            Rules(board_size=self.size, komi=komi)
+        except ValueError as exc:
+            raise GTPFailure(f"syntax error: {exc}") from None
+        self.komi = komi
         self._refresh()
         return ""
 
@@ -317,10 +321,10 @@ class GTPServer:
         try:
             text = Path(args[0]).read_bytes()
             _, actions = replay_sgf(text, superko=self.superko)
-            root = sgf.Sgf_game.from_bytes(text).get_root()
+            game = sgf.Sgf_game.from_bytes(text)
         except (OSError, SGFError, ValueError) as exc:
             raise GTPFailure(f"cannot load file: {exc}") from None
-        size = int(root.get_size())
+        size, root = int(game.get_size()), game.get_root()
         if size not in self.board_sizes:
             raise GTPFailure(f"cannot load file: its board is {size}x{size}; this engine "
                              f"plays {', '.join(f'{n}x{n}' for n in sorted(self.board_sizes))}")
@@ -375,9 +379,7 @@ class GTPServer:
 
     def _cmd_showboard(self, args: list[str]) -> str:
         moves = self.moves
-        last = next((a for a in reversed(moves) if a != self.rules.pass_action), None)
-        mark = None if last is None or not moves or moves[-1] != last else \
-            action_to_rowcol(last, self.size)
+        mark = action_to_rowcol(moves[-1], self.size) if moves else None
         status = "game over (two passes)" if self.game_over else \
             f"{_NAMES[int(self._engine.to_play[0])]} to move"
         return "\n" + format_board(self._engine.boards[0], mark) + \
@@ -415,7 +417,9 @@ class GTPServer:
         return SAFETY * left / max(MIN_MOVES_LEFT, empty // 2)
 
     # ------------------------------------------------------------------ choosing a move
-    def _get_player(self) -> Player:
+    @property
+    def player(self) -> Player:
+        """The player for the current rules, built on first use."""
         rules = self.rules
         if self._player is None or self._player_rules != rules:
             self.close()
@@ -448,7 +452,7 @@ class GTPServer:
 
     def _ask(self, engine: GoEngine, colour: int) -> Decision:
         """The player's decision, its search scaled to the clock (module docstring)."""
-        player = self._get_player()
+        player = self.player
         positions = Positions(engine.observations(), engine.legal.copy(), engine,
                               np.arange(1))
         full = getattr(player, "simulations", None)
@@ -545,8 +549,12 @@ def _cleanup_move(engine: GoEngine, colour: int, proposed: int) -> int:
     return min(ranked)[2]
 
 
-def serve(server: GTPServer, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> None:
-    """Answer commands from ``stdin`` on ``stdout`` until ``quit`` or the end of input."""
+def serve(server: GTPServer, stdin: IO[str] | None = None,
+          stdout: IO[str] | None = None) -> None:
+    """Answer commands from ``stdin`` on ``stdout`` (default: the process's) until
+    ``quit`` or the end of input."""
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
     for line in stdin:
         response = server.handle(line)
         if response is not None:

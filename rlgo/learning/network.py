@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlgo.envs.engine import NUM_PLANES
+from rlgo.learning.checks import check_config
 
 #: Logit given to illegal actions (finite, so a fully masked row cannot produce NaN).
 ILLEGAL_LOGIT = -1e9
@@ -50,6 +51,7 @@ class NetConfig:
     same function in training and in play, whatever the batch)."""
 
     def __post_init__(self) -> None:
+        check_config(self, positive=("blocks", "channels", "value_hidden"))
         if self.norm not in ("batch", "group"):
             raise ValueError(f"norm must be 'batch' or 'group', got {self.norm!r}")
         for name in ("blocks", "channels", "value_hidden"):

@@ -82,6 +82,7 @@ from rlgo.envs import GoEngine
 from rlgo.envs import kernels as K
 from rlgo.envs.engine import SERIAL_BELOW
 from rlgo.envs.kernels import BLACK, NUM_PLANES, Boards, Geometry
+from rlgo.learning.checks import check_config
 
 __all__ = ["STATE_MEMORY", "EvaluateFn", "SearchConfig", "SearchOutput", "Tree",
            "Workspace", "completed_q_sigma", "considered_visits", "halving_rounds",
@@ -132,6 +133,9 @@ class SearchConfig:
     """Gumbel: see c_visit (mctx's value_scale)."""
 
     def __post_init__(self) -> None:
+        check_config(self, positive=("c_puct", "max_considered", "dirichlet_alpha"),
+                     non_negative=("c_visit", "c_scale", "fpu_reduction"),
+                     unit=("dirichlet_fraction",))
         if self.c_puct <= 0 or self.c_visit < 0 or self.c_scale < 0:
             raise ValueError("c_puct must be positive, c_visit and c_scale non-negative")
         if self.dirichlet_alpha is not None and self.dirichlet_alpha <= 0:

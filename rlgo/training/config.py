@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.learning.checks import check_config
 
 #: Keys that moved; ``--set`` of an old key explains where it went.
 MOVED_KEYS = {
@@ -97,6 +98,8 @@ class TrainConfig:
     the CPU."""
 
     def __post_init__(self) -> None:
+        check_config(self, non_negative=("seed",))
+        Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
         if not isinstance(self.agent, str) or not self.agent.strip():
             raise ValueError("agent must name a learner")
         if self.opponent not in ("self", "pool"):
@@ -117,7 +120,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
-        Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
 
 
 # ----------------------------------------------------------------------- overrides
