@@ -199,3 +199,55 @@ def test_nn_evals_budget_and_evaluation_hook(tmp_path):
     steps = [s for s, _ in seen]
     assert steps[0] == 0 and steps[-1] == counters.env_steps and steps == sorted(steps)
     assert len(seen) == len(load_metrics(tmp_path).query("metric == 'eval/elo'"))
+
+
+def test_tensorboard_scalars_mirror_the_metrics_and_survive_a_resume(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rlgo.training import build_trainer
+
+    sets = ["net.blocks=1", "net.channels=8", "train.tensorboard=true", "train.eval_every=200",
+            "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
+            "train.games_per_iteration=8", "train.checkpoint_every=100"]
+
+    def stop_after_a_checkpoint_and_more(trainer):
+        if trainer.state.counters.env_steps > 350:
+            raise KeyboardInterrupt  # killed: rows after the last checkpoint are redone
+
+    with pytest.raises(KeyboardInterrupt):
+        build_trainer("reinforce", 5, 600, 0, tmp_path, sets, progress=False).fit(
+            on_iteration=stop_after_a_checkpoint_and_more)
+    build_trainer("reinforce", 5, 600, 0, tmp_path, sets, progress=False).fit()  # resumes
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    metrics = load_metrics(tmp_path)
+    assert set(events.Tags()["scalars"]) == set(metrics.metric)
+    for tag in ("eval/elo", "losses/policy"):
+        logged = metrics[metrics.metric == tag]
+        scalars = events.Scalars(tag)
+        assert [s.step for s in scalars] == list(logged.env_steps)  # no step twice
+        assert [s.value for s in scalars] == pytest.approx(list(logged.value), rel=1e-6)
+
+
+def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
+    import tomllib
+
+    from rlgo.training import build_trainer
+    from rlgo.training.config import dump_toml
+
+    sets = ["net.blocks=1", "net.channels=8", "train.eval_every=0",
+            "train.checkpoint_every=100"]
+
+    def stop(trainer):
+        if trainer.state.counters.env_steps > 250:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_trainer("reinforce", 5, 400, 0, tmp_path, sets, progress=False).fit(
+            on_iteration=stop)
+    config = tomllib.loads((tmp_path / "config.toml").read_text())
+    del config["train"]["tensorboard"]  # as an older rlgo wrote it
+    (tmp_path / "config.toml").write_text(dump_toml(config))
+    build_trainer("reinforce", 5, 400, 0, tmp_path, sets, progress=False).fit()
+    assert load_metrics(tmp_path).env_steps.max() >= 400

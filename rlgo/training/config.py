@@ -88,6 +88,11 @@ class TrainConfig:
     keep_checkpoints: int = 2
     """Resume checkpoints kept (the newest; older ones are deleted once a new one is
     written: they hold replay buffers, hundreds of MB each). Snapshots are all kept."""
+    tensorboard: bool = False
+    """Also write every metric row as TensorBoard scalars in ``<out>/tensorboard`` (tags
+    as in ``metrics.csv``, step = env steps; needs the ``tensorboard`` package).
+    ``metrics.csv`` stays the source of truth: a resume rebuilds the TensorBoard files
+    from it."""
     db: str = ""
     """Match database URL; empty means ``sqlite:///<out>/matches.sqlite``."""
     threads: int = 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ from rlgo.registry import Agent, config_from_dict, get_agent
 from rlgo.training.config import (
     TrainConfig,
     apply_overrides,
-    dump_toml,
     read_config_file,
     to_table,
 )
@@ -129,11 +127,20 @@ class Trainer:
         self.state = _Progress(next_eval=train.eval_every, next_checkpoint=train.checkpoint_every,
                                next_pool=0)
         self._db: MatchDB | None = None
+        self._tb: Any = None  # torch's SummaryWriter with train.tensorboard
 
     # ------------------------------------------------------------------ config / resume
     def sections(self) -> dict[str, dict[str, Any]]:
         return {"train": to_table(self.cfg), "agent": to_table(self.agent_config),
                 "net": to_table(self.net_config)}
+
+    def _stored_configs(self) -> tuple[Any, Any, Any]:
+        """The run directory's configs, fields it lacks (written before they existed)
+        at their defaults: a run resumes across versions that only add settings."""
+        stored, where = self.run.read_config(), str(self.run.config_path)
+        return (config_from_dict(TrainConfig, stored.get("train", {}), where),
+                config_from_dict(self.agent.config_class, stored.get("agent", {}), where),
+                config_from_dict(NetConfig, stored.get("net", {}), where))
 
     def _resume_point(self) -> tuple[Path | None, dict[str, Any] | None]:
         """The newest readable checkpoint and its payload; a damaged one is skipped with a
@@ -153,8 +160,7 @@ class Trainer:
                              "cannot resume a run (it still plays: rlgo arena); use a new "
                              "--out")
         if self.run.exists():
-            stored = self.run.read_config()
-            if stored != tomllib.loads(dump_toml(self.sections())):
+            if self._stored_configs() != (self.cfg, self.agent_config, self.net_config):
                 raise ValueError(
                     f"{self.run.path} holds a run with a different config; use a new --out "
                     "(or the same flags as that run to resume it)"
@@ -162,12 +168,41 @@ class Trainer:
         self.run.write_config(self.sections())
         if payload is None:
             self.run.open_metrics(keep_rows=0)
+            self._open_tensorboard()
             self._forget_games_after(-1)
             return
         self.learner.load_state_dict(payload["learner"])
         self.state = _Progress.from_payload(payload)
         self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
+        self._open_tensorboard()
         self._forget_after(self.state.counters.env_steps)
+
+    def _open_tensorboard(self) -> None:
+        """With ``train.tensorboard``: TensorBoard scalars in ``<out>/tensorboard``, made
+        anew from ``metrics.csv`` (the source of truth; a resume has just dropped its rows
+        after the checkpoint), then appended to as rows are logged."""
+        if not self.cfg.tensorboard:
+            return
+        import shutil
+
+        from torch.utils.tensorboard import SummaryWriter
+
+        folder = self.run.path / "tensorboard"
+        shutil.rmtree(folder, ignore_errors=True)
+        self._tb = SummaryWriter(str(folder))
+        if self.run.rows:
+            for row in self.run.metrics().itertuples(index=False):
+                self._tb.add_scalar(row.metric, row.value, global_step=int(row.env_steps))
+        self._tb.flush()
+
+    def _log(self, metrics: dict[str, float]) -> None:
+        """A metrics row to ``metrics.csv`` and, if on, to TensorBoard (step: env steps)."""
+        c = self.state.counters
+        self.run.log(c, metrics)
+        if self._tb is not None:
+            for name, value in metrics.items():
+                self._tb.add_scalar(name, float(value), global_step=c.env_steps)
+            self._tb.flush()
 
     def _forget_after(self, env_steps: int) -> None:
         """Work after the resume point will be redone: its evaluation games, and snapshot
@@ -347,17 +382,17 @@ class Trainer:
         bar = self._progress_bar()
         if s.iteration == 0 and cfg.eval_every:
             metrics = self.evaluate()  # the untrained network: Elo at step 0
-            self.run.log(s.counters, metrics)
+            self._log(metrics)
             if on_evaluation is not None:
                 on_evaluation(self, metrics)
         while not self.budget_spent():
             metrics = self.iterate()
-            self.run.log(s.counters, metrics)
+            self._log(metrics)
             done = self.budget_spent()
             evaluated = bool(cfg.eval_every) and (s.counters.env_steps >= s.next_eval or done)
             evaluation = self.evaluate() if evaluated else {}
             if evaluated:
-                self.run.log(s.counters, evaluation)
+                self._log(evaluation)
                 while s.next_eval <= s.counters.env_steps:
                     s.next_eval += cfg.eval_every
             if evaluated or done or s.counters.env_steps >= s.next_checkpoint:
