@@ -364,3 +364,27 @@ def test_two_runs_with_one_folder_name_cannot_share_a_database_by_accident(tmp_p
     # the first run still resumes (and finds nothing to redo)
     build_trainer("reinforce", 5, 300, 0, first, sets, progress=False).fit()
     assert len(MatchDB(url).games(with_sgf=False)) == len(games)
+
+
+@pytest.mark.parametrize("agent", ["mcts", "ppo"])
+def test_self_play_samples_are_sgf_that_replays_to_its_result(tmp_path, agent):
+    from sgfmill import sgf
+
+    from rlgo.envs.sgf import replay_sgf
+
+    sets = [*TINY, *FAST.get(agent, []), "train.sgf_samples=2"]
+    build_trainer(agent, 5, 400, 0, tmp_path, sets, progress=False).fit()
+    files = sorted((tmp_path / "games").glob("step_*.sgf"))
+    assert len(files) == 2  # one evaluation after training began (step 0 has no games)
+    for path in files:
+        text = path.read_text()
+        engine, actions = replay_sgf(text)
+        game = sgf.Sgf_game.from_string(text)
+        assert engine.done[0]
+        score = engine.scores()[0]
+        assert game.get_root().get("RE") == (f"B+{score:g}" if score > 0 else f"W+{-score:g}")
+        comments = [n.get("C") for n in game.get_main_sequence()[1:] if n.has_property("C")]
+        assert comments, "every learner here records a value per move"
+        if agent == "mcts":
+            assert any(c.startswith("search: ") for c in comments)
+        assert all("value" in c for c in comments)

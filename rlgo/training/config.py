@@ -88,6 +88,10 @@ class TrainConfig:
     keep_checkpoints: int = 2
     """Resume checkpoints kept (the newest; older ones are deleted once a new one is
     written: they hold replay buffers, hundreds of MB each). Snapshots are all kept."""
+    sgf_samples: int = 4
+    """Self-play games of the latest iteration saved as SGF at every evaluation, in
+    ``<out>/games/`` (with the search's top moves and values as comments where the
+    learner records them); 0: none."""
     tensorboard: bool = False
     """Also write every metric row as TensorBoard scalars in ``<out>/tensorboard`` (tags
     as in ``metrics.csv``, step = env steps; needs the ``tensorboard`` package).
@@ -120,7 +124,8 @@ class TrainConfig:
                      "pool_every", "checkpoint_every", "eval_games", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("eval_every", "eval_snapshots", "eval_search", "threads", "nn_evals"):
+        for name in ("eval_every", "eval_snapshots", "eval_search", "threads", "nn_evals",
+                     "sgf_samples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):

@@ -39,7 +39,7 @@ from rlgo.learning.files import (
     save_file,
 )
 from rlgo.learning.network import NetConfig, resolve_device
-from rlgo.protocols import CannotSearchError, Player, Weights, describe
+from rlgo.protocols import CannotSearchError, Experience, Player, Weights, describe
 from rlgo.registry import Agent, config_from_dict, get_agent
 from rlgo.training.config import (
     TrainConfig,
@@ -48,7 +48,8 @@ from rlgo.training.config import (
     to_table,
 )
 from rlgo.training.runs import Counters, RunDir
-from rlgo.training.selfplay import SelfPlay
+from rlgo.training.samples import write_sgf_samples
+from rlgo.training.selfplay import SelfPlay, SelfPlayStats
 
 
 def budget_spent(c: Counters, cfg: TrainConfig) -> bool:
@@ -128,6 +129,7 @@ class Trainer:
                                next_pool=0)
         self._db: MatchDB | None = None
         self._tb: Any = None  # torch's SummaryWriter with train.tensorboard
+        self._last_play: tuple[Experience, SelfPlayStats] | None = None
 
     # ------------------------------------------------------------------ config / resume
     def sections(self) -> dict[str, dict[str, Any]]:
@@ -213,6 +215,9 @@ class Trainer:
         for path in self.run.snapshot_files() + self.run.checkpoint_files():
             if int(path.stem.removeprefix("step_")) > env_steps:
                 path.unlink()
+        for path in (self.run.path / "games").glob("step_*.sgf"):
+            if int(path.stem.split("_")[1]) > env_steps:
+                path.unlink()
 
     def _header(self, kind: str, weights: Weights) -> dict[str, Any]:
         return {"kind": kind, "agent": self.cfg.agent, "rules": rules_to_dict(self.rules),
@@ -282,6 +287,7 @@ class Trainer:
                         opponent_share=cfg.pool_share, opening_moves=cfg.opening_moves,
                         rng=rng)
         batch, stats = play.play(cfg.games_per_iteration)
+        self._last_play = (batch, stats)
         t1 = time.perf_counter()
         metrics = self.learner.learn(batch)
         t2 = time.perf_counter()
@@ -327,6 +333,9 @@ class Trainer:
         metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
                              env_steps=steps, ladder=cfg.eval_ladder, games=cfg.eval_games,
                              seed=seed, tags={"run_id": self.run.run_id()})
+        if cfg.sgf_samples and self._last_play is not None:
+            write_sgf_samples(self.run.path / "games", steps, self.rules, *self._last_play,
+                              cfg.sgf_samples, player=f"{self.name} ({cfg.agent})")
         metrics["charts/eval_s"] = time.perf_counter() - t0
         self.state.last_elo = metrics.get("eval/elo", float("nan"))
         return metrics

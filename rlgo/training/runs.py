@@ -9,6 +9,9 @@
                            its buffers, the loop's progress); the newest few are kept
       snapshots/           step_<env_steps>.pt: the acting policy's weights only, all kept;
                            what the ladder, the opponent pool and `rlgo arena` load
+      games/               step_<env_steps>_game_<id>.sgf: self-play samples of each
+                           evaluation (rlgo.training.samples)
+      tensorboard/         with train.tensorboard: the metrics as TensorBoard scalars
       matches.sqlite       the evaluation games of the run (rlgo.evaluation.matchdb), by default
       lock                 flock-ed by the process training the run (RunDir.lock)
       run_id               a random id made at the run's start: its games in a shared

@@ -44,6 +44,9 @@ class SelfPlayStats:
     learner_score: float = 0.0
     """Sum of the learner's results (+1/-1/0) in its games against the opponent."""
     moves_per_game: list[int] = field(default_factory=list)
+    finished: list[tuple[int, np.ndarray, float]] = field(default_factory=list)
+    """(game id, actions from the empty board, Black's score minus White's with komi) of
+    every finished game, in the order they ended: what SGF samples are written from."""
 
 
 @dataclass
@@ -142,6 +145,8 @@ class SelfPlay:
                 continue
             black_r = result.rewards[ended, 0].astype(np.float64)
             rec.end(ids[ended], black_r, eng.owners()[ended])
+            scores = eng.scores()
+            stats.finished += [(int(ids[i]), eng.actions(i), float(scores[i])) for i in ended]
             _count(stats, black_r, colours[ended], eng.moves[ended])
             restart = ended[: max(0, num_games - started)]
             live[ended[len(restart):]] = False
