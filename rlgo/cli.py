@@ -331,8 +331,14 @@ def elo(
             typer.echo(f"{n}x{n} ({table.attrs['games']} games; {table.attrs['anchor']}):")
             with pd.option_context("display.width", None, "display.max_columns", None,
                                    "display.max_colwidth", None):
-                typer.echo(table.drop(columns="board_size").to_string(
+                shown = table.drop(columns=["board_size", "bound_elo"]).assign(
+                    elo=[f"{b} {x:.1f}" if b else f"{e:.1f}" for b, x, e in zip(
+                        table.bound, table.bound_elo, table.elo, strict=True)])
+                typer.echo(shown.drop(columns="bound").to_string(
                     index=False, float_format=lambda x: f"{x:.1f}"))
+                if table.bound.any():
+                    typer.echo("> x / < x: won (lost) every game; rated only as above "
+                               "(below) the strongest (weakest) opponent met, x")
 
 
 @app.command()

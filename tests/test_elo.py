@@ -209,3 +209,21 @@ def test_bootstrap_intervals_contain_the_truth_most_of_the_time() -> None:
         total += len(others)
     assert hits / total >= 0.75  # nominal 0.9 over 48 intervals
     assert normal_hits / total >= 0.75
+
+
+def test_a_saturated_record_is_a_bound_not_a_point_estimate():
+    games = ([{"black": "strong", "white": "random", "winner": "B"}] * 10
+             + [{"black": "mid", "white": "random", "winner": "B"}] * 6
+             + [{"black": "random", "white": "mid", "winner": "B"}] * 4
+             + [{"black": "strong", "white": "mid", "winner": "B"}] * 10
+             + [{"black": "weak", "white": "mid", "winner": "B"}] * 0
+             + [{"black": "mid", "white": "weak", "winner": "B"}] * 5)
+    table = fit_elo(games).set_index("player")
+    assert table.loc["strong", "bound"] == ">"  # won all 20: only the prior places it
+    assert table.loc["strong", "bound_elo"] == pytest.approx(table.loc["mid", "elo"])
+    assert table.loc["weak", "bound"] == "<"
+    assert table.loc["weak", "bound_elo"] == pytest.approx(table.loc["mid", "elo"])
+    assert table.loc["mid", "bound"] == "" and np.isnan(table.loc["mid", "bound_elo"])
+    assert table.loc["random", "bound"] == ""  # the anchor is pinned, not bounded
+    drawn = fit_elo([*games, {"black": "strong", "white": "mid", "winner": "draw"}])
+    assert drawn.set_index("player").loc["strong", "bound"] == ""

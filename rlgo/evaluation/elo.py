@@ -37,6 +37,14 @@ If ``anchor`` is None, or absent from the games (then with a warning), the mean 
 largest connected group of players is pinned at ``anchor_elo`` instead; ``attrs["anchor"]`` of
 the result says which rule applied.
 
+Saturated records. A player that won every game it played (or lost every one) has no
+maximum-likelihood rating: only the prior places it, somewhere above the strongest player
+it beat. Its row keeps the prior's estimate in ``elo`` but says so: ``bound`` is ``">"``
+(all wins) or ``"<"`` (all losses) and ``bound_elo`` the rating of the strongest opponent
+it beat (or the weakest it lost to); read such a rating as "more than bound_elo", never as
+a point estimate. (The anchor is pinned and never flagged; records with a draw are not
+saturated.)
+
 Disconnected players. A player with no chain of real games to the anchor has no rating on the
 anchor's scale (the prior alone would place it, arbitrarily). Such players are reported with
 ``elo = NaN``, ``stderr = inf`` and ``connected = False``, or :func:`fit_elo` raises if asked.
@@ -64,6 +72,7 @@ ELO_PER_NAT: float = 400.0 / math.log(10.0)
 
 RATING_COLUMNS: tuple[str, ...] = (
     "player", "elo", "stderr", "lo", "hi", "games", "wins", "losses", "draws", "connected",
+    "bound", "bound_elo",
 )
 """Columns of the table :func:`fit_elo` returns, in order."""
 
@@ -170,8 +179,11 @@ def fit_elo(
         attrs.update(interval="normal")
     lo, hi = np.where(connected, lo, np.nan), np.where(connected, hi, np.nan)
 
+    tallies = _tallies(res, n)
+    bound, bound_elo = _bounds(comp, elo, tallies, ref)
     table = pd.DataFrame({"player": list(res.names), "elo": elo, "stderr": stderr,
-                          "lo": lo, "hi": hi, **_tallies(res, n), "connected": connected})
+                          "lo": lo, "hi": hi, **tallies, "connected": connected,
+                          "bound": bound, "bound_elo": bound_elo})
     table = table.sort_values(["elo", "player"], ascending=[False, True], na_position="last")
     table = table.reset_index(drop=True)[list(RATING_COLUMNS)]
     table.attrs.update(attrs)
@@ -324,6 +336,23 @@ def _percentile_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray,
         if len(column) >= 2:
             lo[j], hi[j] = np.percentile(column, [tail, 100.0 - tail])
     return lo, hi
+
+
+def _bounds(wins: np.ndarray, elo: np.ndarray, tallies: dict[str, np.ndarray],
+            ref: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Per player: ``">"``/``"<"`` for a record of all wins/all losses (module docstring,
+    "Saturated records"), else ``""``; and the Elo that bounds it (NaN if none)."""
+    met = (wins + wins.T) > 0
+    bound, bound_elo = [""] * len(elo), np.full(len(elo), np.nan)
+    for i in range(len(elo)):
+        opponents = np.flatnonzero(met[i])
+        if ref[i] == 1.0 or len(opponents) == 0 or tallies["draws"][i] or np.isnan(elo[i]):
+            continue
+        if tallies["losses"][i] == 0:
+            bound[i], bound_elo[i] = ">", float(np.nanmax(elo[opponents]))
+        elif tallies["wins"][i] == 0:
+            bound[i], bound_elo[i] = "<", float(np.nanmin(elo[opponents]))
+    return bound, bound_elo
 
 
 def _tallies(res: _Results, n: int) -> dict[str, np.ndarray]:

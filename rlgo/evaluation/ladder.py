@@ -43,7 +43,9 @@ class Entrant:
 def run_ladder(entrants: Sequence[Entrant], *, rules: Rules, db: MatchDB, run: str,
                env_steps: int, ladder: Sequence[str], games: int, seed: int = 0,
                tags: dict[str, str] | None = None) -> dict[str, float]:
-    """Play the ladder; returns ``<prefix>/elo``, ``<prefix>/elo_stderr``, per-opponent
+    """Play the ladder; returns ``<prefix>/elo``, ``<prefix>/elo_stderr``,
+    ``<prefix>/elo_bound`` (+1: it won every game it played, so the Elo is only a lower
+    bound; -1: lost every one; 0: a rating), per-opponent
     ``<prefix>/vs_<opponent>/score`` (mean points: 1 a win, 1/2 a draw) for every
     entrant, and the fixed opponents' Elo ``eval/elo_of/<opponent>``."""
     fixed = [(spec, make_player(spec, rules, seed=seed + i)) for i, spec in enumerate(ladder)]
@@ -62,9 +64,11 @@ def run_ladder(entrants: Sequence[Entrant], *, rules: Rules, db: MatchDB, run: s
     table = fit_elo(db.games(board_size=rules.board_size, with_sgf=False))
     elo = dict(zip(table.player, table.elo, strict=True))
     err = dict(zip(table.player, table.stderr, strict=True))
+    bound = dict(zip(table.player, table.bound, strict=True))
     for e in entrants:
         metrics[f"{e.prefix}/elo"] = float(elo[e.player.name])
         metrics[f"{e.prefix}/elo_stderr"] = float(err[e.player.name])
+        metrics[f"{e.prefix}/elo_bound"] = {">": 1.0, "<": -1.0}.get(bound[e.player.name], 0.0)
     for spec, _ in fixed:
         if spec in elo:
             metrics[f"eval/elo_of/{spec}"] = float(elo[spec])

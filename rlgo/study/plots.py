@@ -61,6 +61,7 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
     table = fit_elo(MatchDB(db, read_only=True).games(board_size=sizes.pop(), with_sgf=False))
     elo = dict(zip(table.player, table.elo, strict=True))
     err = dict(zip(table.player, table.stderr, strict=True))
+    bound = dict(zip(table.player, table.bound, strict=True))
     search = {Path(r).name: RunDir(r).read_config()["train"].get("eval_search", 0)
               for r in runs}
     names = [f"{run}@{int(steps)}" + (f":search={search[run]}" if policy == "search" else "")
@@ -69,7 +70,8 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
     if missing:
         raise ValueError(f"{len(missing)} snapshots have no games in {db} "
                          f"(e.g. {missing[0]!r}): is it the runs' database?")
-    return data.assign(elo=[elo[n] for n in names], stderr=[err[n] for n in names])
+    return data.assign(elo=[elo[n] for n in names], stderr=[err[n] for n in names],
+                       bound=[bound[n] for n in names])
 
 
 def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path = "elo.png",
@@ -223,6 +225,13 @@ def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
     palette = agent_palette(list(agents.agent))
     for y, r in enumerate(rows.itertuples()):
         color = "grey" if r.anchor else palette.get(r.agent, "C0")
+        bound = getattr(r, "bound", "") or ""
+        if bound:  # a saturated record: only a bound, drawn as an arrow from it
+            ax.annotate("", (r.bound_elo + (80 if bound == ">" else -80), y),
+                        (r.bound_elo, y), arrowprops={"arrowstyle": "->", "color": color})
+            ax.annotate(f"{bound} {r.bound_elo:.0f}", (r.bound_elo, y), xytext=(0, 6),
+                        textcoords="offset points", ha="center", fontsize=8)
+            continue
         ax.errorbar(r.elo, y, xerr=[[r.elo - r.lo], [r.hi - r.elo]], fmt="o", color=color,
                     capsize=3)
         ax.annotate(f"{r.elo:.0f}", (r.hi, y), xytext=(5, 0), textcoords="offset points",

@@ -99,7 +99,7 @@ def league_table(study: StudyConfig) -> pd.DataFrame:
             rows.append({"player": e.name, "agent": e.agent or e.name,
                          "seed": e.seed if e.path else None, "anchor": e.path is None,
                          **{k: r[k] for k in ("elo", "stderr", "lo", "hi", "games", "wins",
-                                              "losses", "draws")}})
+                                              "losses", "draws", "bound", "bound_elo")}})
     return pd.DataFrame(rows).sort_values("elo", ascending=False, ignore_index=True)
 
 
