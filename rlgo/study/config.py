@@ -37,7 +37,6 @@ one of those is an error, since it would make the comparison unequal.
 from __future__ import annotations
 
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import Any
 from rlgo.envs import Rules
 from rlgo.learning.network import NetConfig
 from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
-from rlgo.training.config import TrainConfig, read_config_file
+from rlgo.training.config import TrainConfig, read_config_file, read_toml
 
 BUDGETS = ("env_steps", "nn_evals", "wall_s")
 """Budget axes: moves played, network evaluations, or training seconds."""
@@ -194,12 +193,7 @@ def load_study(path: str | Path) -> StudyConfig:
     unknown learners, and agent configs that do not build are :class:`StudyFileError`
     naming the file, the key and the valid choices."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise StudyFileError(f"study file {path} does not exist") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise StudyFileError(f"{path} is not valid TOML: {exc}") from exc
+    doc = read_toml(path, "study file", StudyFileError)
     tables = [*_SCHEMA, "train", "net", "agents"]
     unknown = sorted(set(doc) - set(tables))
     if unknown:

@@ -126,13 +126,18 @@ def _pyplot():
     return plt, sns
 
 
-def _save(fig, base: Path) -> dict[str, Path]:
+def _save(fig, base: str | Path) -> dict[str, Path]:
+    """Save ``fig`` as ``base``.png and .svg, then close it; returns file name -> path."""
+    import matplotlib.pyplot as plt
+
+    base = Path(base)
     base.parent.mkdir(parents=True, exist_ok=True)
     out = {}
     for ext in ("png", "svg"):
         path = base.with_suffix(f".{ext}")
         fig.savefig(path, dpi=110)
         out[f"{base.name}.{ext}"] = path
+    plt.close(fig)
     return out
 
 
@@ -189,9 +194,7 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     band = f"mean of {seeds} seeds, 95% bootstrap band" if seeds > 1 else "one seed per agent"
     fig.suptitle(f"Learning curves ({band})", y=0.95, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    out = _save(fig, Path(base))
-    plt.close(fig)
-    return out
+    return _save(fig, base)
 
 
 def plot_head_to_head(h2h: pd.DataFrame, order: Sequence[str],
@@ -210,9 +213,7 @@ def plot_head_to_head(h2h: pd.DataFrame, order: Sequence[str],
     ax.set_ylabel("player")
     ax.set_title("League: mean score (win 1, draw 1/2)", fontsize=11)
     fig.tight_layout()
-    out = _save(fig, Path(base))
-    plt.close(fig)
-    return out
+    return _save(fig, base)
 
 
 def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
@@ -242,6 +243,4 @@ def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
     ax.set_xlabel("Elo (random = 0), 95% interval; dashed: each agent's IQM over seeds")
     ax.set_title("Final Elo on the study's scale", fontsize=11)
     fig.tight_layout()
-    out = _save(fig, Path(base))
-    plt.close(fig)
-    return out
+    return _save(fig, base)

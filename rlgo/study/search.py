@@ -65,7 +65,6 @@ import dataclasses
 import math
 import shutil
 import time
-import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +82,7 @@ from rlgo.evaluation.players import make_player
 from rlgo.learning.network import NetConfig
 from rlgo.registry import config_from_dict, get_agent
 from rlgo.training import RunConfigs, TrainConfig, Trainer
-from rlgo.training.config import dump_toml, to_table
+from rlgo.training.config import dump_toml, read_toml, to_table
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "patient", "none")
@@ -239,12 +238,7 @@ def load_search(path: str | Path) -> Search:
     naming the file, the table and key, and the valid choices. Each searched key is
     checked against the config at its bounds (every choice of a categorical one)."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ValueError(f"search file {path} does not exist") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    doc = read_toml(path, "search file")
     unknown = sorted(set(doc) - set(TABLES))
     if unknown or not all(isinstance(v, dict) for v in doc.values()):
         raise ValueError(f"{path}: a search file has the tables [search], [train], [agent], "

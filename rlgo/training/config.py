@@ -198,18 +198,27 @@ CONFIG_SECTIONS = ("train", "agent", "net")
 config) and ``[net]`` (:class:`~rlgo.learning.network.NetConfig`)."""
 
 
+def read_toml(path: str | Path, what: str, error: type[ValueError] = ValueError,
+              ) -> dict[str, Any]:
+    """A TOML file's tables; ``error`` (a ValueError) naming ``what`` and the file when it
+    is missing or malformed. Configs, studies and searches are read with it: data, never
+    code."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise error(f"{what} {path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path} is not valid TOML: {exc}") from exc
+
+
 def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
     """The tables of a config file (:data:`CONFIG_SECTIONS`; any may be left out, and a
     missing key keeps its default). A run's ``config.toml`` and the config a tuning search
     exports are such files. Raises ValueError naming the file for a missing or malformed
     file or an unknown table; keys are checked when the configs are built."""
     path = Path(path)
-    try:
-        sections = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ValueError(f"config file {path} does not exist") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    sections = read_toml(path, "config file")
     unknown = sorted(set(sections) - set(CONFIG_SECTIONS))
     if unknown:
         raise ValueError(f"{path}: unknown tables {unknown}; a config file has "
