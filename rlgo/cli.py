@@ -27,6 +27,9 @@ def _options(
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+ladder_app = typer.Typer(help="A fixed Elo scale per board: calibrate anchors, rate players "
+                         "adaptively against them.", no_args_is_help=True)
+app.add_typer(ladder_app, name="ladder")
 study_app = typer.Typer(help="Comparative studies: several learners and seeds, one Elo "
                         "scale, a league, tables and figures.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
@@ -482,6 +485,83 @@ def tune(
         typer.echo("interrupted: rerun the same command to go on", err=True)
         raise typer.Exit(130) from exc
     typer.echo(summary)
+
+
+@ladder_app.command("calibrate")
+def ladder_calibrate(
+    anchors: Annotated[list[str], typer.Argument(
+        metavar="ANCHOR", help="Anchor specs, weakest first, random among them.")],
+    board_size: Annotated[int, typer.Option("--board-size", "-n", help="Board side N.")] = 7,
+    komi: Annotated[float | None, typer.Option(help="Komi; default rlgo's for the size.")
+                    ] = None,
+    games: Annotated[int, typer.Option(help="Games per pairing (each anchor against the "
+                                            "next two).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
+    db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/calibration.sqlite",
+    out: Annotated[str, typer.Option(help="Reference table to write.")] = "",
+) -> None:
+    """Calibrate anchors into a reference table (rlgo.evaluation.reference): each plays
+    the next two in the list; one fit anchored at random = 0."""
+    import shlex
+    import sys
+
+    from rlgo.envs import Rules
+    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.reference import calibrate
+
+    try:
+        rules = Rules(board_size=board_size, komi=komi)
+        command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
+                          command=command)
+    except (ValueError, MatchDBError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")
+    for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
+        typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
+    typer.echo(f"wrote {path} ({table.games} games)")
+
+
+@ladder_app.command("rate")
+def ladder_rate(
+    player: Annotated[str, typer.Argument(metavar="PLAYER", help="Any player spec of rlgo "
+                                          "arena, e.g. a snapshot path with :search=64.")],
+    reference: Annotated[str, typer.Option(help="Reference table (rlgo ladder calibrate).")],
+    target_stderr: Annotated[float, typer.Option(help="Stop at this standard error (Elo).")
+                             ] = 50.0,
+    max_games: Annotated[int, typer.Option(help="At most this many games.")] = 200,
+    round_games: Annotated[int, typer.Option(help="Games per round (even).")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
+    db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+) -> None:
+    """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
+    against the anchor nearest its estimate until the error target is met."""
+    from rlgo.envs import Rules
+    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.players import make_player
+    from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, ladder_play
+
+    players, play = [], None
+    try:
+        table = ReferenceTable.load(reference)
+        rules = Rules(board_size=table.board_size, komi=table.komi)
+        players.append(make_player(player, rules, seed=seed))
+        play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
+        result = adaptive_rating(table, play, target_stderr=target_stderr,
+                                 max_games=max_games, round_games=round_games)
+    except (ValueError, MatchDBError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        for p in players + list(getattr(play, "anchors", {}).values()):
+            close = getattr(p, "close", None)
+            if close is not None:
+                close()
+    r = result.rating
+    shown = f"{r.bound} {r.bound_elo:.0f}" if r.bound else f"{r.elo:.1f} ± {r.stderr:.1f}"
+    typer.echo(f"{player}: {shown} Elo after {r.games} games "
+               + ", ".join(f"{a} {sum(s)}/{len(s)}" for a, s in result.played.items()))
 
 
 def main() -> None:

@@ -74,6 +74,16 @@ class TrainConfig:
     """Games against each ladder opponent per evaluation (colours alternate)."""
     eval_ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
     """Fixed opponents of every evaluation (player specs, see ``rlgo.evaluation.players``)."""
+    eval_reference: str = ""
+    """A reference table (``rlgo ladder calibrate``; ``studies/anchors/<N>x<N>.toml``):
+    if set, each evaluation rates the snapshot on the table's fixed scale by adaptive
+    match-making (rounds of ``eval_games`` games against the anchor nearest its estimate,
+    until ``eval_target_stderr`` or ``eval_max_games``) instead of playing the whole
+    ``eval_ladder``; "" keeps the fixed ladder."""
+    eval_target_stderr: float = 50.0
+    """With ``eval_reference``: stop once the snapshot's standard error is this (Elo)."""
+    eval_max_games: int = 200
+    """With ``eval_reference``: at most this many games per evaluation."""
     eval_snapshots: int = 2
     """Earlier snapshots of the run each evaluation also plays."""
     eval_greedy: bool = False
@@ -120,6 +130,7 @@ class TrainConfig:
                              f"got {self.opening_moves}")
         if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
             raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
+        check_config(self, positive=("eval_target_stderr", "eval_max_games"))
         for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",
                      "pool_every", "checkpoint_every", "eval_games", "keep_checkpoints"):
             if getattr(self, name) < 1:

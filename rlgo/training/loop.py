@@ -18,6 +18,7 @@ checkpoints ``learner.state_dict()``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ import torch
 from rlgo.envs import Rules
 from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, ladder_play
 from rlgo.learning.files import (
     CheckpointError,
     config_to_dict,
@@ -330,14 +332,49 @@ class Trainer:
             if searcher is not None:
                 describe(searcher, {**spec, "greedy": True, "search": cfg.eval_search})
                 entrants.append(Entrant("eval/search", searcher))
-        metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
-                             env_steps=steps, ladder=cfg.eval_ladder, games=cfg.eval_games,
-                             seed=seed, tags={"run_id": self.run.run_id()})
+        if cfg.eval_reference:  # every entrant on the table's fixed scale
+            metrics = {}
+            for e in entrants:
+                metrics.update(self._rate_on_reference(e.player, e.prefix, steps, seed))
+        else:
+            metrics = run_ladder(entrants, rules=self.rules, db=self.db(), run=self.name,
+                                 env_steps=steps, ladder=cfg.eval_ladder,
+                                 games=cfg.eval_games, seed=seed,
+                                 tags={"run_id": self.run.run_id()})
         if cfg.sgf_samples and self._last_play is not None:
             write_sgf_samples(self.run.path / "games", steps, self.rules, *self._last_play,
                               cfg.sgf_samples, player=f"{self.name} ({cfg.agent})")
         metrics["charts/eval_s"] = time.perf_counter() - t0
         self.state.last_elo = metrics.get("eval/elo", float("nan"))
+        return metrics
+
+    def _rate_on_reference(self, me: Player, prefix: str, steps: int,
+                           seed: int) -> dict[str, float]:
+        """``<prefix>/...`` metrics of adaptive match-making against ``train.eval_reference``
+        (:mod:`rlgo.evaluation.reference`): the Elo on its fixed scale, the error, the
+        bound flag, the games played and the score against each anchor met."""
+        cfg = self.cfg
+        table = ReferenceTable.load(cfg.eval_reference, self.rules)
+        play = ladder_play(me, self.rules, self.db(), run=self.name, env_steps=steps,
+                           seed=seed, tags={"run_id": self.run.run_id()})
+        start = (self.state.last_elo if prefix == "eval" and math.isfinite(self.state.last_elo)
+                 else None)
+        try:
+            result = adaptive_rating(table, play, start_elo=start,
+                                     target_stderr=cfg.eval_target_stderr,
+                                     max_games=cfg.eval_max_games,
+                                     round_games=max(2, cfg.eval_games // 2 * 2))
+        finally:
+            for anchor in play.anchors.values():  # type: ignore[attr-defined]
+                close = getattr(anchor, "close", None)
+                if close is not None:
+                    close()
+        r = result.rating
+        metrics = {f"{prefix}/elo": r.elo, f"{prefix}/elo_stderr": r.stderr,
+                   f"{prefix}/elo_bound": {">": 1.0, "<": -1.0}.get(r.bound, 0.0),
+                   f"{prefix}/games": float(r.games)}
+        metrics.update({f"{prefix}/vs_{a}/score": float(np.mean(s))
+                        for a, s in result.played.items()})
         return metrics
 
     def _search_player(self, weights: Weights, name: str, seed: int) -> Player | None:

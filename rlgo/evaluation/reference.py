@@ -1,0 +1,241 @@
+"""A fixed Elo scale per board: calibrated anchors, and adaptive match-making against them.
+
+**Reference table.** Fixed players (random, rollout MCTS at growing playout budgets, GNU Go
+levels) are calibrated once per board size and komi by :func:`calibrate`: each anchor plays
+the next one and the one after it in the list (paired random openings, colours
+alternating), and one Bradley-Terry fit anchored at random = 0 gives every anchor an Elo
+and a standard error. The table is a small TOML file (:class:`ReferenceTable`), committed
+under ``studies/anchors/``, with the command that rebuilds it.
+
+**Rating against the table.** A snapshot is then rated with the anchors' ratings held
+fixed (:func:`rate_against`): one-dimensional maximum likelihood with the same prior as
+:func:`rlgo.evaluation.elo.fit_elo` (``prior_games`` virtual games, half won, against a
+player at the mean Elo of the anchors met), a Laplace standard error, and a saturated
+record (every game won, or lost) reported as a bound, never as a point.
+
+**Adaptive match-making** (:func:`adaptive_rating`): rounds of games against the anchor
+whose rating is nearest the snapshot's current estimate, so that expected scores sit where
+a game says most, until the standard error is at most ``target_stderr`` or ``max_games``
+have been played. A record that stays saturated against the strongest (weakest) anchor
+ends as a bound.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rlgo.envs import Rules
+from rlgo.evaluation.arena import play_match
+from rlgo.evaluation.elo import ELO_PER_NAT, fit_elo
+from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import make_player
+from rlgo.protocols import Player
+
+VERSION = 1
+"""Version of the reference-table file format."""
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """Calibrated anchors of one board size and komi."""
+
+    board_size: int
+    komi: float
+    anchors: dict[str, tuple[float, float]]
+    """Player spec -> (Elo, standard error), random = 0."""
+    command: str = ""
+    """The command that rebuilds the table."""
+    games: int = 0
+    """Games the calibration played."""
+
+    @classmethod
+    def load(cls, path: str | Path, rules: Rules | None = None) -> ReferenceTable:
+        """Read a table; ValueError if it is malformed, of another version, or (with
+        ``rules``) of another board size or komi."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text())
+            head = doc["reference"]
+            table = cls(board_size=int(head["board_size"]), komi=float(head["komi"]),
+                        anchors={k: (float(v["elo"]), float(v["stderr"]))
+                                 for k, v in doc["anchors"].items()},
+                        command=str(head.get("command", "")), games=int(head.get("games", 0)))
+            version = int(head["version"])
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is not an rlgo reference table: {exc}") from exc
+        if version != VERSION:
+            raise ValueError(f"{path} is a version {version} reference table; this rlgo "
+                             f"reads version {VERSION}")
+        if rules is not None and (rules.board_size, rules.komi) != (table.board_size,
+                                                                    table.komi):
+            raise ValueError(f"{path} calibrates {table.board_size}x{table.board_size} with "
+                             f"komi {table.komi}, not {rules.board_size}x{rules.board_size} "
+                             f"with komi {rules.komi}")
+        return table
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["[reference]", f"version = {VERSION}", f"board_size = {self.board_size}",
+                 f"komi = {self.komi!r}", f"games = {self.games}",
+                 f'command = "{self.command}"', "", "[anchors]"]
+        lines += [f'"{spec}" = {{ elo = {elo:.1f}, stderr = {err:.1f} }}'
+                  for spec, (elo, err) in sorted(self.anchors.items(), key=lambda kv: kv[1])]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+
+def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
+              seed: int = 0, opening_moves: int = 2, command: str = "") -> ReferenceTable:
+    """Play each anchor of ``specs`` (weakest first, ``random`` among them) against the
+    next two in the list, ``games`` games per pairing, and fit their ratings (module
+    docstring). The games go to ``db``, tagged ``run = "calibration"``."""
+    if "random" not in specs:
+        raise ValueError("the anchors must include random, the zero of the scale")
+    players = {s: make_player(s, rules, seed=seed + i) for i, s in enumerate(specs)}
+    try:
+        for i, a in enumerate(specs):
+            for b in specs[i + 1: i + 3]:
+                play_match(players[a], players[b], games, rules, db, run="calibration",
+                           opening_moves=opening_moves, seed=seed + 1_000 * i)
+    finally:
+        for p in players.values():
+            close = getattr(p, "close", None)
+            if close is not None:
+                close()
+    played = db.games(board_size=rules.board_size, with_sgf=False)
+    played = played[(played.run == "calibration") & (played.komi == rules.komi)]
+    fit = fit_elo(played).set_index("player")
+    saturated = [s for s in specs if fit.loc[s, "bound"]]
+    if saturated:
+        raise ValueError(f"anchors {saturated} won or lost every calibration game: the "
+                         "scale has a gap there; add anchors between them")
+    return ReferenceTable(rules.board_size, float(rules.komi),
+                          {s: (float(fit.loc[s, "elo"]), float(fit.loc[s, "stderr"]))
+                           for s in specs}, command=command, games=len(played))
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A player's rating against fixed opponents."""
+
+    elo: float
+    stderr: float
+    bound: str = ""
+    """">" (won every game: elo is only above ``bound_elo``), "<" (lost every one), ""."""
+    bound_elo: float = float("nan")
+    games: int = 0
+
+
+def rate_against(results: Sequence[tuple[float, float]], prior_games: float = 2.0) -> Rating:
+    """Rating from ``(opponent Elo, score)`` pairs, opponents' ratings fixed (module
+    docstring). Newton's method on the log posterior in nats."""
+    if not results:
+        raise ValueError("no games to rate")
+    opp_elo = np.array([r[0] for r in results], float)
+    opp = opp_elo / ELO_PER_NAT
+    score = np.array([r[1] for r in results], float)
+    centre = float(opp.mean())
+    theta = centre
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(theta - opp)))
+        p0 = 1.0 / (1.0 + math.exp(-(theta - centre)))
+        grad = float((score - p).sum()) + prior_games * (0.5 - p0)
+        info = float((p * (1 - p)).sum()) + prior_games * p0 * (1 - p0)
+        step = grad / info
+        theta += step
+        if abs(step) < 1e-10:
+            break
+    rating = Rating(elo=theta * ELO_PER_NAT, stderr=ELO_PER_NAT / math.sqrt(info),
+                    games=len(results))
+    if (score == 1.0).all():
+        return Rating(rating.elo, rating.stderr, ">", float(opp_elo.max()),
+                      len(results))
+    if (score == 0.0).all():
+        return Rating(rating.elo, rating.stderr, "<", float(opp_elo.min()),
+                      len(results))
+    return rating
+
+
+@dataclass
+class AdaptiveResult:
+    rating: Rating
+    played: dict[str, list[float]] = field(default_factory=dict)
+    """Anchor -> the player's scores against it, in order."""
+
+
+def adaptive_rating(table: ReferenceTable, play: Callable[[str, int], list[float]],
+                    *, start_elo: float | None = None, target_stderr: float = 50.0,
+                    max_games: int = 200, round_games: int = 10) -> AdaptiveResult:
+    """Rate a player against ``table``'s anchors (module docstring). ``play(anchor,
+    games)`` plays that many games of the player against the anchor (an even number:
+    colours alternate) and returns its score in each; :func:`ladder_play` makes one that
+    stores the games."""
+    if round_games < 2 or round_games % 2:
+        raise ValueError("round_games must be even and >= 2 (colours alternate)")
+    elos = dict(sorted(table.anchors.items(), key=lambda kv: kv[1][0]))
+    estimate = start_elo if start_elo is not None else float(np.median(
+        [e for e, _ in elos.values()]))
+    result = AdaptiveResult(Rating(estimate, math.inf))
+    results: list[tuple[float, float]] = []
+    while len(results) + round_games <= max_games:
+        anchor = _nearest(elos, estimate, result.rating)
+        scores = play(anchor, round_games)
+        result.played.setdefault(anchor, []).extend(scores)
+        results += [(elos[anchor][0], s) for s in scores]
+        result.rating = rate_against(results)
+        estimate = result.rating.elo
+        if result.rating.stderr <= target_stderr and not result.rating.bound:
+            break
+        if _saturated_at_the_end(elos, result):
+            break
+    return result
+
+
+def _nearest(elos: dict[str, tuple[float, float]], estimate: float, rating: Rating) -> str:
+    """The anchor to play next: past the one that bounds a saturated record, else the one
+    nearest the estimate."""
+    names = list(elos)
+    if rating.bound == ">":
+        above = [a for a in names if elos[a][0] > rating.bound_elo]
+        return above[0] if above else names[-1]
+    if rating.bound == "<":
+        below = [a for a in names if elos[a][0] < rating.bound_elo]
+        return below[-1] if below else names[0]
+    return min(names, key=lambda a: (abs(elos[a][0] - estimate), -elos[a][0]))
+
+
+def _saturated_at_the_end(elos: dict[str, tuple[float, float]], result: AdaptiveResult) -> bool:
+    """A record of all wins against the strongest anchor (or all losses against the
+    weakest): no anchor can resolve it further."""
+    names = list(elos)
+    r = result.rating
+    return ((r.bound == ">" and r.bound_elo >= elos[names[-1]][0])
+            or (r.bound == "<" and r.bound_elo <= elos[names[0]][0]))
+
+
+def ladder_play(player: Player, rules: Rules, db: MatchDB | None, *, run: str | None = None,
+                env_steps: int | None = None, seed: int = 0, opening_moves: int = 2,
+                tags: dict[str, str] | None = None) -> Callable[[str, int], list[float]]:
+    """A ``play`` for :func:`adaptive_rating`: games of ``player`` against an anchor spec
+    (players built once and reused), stored in ``db``; returns the player's scores."""
+    anchors: dict[str, Player] = {}
+    rounds = [0]
+
+    def play(anchor: str, games: int) -> list[float]:
+        if anchor not in anchors:
+            anchors[anchor] = make_player(anchor, rules, seed=seed + len(anchors))
+        rounds[0] += 1
+        summary = play_match(player, anchors[anchor], games, rules, db, run=run,
+                             env_steps=env_steps, tags=tags, opening_moves=opening_moves,
+                             seed=seed + rounds[0])
+        return [1.0] * summary.wins + [0.5] * summary.draws + [0.0] * summary.losses
+
+    play.anchors = anchors  # type: ignore[attr-defined]  (closed by the caller)
+    return play

@@ -1,0 +1,107 @@
+"""The fixed Elo scale: reference tables, rating against fixed anchors, adaptive
+match-making on a synthetic population with known strengths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rlgo.envs import Rules
+from rlgo.evaluation.elo import ELO_PER_NAT, expected_score
+from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, rate_against
+
+ANCHORS = {"random": (0.0, 0.0), "a200": (200.0, 20.0), "a400": (400.0, 20.0),
+           "a600": (600.0, 25.0), "a800": (800.0, 25.0), "a1000": (1000.0, 30.0),
+           "a1500": (1500.0, 40.0)}
+TABLE = ReferenceTable(board_size=7, komi=8.5, anchors=ANCHORS, command="test", games=0)
+
+
+def test_rating_against_fixed_opponents_by_hand():
+    # 3 wins and 1 loss against a player at 0, no prior: p = 3/4, theta = ln 3 nats
+    r = rate_against([(0.0, 1.0), (0.0, 1.0), (0.0, 1.0), (0.0, 0.0)], prior_games=0.0)
+    assert r.elo == pytest.approx(ELO_PER_NAT * math.log(3))  # 190.8
+    assert r.stderr == pytest.approx(ELO_PER_NAT / math.sqrt(4 * 0.75 * 0.25))  # 200.6
+    assert r.bound == ""
+    draws = rate_against([(100.0, 0.5)] * 6, prior_games=0.0)
+    assert draws.elo == pytest.approx(100.0)
+
+
+def test_a_saturated_record_against_fixed_opponents_is_a_bound():
+    r = rate_against([(0.0, 1.0), (400.0, 1.0), (200.0, 1.0)])
+    assert (r.bound, r.bound_elo) == (">", 400.0)
+    r = rate_against([(300.0, 0.0), (500.0, 0.0)])
+    assert (r.bound, r.bound_elo) == ("<", 300.0)
+
+
+def _simulated(true_elo: float, seed: int):
+    rng = np.random.default_rng(seed)
+
+    def play(anchor: str, games: int) -> list[float]:
+        p = expected_score(true_elo, ANCHORS[anchor][0])
+        return [float(x) for x in rng.random(games) < p]
+
+    return play
+
+
+@pytest.mark.parametrize("true_elo", [150.0, 700.0, 1200.0])
+def test_adaptive_match_making_brackets_the_player_and_reaches_the_target(true_elo):
+    hits = 0
+    for seed in range(10):
+        out = adaptive_rating(TABLE, _simulated(true_elo, seed), target_stderr=50.0,
+                              max_games=600, round_games=10)
+        r = out.rating
+        assert r.stderr <= 50.0 and r.bound == ""
+        hits += abs(r.elo - true_elo) <= 2 * r.stderr
+        played = {a: len(s) for a, s in out.played.items()}
+        near = sum(n for a, n in played.items() if abs(ANCHORS[a][0] - true_elo) <= 300)
+        assert near >= 0.7 * sum(played.values())  # informative opponents, not far ones
+    assert hits >= 8  # ~95% coverage expected
+
+
+def test_a_player_beyond_the_strongest_anchor_ends_as_a_bound():
+    out = adaptive_rating(TABLE, _simulated(5000.0, 0), max_games=200)
+    assert (out.rating.bound, out.rating.bound_elo) == (">", 1500.0)
+    assert "a1500" in out.played and out.rating.games < 200  # stopped: nothing above
+
+
+def test_reference_tables_round_trip_and_refuse_another_board(tmp_path):
+    path = TABLE.save(tmp_path / "7x7.toml")
+    again = ReferenceTable.load(path, Rules(board_size=7, komi=8.5))
+    assert again.anchors.keys() == ANCHORS.keys() and again.command == "test"
+    assert again.anchors["a600"] == (600.0, 25.0)
+    with pytest.raises(ValueError, match="calibrates 7x7 with komi 8.5, not 9x9"):
+        ReferenceTable.load(path, Rules(board_size=9))
+    with pytest.raises(ValueError, match="not 7x7 with komi 0.5"):
+        ReferenceTable.load(path, Rules(board_size=7, komi=0.5))
+    path.write_text(path.read_text().replace("version = 1", "version = 9"))
+    with pytest.raises(ValueError, match="version 9"):
+        ReferenceTable.load(path)
+    (tmp_path / "bad.toml").write_text("[anchors]\n")
+    with pytest.raises(ValueError, match="not an rlgo reference table"):
+        ReferenceTable.load(tmp_path / "bad.toml")
+
+
+def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path):
+    from rlgo.training import build_trainer, load_metrics
+
+    table = ReferenceTable(board_size=5, komi=0.5, anchors={
+        "random": (0.0, 0.0), "rollout:2": (60.0, 20.0), "rollout:8": (200.0, 25.0)})
+    path = table.save(tmp_path / "5x5.toml")
+    sets = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
+            "train.games_per_iteration=8", "train.eval_every=200", "train.eval_games=4",
+            f"train.eval_reference={path}", "train.eval_max_games=12",
+            "train.eval_target_stderr=10", "train.komi=0.5"]
+    build_trainer("reinforce", 5, 300, 0, tmp_path / "run", sets, progress=False).fit()
+    m = load_metrics(tmp_path / "run")
+    games = m[m.metric == "eval/games"].value
+    assert len(games) == 3 and (games == 12).all()  # steps 0, 200, end; target out of reach
+    assert m[m.metric == "eval/elo_stderr"].value.notna().all()
+    assert m.metric.str.match(r"eval/vs_(random|rollout:\d)/score").any()
+    wrong = ReferenceTable(board_size=7, komi=8.5, anchors={"random": (0.0, 0.0)})
+    bad = wrong.save(tmp_path / "7x7.toml")
+    with pytest.raises(ValueError, match="calibrates 7x7"):
+        build_trainer("reinforce", 5, 300, 0, tmp_path / "bad",
+                      [*sets[:-3], f"train.eval_reference={bad}", "train.komi=0.5"],
+                      progress=False).fit()
