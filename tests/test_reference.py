@@ -117,3 +117,26 @@ def test_the_committed_reference_tables_load_and_are_ordered(size, komi):
     rollouts = [table.anchors[f"rollout:{n}"][0] for n in (8, 32, 128)]
     assert rollouts == sorted(rollouts)  # more playouts, stronger
     assert "calibrate" in table.command
+
+
+def test_rlgo_ladder_calibrate_and_rate_end_to_end(tmp_path):
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    table = tmp_path / "5x5.toml"
+    cli = [sys.executable, "-m", "rlgo.cli", "ladder"]
+    done = subprocess.run([*cli, "calibrate", "random", "rollout:1", "rollout:4", "-n", "5",
+                           "--komi", "0.5", "--games", "8", "--db", db, "--out", str(table)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = ReferenceTable.load(table, Rules(board_size=5, komi=0.5))
+    assert set(loaded.anchors) == {"random", "rollout:1", "rollout:4"} and loaded.games == 24
+    rated = subprocess.run([*cli, "rate", "rollout:2", "--reference", str(table), "--db", db,
+                            "--max-games", "20", "--round-games", "4"],
+                           capture_output=True, text=True, timeout=300)
+    assert rated.returncode == 0 and "Elo after 20 games" in rated.stdout, rated.stderr
+    no_zero = subprocess.run([*cli, "calibrate", "rollout:1", "rollout:4", "-n", "5",
+                              "--db", db, "--out", str(tmp_path / "x.toml")],
+                             capture_output=True, text=True, timeout=300)
+    assert no_zero.returncode == 2 and "must include random" in no_zero.stderr
