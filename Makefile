@@ -1,12 +1,11 @@
-# The README's two commands. Each installs what is missing first (.ci/setup).
+# The README's two commands; each first installs what the machine lacks (.ci/run setup).
 .PHONY: setup quickstart test
 
 setup:
-	.ci/setup
+	.ci/run setup
 
 quickstart: setup
 	rlgo study run studies/quickstart.toml
 
-test: setup
-	ruff check .
-	python -m pytest
+test:
+	.ci/run
