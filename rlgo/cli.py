@@ -5,8 +5,7 @@ that ``rlgo --help`` stays fast."""
 from __future__ import annotations
 
 import json
-import signal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -200,36 +199,6 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
-class _StopFlag:
-    """SIGINT and SIGTERM handlers that only set a flag, asked between moves.
-
-    A handler that raises can have its exception swallowed when the signal lands inside a
-    C callback (numba compiling, for one); a flag cannot be lost. A second signal raises
-    KeyboardInterrupt at once, for a user who will not wait for the current move.
-    """
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._previous: dict[int, Any] = {}
-
-    def __call__(self) -> bool:
-        return self.raised
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.raised:
-            raise KeyboardInterrupt(f"signal {signum}")
-        self.raised = True
-
-    def __enter__(self) -> _StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
 
 
@@ -263,12 +232,12 @@ def arena(
     """
     from rlgo.agents.gnugo_player import GnuGoError
     from rlgo.envs import Rules
-    from rlgo.evaluation.arena import play_match
+    from rlgo.evaluation.arena import StopOnSignals, play_match
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
 
     players, database, stored_before = [], None, 0
-    with _StopFlag() as stop:  # SIGTERM ends it as Ctrl-C does, between moves
+    with StopOnSignals() as stop:  # SIGTERM ends it as Ctrl-C does, between moves
         try:
             rules = Rules(board_size=board_size, komi=komi)
             database = MatchDB(db)

@@ -26,6 +26,7 @@ winner, moves, end reason, SGF and tags.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -135,6 +136,36 @@ class MatchSummary:
                 f"{k} {v}" for k, v in self.restarts.items() if v)]
               if any(self.restarts.values()) else []),
         ])
+
+
+class StopOnSignals:
+    """SIGINT and SIGTERM handlers that only set a flag, asked between moves.
+
+    A handler that raises can have its exception swallowed when the signal lands inside a
+    C callback (numba compiling, for one); a flag cannot be lost. A second signal raises
+    KeyboardInterrupt at once, for a user who will not wait for the current move.
+    """
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.raised
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.raised:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.raised = True
+
+    def __enter__(self) -> StopOnSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def player_kind(player: Player) -> str:

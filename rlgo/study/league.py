@@ -87,9 +87,11 @@ def _player(entrant: Entrant, rules: Rules, seed: int) -> Player:
     return player
 
 
-def play_pairing(study: StudyConfig, index: int) -> int:
-    """Play pairing ``index`` unless its games are all stored; returns games played."""
-    pairing = pairings(study)[index]
+def play_pairing(study: StudyConfig, index: int,
+                 listed: list[Pairing] | None = None) -> int:
+    """Play pairing ``index`` of ``listed`` (default :func:`pairings`) unless its games are
+    all stored; returns games played."""
+    pairing = (listed if listed is not None else pairings(study))[index]
     if study.league_games == 0:
         return 0
     db = MatchDB(study.db_url)
@@ -113,7 +115,8 @@ def play_pairing(study: StudyConfig, index: int) -> int:
 
 def play_share(study: StudyConfig, k: int, n: int) -> int:
     """Play pairings ``k, k + n, ...``; returns games played."""
-    return sum(play_pairing(study, i) for i in range(k, len(pairings(study)), n))
+    listed = pairings(study)
+    return sum(play_pairing(study, i, listed) for i in range(k, len(listed), n))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rlgo.evaluation.arena import StopOnSignals
 from rlgo.study.config import StudyConfig, load_study, run_configs
 from rlgo.training.config import dump_toml, to_table
 from rlgo.training.loop import finished
@@ -119,44 +120,41 @@ def run_tasks(tasks: Sequence[Task], workers: int, *, threads: int,
     SIGTERM terminates the running ones (they resume next time) and raises
     KeyboardInterrupt."""
     pending, running, failed = list(tasks), [], []
-    stopped: list[int] = []
-    handlers = {sig: signal.signal(sig, lambda signum, _: stopped.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
     last_show = 0.0
-    try:
-        while pending or running:
-            if stopped:
-                raise KeyboardInterrupt(f"signal {stopped[0]}")
-            while pending and len(running) < workers:
-                task = pending.pop(0)
-                task.log.parent.mkdir(parents=True, exist_ok=True)
-                with open(task.log, "ab") as log:
-                    task.process = subprocess.Popen(task.argv, stdout=log,
-                                                    stderr=subprocess.STDOUT,
-                                                    env=worker_env(threads),
-                                                    preexec_fn=_die_with_parent)
-                task.started = time.time()
-                running.append(task)
-            for task in list(running):
-                code = task.process.poll() if task.process is not None else 0
-                if code is not None:
-                    task.returncode = code
-                    running.remove(task)
-                    if code != 0:
-                        failed.append(task)
-            if show is not None and time.time() - last_show >= show_every_s:
-                show(list(tasks))
-                last_show = time.time()
-            time.sleep(poll_s)
-    except KeyboardInterrupt:
-        _stop(running)
-        raise
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+    with StopOnSignals() as stop:
+        try:
+            while pending or running:
+                if stop():
+                    raise KeyboardInterrupt("stop requested")
+                while pending and len(running) < workers:
+                    running.append(_start(pending.pop(0), threads))
+                for task in list(running):
+                    code = task.process.poll() if task.process is not None else 0
+                    if code is not None:
+                        task.returncode = code
+                        running.remove(task)
+                        if code != 0:
+                            failed.append(task)
+                if show is not None and time.time() - last_show >= show_every_s:
+                    show(list(tasks))
+                    last_show = time.time()
+                time.sleep(poll_s)
+        except KeyboardInterrupt:
+            _stop(running)
+            raise
     if show is not None:
         show(list(tasks))
     return failed
+
+
+def _start(task: Task, threads: int) -> Task:
+    """Start ``task``'s process, its output appended to its log."""
+    task.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(task.log, "ab") as log:
+        task.process = subprocess.Popen(task.argv, stdout=log, stderr=subprocess.STDOUT,
+                                        env=worker_env(threads), preexec_fn=_die_with_parent)
+    task.started = time.time()
+    return task
 
 
 def _die_with_parent() -> None:
