@@ -163,6 +163,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.learning.files import CheckpointError
     from rlgo.training import build_trainer
 
@@ -170,7 +171,7 @@ def train(
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
                                 progress, config=config)
         counters = trainer.fit()
-    except (ValueError, CheckpointError) as exc:
+    except (ValueError, CheckpointError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlgo.evaluation.arena import StopOnSignals
+from rlgo.evaluation.matchdb import MatchDB
 from rlgo.study.config import StudyConfig, load_study, run_configs
 from rlgo.training.config import dump_toml, to_table
 from rlgo.training.loop import finished
@@ -296,6 +297,7 @@ def run_study(study_file: str | Path, workers: int | None = None, show: bool = T
     study_file = Path(study_file)
     study = load_study(study_file)
     study.out_dir.mkdir(parents=True, exist_ok=True)
+    MatchDB(study.db_url).close()  # created here, before workers open it at once
     shutil.copyfile(study_file, study.out_dir / "study.toml")
     n = workers if workers is not None else study.workers
     n = n or cpu_cores()
