@@ -72,13 +72,13 @@ elif point == "metric_row":  # dies halfway through appending a row of metrics
         return real_log(self, counters, metrics)
     runs.RunDir.log = log
 elif point == "metrics_rewrite":  # dies while a resume rewrites metrics.csv
-    real_write = runs._write_atomically
+    real_write = runs.write_atomically
     def write(path, text):
         if due():
             path.with_name(path.name + ".tmp").write_text(text[: len(text) // 2])
             os._exit(137)
         return real_write(path, text)
-    runs._write_atomically = write
+    runs.write_atomically = write
 sys.argv = ["rlgo", "train", *sys.argv[3:]]
 main()
 '''
@@ -119,6 +119,7 @@ def reference(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("fault", [
     ("torch_save", 1),       # the first snapshot, half written
+    ("torch_save", 2),       # the first checkpoint, half written: its snapshot is whole
     ("torch_save", 4),       # the second checkpoint, half written (after its snapshot)
     ("after_tmp", 3),        # a complete temporary file, never renamed
     ("metric_row", 5),       # half a metrics row

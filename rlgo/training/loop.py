@@ -173,7 +173,7 @@ class Trainer:
         if payload is None:
             self.run.open_metrics(keep_rows=0)
             self._open_tensorboard()
-            self._forget_games_after(-1)
+            self._forget_after(-1)  # a kill before the first checkpoint can leave a snapshot
             return
         self.learner.load_state_dict(payload["learner"])
         self.state = _Progress.from_payload(payload)
@@ -391,11 +391,12 @@ class Trainer:
         if not self.cfg.eval_snapshots:
             return []
         players = []
-        for path in self.run.snapshot_files()[-self.cfg.eval_snapshots:]:
+        now = self.state.counters.env_steps
+        earlier = [p for p in self.run.snapshot_files()
+                   if int(p.stem.removeprefix("step_")) < now]
+        for path in earlier[-self.cfg.eval_snapshots:]:
             payload = load_file(path)
             steps = int(payload["counters"]["env_steps"])
-            if steps == self.state.counters.env_steps:
-                continue
             player = self.learner.snapshot_player(
                 payload["weights"], name=snapshot_name(self.name, steps),
                 greedy=self.cfg.eval_greedy, seed=seed)

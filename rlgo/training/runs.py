@@ -131,7 +131,7 @@ class RunDir:
         if path.exists():
             return path.read_text().strip()
         self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, uuid.uuid4().hex[:12] + "\n")
+        write_atomically(path, uuid.uuid4().hex[:12] + "\n")
         return path.read_text().strip()
 
     # ------------------------------------------------------------------ config
@@ -140,7 +140,7 @@ class RunDir:
 
     def write_config(self, sections: dict[str, dict[str, Any]]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.config_path, dump_toml(sections))
+        write_atomically(self.config_path, dump_toml(sections))
 
     def read_config(self) -> dict[str, dict[str, Any]]:
         try:
@@ -175,7 +175,7 @@ class RunDir:
         w = csv.writer(buffer)
         w.writerow(HEADER)
         w.writerows(body)
-        _write_atomically(self.metrics_path, buffer.getvalue())
+        write_atomically(self.metrics_path, buffer.getvalue())
         self._rows = len(body)
 
     def log(self, counters: Counters, metrics: dict[str, float]) -> None:
@@ -223,7 +223,7 @@ def load_metrics(run: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Temporary file, fsync, rename: a kill leaves the old file or the new, never half."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
