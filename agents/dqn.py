@@ -53,10 +53,19 @@ from rlgo.agents.network_player import copy_weights
 from rlgo.agents.random_player import random_legal_actions
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
+from rlgo.learning.credit import policy_gradient, probabilities
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
 from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
 from rlgo.learning.replay import ReplayBuffer
-from rlgo.protocols import CannotSearchError, Decision, Experience, Player, Positions, Weights
+from rlgo.protocols import (
+    CannotSearchError,
+    Credit,
+    Decision,
+    Experience,
+    Player,
+    Positions,
+    Weights,
+)
 
 
 @dataclass(frozen=True)
@@ -336,6 +345,42 @@ class DQN:
         return {"charts/q_mean": float(batch.extras["q"].mean())}
 
     # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ credit
+    def _log_policy(self):
+        """log softmax(Q / eval_temperature) over the legal actions: the snapshot's
+        sampling policy, the one whose gradient the analysis compares."""
+        t = self.config.eval_temperature
+
+        def log_policy(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            logits, _ = self.net(obs)
+            return torch.log_softmax(torch.tanh(logits).masked_fill(~mask, -1e4) / t, dim=-1)
+        return log_policy
+
+    def load_snapshot(self, weights: Weights, env_steps: int) -> None:
+        self.net.load_state_dict(weights)
+        self.positions_seen = int(env_steps)  # exploration follows the snapshot's schedule
+
+    def credit(self, batch: Experience) -> Credit:
+        """``Q(s, a) - V(s)`` for every legal action, V the expectation of Q under the
+        snapshot's sampling policy softmax(Q / eval_temperature)."""
+        policy = probabilities(self.net, self._log_policy(), batch.obs, batch.mask)
+        q = np.zeros(batch.mask.shape, np.float32)
+        with torch.no_grad():
+            self.net.eval()
+            for i in range(0, len(batch), 1024):
+                rows = slice(i, i + 1024)
+                q[rows] = legal_q(self.net, torch.from_numpy(batch.obs[rows]).to(self.device),
+                                  torch.from_numpy(batch.mask[rows]).to(self.device)
+                                  ).nan_to_num(neginf=0.0).cpu().numpy()
+        value = (policy * q).sum(1, keepdims=True)
+        vector = np.where(batch.mask, q - value, np.nan).astype(np.float32)
+        return Credit(played=vector[np.arange(len(batch)), batch.action], policy=policy,
+                      vector=vector)
+
+    def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        return policy_gradient(self.net, self._log_policy(), obs, mask, weights)
+
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "target": self.target.state_dict(),
                 "optimizer": self.opt.state_dict(), "buffer": self.buffer.state_dict(),

@@ -64,10 +64,11 @@ from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.checks import check_config
+from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.learning.replay import ReplayBuffer
 from rlgo.learning.search import SearchConfig, run_search
-from rlgo.protocols import Experience, Player, Weights
+from rlgo.protocols import Credit, Experience, Player, Weights
 
 __all__ = ["MCTSConfig", "MCTSLearner", "make"]
 
@@ -311,6 +312,27 @@ class MCTSLearner:
         if "search_value" in ex:
             out["charts/search_value_error"] = float(np.mean((ex["search_value"] - z) ** 2))
         return out
+
+    # ------------------------------------------------------------------ credit
+    def load_snapshot(self, weights: Weights, env_steps: int) -> None:
+        self.net.load_state_dict(weights)
+
+    def credit(self, batch: Experience) -> Credit:
+        """The improvement vector: the search's target minus the network's policy (the
+        cross-entropy gradient's weight on every legal action); NaN on rows searched with
+        the cheap budget, which carry no target."""
+        policy = probabilities(self.net, softmax_log_policy(self.net), batch.obs, batch.mask)
+        target = batch.extras["policy"].astype(np.float32)
+        vector = np.where(batch.mask, target - policy, np.nan).astype(np.float32)
+        cheap = batch.extras.get("policy_weight", np.ones(len(batch), np.float32)) <= 0
+        vector[cheap] = np.nan
+        played = vector[np.arange(len(batch)), batch.action]
+        return Credit(played=played, policy=policy, vector=vector,
+                      target=np.where(cheap[:, None], np.nan, target).astype(np.float32))
+
+    def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        return policy_gradient(self.net, softmax_log_policy(self.net), obs, mask, weights)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -47,9 +47,10 @@ import torch
 from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
+from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
 from rlgo.learning.episodes import gae, successors, terminal_rewards
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Experience, Player, Weights
+from rlgo.protocols import Credit, Experience, Player, Weights
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,21 @@ class PPO:
         for group in self.opt.param_groups:
             group["lr"] = lr
         return lr
+
+    # ------------------------------------------------------------------ credit
+    def load_snapshot(self, weights: Weights, env_steps: int) -> None:
+        self.net.load_state_dict(weights)
+        self.positions_seen = int(env_steps)
+
+    def credit(self, batch: Experience) -> Credit:
+        """The played move's GAE advantage (before normalisation); no vector."""
+        adv, _ = self.advantages(batch)
+        policy = probabilities(self.net, softmax_log_policy(self.net), batch.obs, batch.mask)
+        return Credit(played=adv.astype(np.float32), policy=policy)
+
+    def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        return policy_gradient(self.net, softmax_log_policy(self.net), obs, mask, weights)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

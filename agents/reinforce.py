@@ -32,8 +32,9 @@ from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snaps
 from rlgo.envs import Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.checks import check_config
+from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Experience, Player, Weights
+from rlgo.protocols import Credit, Experience, Player, Weights
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,29 @@ class Reinforce:
         if self.config.baseline == "mean":
             return g - g.mean()
         return g
+
+    # ------------------------------------------------------------------ credit
+    def load_snapshot(self, weights: Weights, env_steps: int) -> None:
+        self.net.load_state_dict(weights)
+
+    def credit(self, batch: Experience) -> Credit:
+        """The played move's ``G - b(s)`` (the baseline as configured; the value baseline
+        from the network in eval mode, the function that acted); no vector."""
+        log_policy = softmax_log_policy(self.net, self.config.temperature)
+        policy = probabilities(self.net, log_policy, batch.obs, batch.mask)
+        g = torch.from_numpy(batch.outcome.astype(np.float32))
+        with torch.no_grad():
+            self.net.eval()
+            value = torch.cat([self.net(torch.from_numpy(batch.obs[i:i + 1024])
+                                        .to(self.device))[1].cpu()
+                               for i in range(0, len(batch), 1024)]) if len(batch) else g
+        played = self._advantage(g, value).numpy().astype(np.float32)
+        return Credit(played=played, policy=policy)
+
+    def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        return policy_gradient(self.net, softmax_log_policy(self.net, self.config.temperature),
+                               obs, mask, weights)
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),

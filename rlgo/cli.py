@@ -32,6 +32,8 @@ app.add_typer(ladder_app, name="ladder")
 study_app = typer.Typer(help="Comparative studies: several learners and seeds, one Elo "
                         "scale, a league, tables and figures.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
+analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True)
+app.add_typer(analyze_app, name="analyze")
 
 
 @bench_app.command("env")
@@ -532,6 +534,56 @@ def ladder_rate(
     shown = f"{r.bound} {r.bound_elo:.0f}" if r.bound else f"{r.elo:.1f} ± {r.stderr:.1f}"
     typer.echo(f"{player}: {shown} Elo after {r.games} games "
                + ", ".join(f"{a} {sum(s)}/{len(s)}" for a, s in result.played.items()))
+
+
+@analyze_app.command("credit")
+def analyze_credit(
+    analysis: Annotated[str | None, typer.Argument(
+        metavar="[ANALYSIS]", help="Analysis file (TOML, a [credit] table), e.g. "
+        "studies/credit_7x7.toml; flags override it.")] = None,
+    runs: Annotated[list[str] | None, typer.Option(
+        "--run", help="Run directory (glob allowed); repeat for several.")] = None,
+    judge: Annotated[str | None, typer.Option(
+        help="Snapshot file of the judge's network (not one of the runs').")] = None,
+    judge_simulations: Annotated[int | None, typer.Option(
+        help="Judge's search simulations per child position.")] = None,
+    points: Annotated[int | None, typer.Option(help="Snapshots per run.")] = None,
+    games: Annotated[int | None, typer.Option(help="Self-play games per snapshot.")] = None,
+    gnugo_positions: Annotated[int | None, typer.Option(
+        help="Positions GNU Go cross-checks the judge on (0: none).")] = None,
+    out: Annotated[str | None, typer.Option(help="Output folder.")] = None,
+) -> None:
+    """Credit assignment and information per sample, measured against a judge: per run
+    and snapshot, the learner's per-move credit on its own self-play against the judge's
+    advantage, gradient cosine and noise scale, bits per sample and per FLOP. Resumable
+    (finished snapshots and judge values are kept)."""
+    from rlgo.analysis.credit import CreditConfig, load_credit_config, run_analysis
+
+    given = {"runs": tuple(runs) if runs else None, "judge": judge,
+             "judge_simulations": judge_simulations, "points": points, "games": games,
+             "gnugo_positions": gnugo_positions, "out": out}
+    try:
+        if analysis is not None:
+            config = load_credit_config(analysis, **given)
+        else:
+            if not runs or judge is None:
+                raise ValueError("give an analysis file, or --run and --judge")
+            config = CreditConfig(**{k: v for k, v in given.items() if v is not None})
+        written = run_analysis(config, echo=typer.echo)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    import pandas as pd
+
+    summary = pd.read_csv(written["summary"])
+    cols = ["learner", "sign_agreement", "sign_kappa", "spearman", "cos_oracle_played",
+            "cos_oracle_full", "noise_scale_games", "bits_per_sample",
+            "bits_per_flop", "policy_quality"]
+    typer.echo("\nper learner, mean over its runs and snapshots:")
+    typer.echo(summary[cols].groupby("learner").mean().to_string(float_format="%.4g"))
+    if config.judge_note:
+        typer.echo(f"\njudge: {config.judge} ({config.judge_note})")
+    typer.echo("\n" + "\n".join(f"{k}: {v}" for k, v in written.items()))
 
 
 def main() -> None:

@@ -195,3 +195,47 @@ class Learner(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         ...
+
+
+@dataclass(frozen=True)
+class Credit:
+    """How a learner assigns credit to the moves of a batch (:class:`CreditAssigner`).
+    Rows align with the batch; NaN marks a row the learner does not learn from (e.g. an
+    MCTS move searched with the cheap budget, which carries no policy target)."""
+
+    played: np.ndarray
+    """[T] float32: the weight its update puts on grad log pi(a|s) of the move played:
+    REINFORCE's return minus baseline, PPO's GAE advantage, MCTS's search target minus
+    network policy at the move, the replay learner's Q(s, a) - V(s)."""
+    policy: np.ndarray
+    """[T, A] float32: the learner's policy at s (zero on illegal actions): the
+    distribution its update moves, and the baseline of the oracle advantage."""
+    vector: np.ndarray | None = None
+    """[T, A] float32: the credit of every legal action where the learner gives one
+    (NaN on illegal actions): MCTS's improvement vector, the replay learner's Q - V."""
+    target: np.ndarray | None = None
+    """[T, A] float32: the distribution a distillation learner's policy is pulled
+    towards (the search's), for the information its target carries."""
+
+
+@runtime_checkable
+class CreditAssigner(Protocol):
+    """Optional, for ``rlgo analyze credit``: a learner that shows, for the self-play of
+    one of its snapshots, the credit its update would assign to every move."""
+
+    def load_snapshot(self, weights: Weights, env_steps: int) -> None:
+        """Act and assign credit as the learner did when the snapshot was taken, at
+        ``env_steps`` (schedules such as exploration follow it); optimisers untouched."""
+        ...
+
+    def credit(self, batch: Experience) -> Credit:
+        """Per-move credit of a batch of its own self-play (see :class:`Credit`)."""
+        ...
+
+    def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+        """The flat gradient, over the learner's policy parameters, of
+        ``sum_t sum_a weights[t, a] * log pi(a | s_t)`` (the network in eval mode, the
+        function that acted): with ``weights`` one-hot at the played moves times a credit,
+        the direction a policy-gradient update takes."""
+        ...

@@ -115,7 +115,7 @@ CURVE_AXES = ("env_steps", "games", "nn_evals", "wall_s")
 """The x-axes of a study's learning curves: per game played and per unit of compute."""
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,7 +126,7 @@ def _pyplot():
     return plt, sns
 
 
-def _save(fig, base: str | Path) -> dict[str, Path]:
+def save_figure(fig, base: str | Path) -> dict[str, Path]:
     """Save ``fig`` as ``base``.png and .svg, then close it; returns file name -> path."""
     import matplotlib.pyplot as plt
 
@@ -170,7 +170,7 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     evaluated with search get a dashed line for it. Writes ``base``.png and .svg."""
     import matplotlib.ticker
 
-    plt, sns = _pyplot()
+    plt, sns = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
     seeds = results.groupby("agent").seed.nunique().max()
     agents = sorted(set(results.agent))
@@ -194,13 +194,13 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     band = f"mean of {seeds} seeds, 95% bootstrap band" if seeds > 1 else "one seed per agent"
     fig.suptitle(f"Learning curves ({band})", y=0.95, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return _save(fig, base)
+    return save_figure(fig, base)
 
 
 def plot_head_to_head(h2h: pd.DataFrame, order: Sequence[str],
                       base: str | Path) -> dict[str, Path]:
     """The league as a heatmap: the row player's mean score against the column player."""
-    plt, sns = _pyplot()
+    plt, sns = pyplot()
     order = [p for p in order if p in set(h2h.player)]
     matrix = h2h.pivot(index="player", columns="opponent", values="score").reindex(
         index=order, columns=order)
@@ -213,14 +213,14 @@ def plot_head_to_head(h2h: pd.DataFrame, order: Sequence[str],
     ax.set_ylabel("player")
     ax.set_title("League: mean score (win 1, draw 1/2)", fontsize=11)
     fig.tight_layout()
-    return _save(fig, base)
+    return save_figure(fig, base)
 
 
 def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
                    base: str | Path) -> dict[str, Path]:
     """Every league entrant's final Elo with its 95% interval (anchors in grey), and
     each agent's IQM across seeds with its bootstrap interval."""
-    plt, sns = _pyplot()
+    plt, sns = pyplot()
     rows = league.sort_values("elo")
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.38 * len(rows) + 1.2)))
     palette = agent_palette(list(agents.agent))
@@ -243,4 +243,4 @@ def plot_final_elo(league: pd.DataFrame, agents: pd.DataFrame,
     ax.set_xlabel("Elo (random = 0), 95% interval; dashed: each agent's IQM over seeds")
     ax.set_title("Final Elo on the study's scale", fontsize=11)
     fig.tight_layout()
-    return _save(fig, base)
+    return save_figure(fig, base)

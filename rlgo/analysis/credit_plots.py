@@ -1,0 +1,107 @@
+"""Figures of ``rlgo analyze credit`` (seaborn): the headline (credit quality by phase of
+the game, gradient cosine along training, bits per sample, bits per FLOP) and the details
+(by stakes, rank correlation, gradient noise scale, judged policy quality)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlgo.analysis.measures import PHASES, STAKES
+from rlgo.study.plots import agent_palette, pyplot, save_figure
+
+
+def kappa_by(summary: pd.DataFrame, groups: tuple[str, ...], name: str) -> pd.DataFrame:
+    """Long table (learner, run, env_steps, ``name``, kappa) from the per-cell
+    ``sign_kappa_<group>`` columns."""
+    long = summary.melt(id_vars=["learner", "run", "env_steps"],
+                        value_vars=[f"sign_kappa_{g}" for g in groups], var_name=name,
+                        value_name="kappa")
+    long[name] = long[name].str.removeprefix("sign_kappa_")
+    return long[long.kappa.notna()]
+
+
+def credit_figures(rows: pd.DataFrame, summary: pd.DataFrame, folder: Path
+                   ) -> dict[str, Path]:
+    """Both figures as png and svg in ``folder``."""
+    plt, sns = pyplot()
+    learners = sorted(summary.learner.unique())
+    palette = agent_palette(learners)
+    written: dict[str, Path] = {}
+    dodge = 0.3 if len(learners) > 1 else False
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    ax = axes[0, 0]
+    sns.pointplot(kappa_by(summary, PHASES, "phase"), x="phase", y="kappa", hue="learner",
+                  order=list(PHASES), hue_order=learners, palette=palette, dodge=dodge,
+                  errorbar=("ci", 95), ax=ax)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    ax.set(xlabel="phase of the game (thirds by move number)",
+           ylabel="sign agreement with A*, Cohen's kappa",
+           title="Does the played move's credit have the judge's sign?\n"
+                 "(0: chance; mean and 95% CI over snapshots)")
+    ax = axes[0, 1]
+    sns.lineplot(summary, x="env_steps", y="cos_oracle_played", hue="learner",
+                 hue_order=learners, palette=palette, marker="o", errorbar=None, ax=ax,
+                 units="run", estimator=None)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    ax.set(xlabel="env steps of the snapshot", ylabel="cosine(learner's gradient, oracle's)",
+           title="Batch policy gradient against the judge's, along training")
+    ax = axes[1, 0]
+    sns.stripplot(summary, x="learner", y="bits_per_sample", hue="learner", order=learners,
+                  hue_order=learners, palette=palette, size=8, legend=False, ax=ax)
+    ax.set(yscale="log", xlabel="", ylabel="bits per sample",
+           title="Information per trained-on position\n(MCTS: KL(target || policy); others: "
+                 "H(p_win) per game, shared)")
+    ax = axes[1, 1]
+    sns.stripplot(summary, x="learner", y="bits_per_flop", hue="learner", order=learners,
+                  hue_order=learners, palette=palette, size=8, legend=False, ax=ax)
+    ax.set(yscale="log", xlabel="", ylabel="bits per FLOP",
+           title="bits/FLOP = samples/FLOP x bits/sample")
+    fig.tight_layout()
+    written.update(save_figure(fig, folder / "credit_headline"))
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    ax = axes[0, 0]
+    sns.pointplot(kappa_by(summary, STAKES, "stakes"), x="stakes", y="kappa", hue="learner",
+                  order=list(STAKES), hue_order=learners, palette=palette, dodge=dodge,
+                  errorbar=("ci", 95), ax=ax)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    ax.set(xlabel="|A*| of the move played: < 0.05, < 0.25, larger",
+           ylabel="sign agreement, Cohen's kappa",
+           title="Credit quality by how much the move mattered")
+    ax = axes[0, 1]
+    ranked = rows[rows.spearman.notna()]
+    if len(ranked):
+        sns.lineplot(ranked, x="env_steps", y="spearman", hue="learner",
+                     hue_order=[x for x in learners if x in set(ranked.learner)],
+                     palette=palette, marker="o", errorbar=("ci", 95), ax=ax)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    ax.set(xlabel="env steps of the snapshot",
+           ylabel="Spearman(credit vector, A*) over legal moves",
+           title="Rank correlation (learners that credit every move)")
+    ax = axes[1, 0]
+    noise = summary.melt(id_vars=["learner", "env_steps", "run"],
+                         value_vars=["noise_scale_games", "noise_scale_games_oracle"],
+                         var_name="credit", value_name="scale")
+    noise["credit"] = noise.credit.map({"noise_scale_games": "learner's",
+                                        "noise_scale_games_oracle": "oracle's (A*)"})
+    noise = noise[np.isfinite(noise.scale) & (noise.scale > 0)]
+    if len(noise):
+        sns.stripplot(noise, x="learner", y="scale", hue="credit", order=learners,
+                      dodge=True, size=7, ax=ax)
+    ax.set(yscale="log", xlabel="", ylabel="gradient noise scale (games)",
+           title="Games an update must average before signal exceeds noise\n"
+                 "(infinite estimates left out)")
+    ax = axes[1, 1]
+    sns.lineplot(summary, x="env_steps", y="policy_quality", hue="learner",
+                 hue_order=learners, palette=palette, marker="o", units="run",
+                 estimator=None, ax=ax)
+    ax.set(xlabel="env steps of the snapshot",
+           ylabel="E_pi[Q*] - max Q* (0: the judge's best)",
+           title="Judged quality of each snapshot's policy on its own positions")
+    fig.tight_layout()
+    written.update(save_figure(fig, folder / "credit_details"))
+    return written
