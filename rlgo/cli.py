@@ -575,12 +575,9 @@ def analyze_credit(
         raise typer.Exit(2) from exc
     import pandas as pd
 
-    summary = pd.read_csv(written["summary"])
-    cols = ["learner", "sign_agreement", "sign_kappa", "spearman", "cos_oracle_played",
-            "cos_oracle_full", "noise_scale_games", "bits_per_sample",
-            "bits_per_flop", "policy_quality"]
+    learners = pd.read_csv(written["learners"]).set_index("learner")
     typer.echo("\nper learner, mean over its runs and snapshots:")
-    typer.echo(summary[cols].groupby("learner").mean().to_string(float_format="%.4g"))
+    typer.echo(learners.T.to_string(float_format="%.4g"))
     if config.judge_note:
         typer.echo(f"\njudge: {config.judge} ({config.judge_note})")
     typer.echo("\n" + "\n".join(f"{k}: {v}" for k, v in written.items()))

@@ -294,13 +294,16 @@ def test_a_tiny_analysis_runs_resumes_and_refuses_its_own_judge(tiny_runs, tmp_p
     judge = sorted((tiny_runs / "judge" / "snapshots").glob("*.pt"))[-1]
     runs = tuple(str(tiny_runs / a) for a in builtin_names())
     config = CreditConfig(runs=runs, judge=str(judge), judge_simulations=2, points=2,
-                          games=2, gnugo_positions=3, out=str(tmp_path / "out"))
+                          games=2, gnugo_positions=3, deep_positions=4, deep_simulations=4,
+                          out=str(tmp_path / "out"))
     written = run_analysis(config, echo=lambda _: None)
     summary = pd.read_csv(written["summary"])
     assert sorted(summary.learner.unique()) == sorted(builtin_names())
     assert len(summary) == 2 * len(builtin_names())  # two snapshots per run
     rows = pd.read_csv(written["rows"])
     assert rows.a_star.notna().all() and rows.q_star.between(-1, 1).all()
+    learners = pd.read_csv(written["learners"])
+    assert sorted(learners.learner) == sorted(builtin_names()) and (learners.runs == 1).all()
     mcts = summary[summary.learner == "mcts"]
     assert mcts.bits_kind.str.startswith("KL").all() and (mcts.bits_per_sample > 0).all()
     assert summary.bits_per_flop.gt(0).all() and summary.flops.gt(0).all()
@@ -308,6 +311,9 @@ def test_a_tiny_analysis_runs_resumes_and_refuses_its_own_judge(tiny_runs, tmp_p
     assert rows[rows.learner.isin(["reinforce", "ppo"])].spearman.isna().all()
     check = json.loads(written["judge_check"].read_text())
     assert check["positions"] == 3 and 0 <= check["same_best_move"] <= 1
+    depth = json.loads(written["judge_depth"].read_text())
+    assert depth["positions"] == 4 and depth["nn_evals"] > 0
+    assert -1 <= depth["spearman_mean"] <= 1 and depth["abs_change_mean"] >= 0
     for name in ("credit_headline", "credit_details"):
         assert (tmp_path / "out" / "figures" / f"{name}.png").stat().st_size > 10_000
 
@@ -339,3 +345,34 @@ def test_analysis_files_are_checked(tmp_path):
     path.write_text('[credit]\nruns = ["nowhere/*"]\njudge = "j.pt"\n')
     with pytest.raises(ValueError, match="matches no run directory"):
         run_analysis(load_credit_config(path, out=str(tmp_path / "o")))
+
+
+def test_quality_gain_per_sample_and_per_flop_by_hand():
+    from rlgo.analysis.credit import add_progress, learner_table
+
+    summary = pd.DataFrame({
+        "run": ["a", "a", "a", "b"], "learner": ["x", "x", "x", "y"],
+        "env_steps": [2000, 1000, 4000, 1000], "flops": [2e15, 1e15, 6e15, 1e15],
+        "policy_quality": [-0.3, -0.4, -0.2, -0.5], "noise_scale_games": [1.0, np.inf, 3.0, 2.0],
+    })
+    for col in ("sign_agreement", "sign_kappa", "spearman", "cos_oracle_played",
+                "cos_oracle_full", "noise_scale_games_oracle", "bits_per_sample",
+                "samples_per_flop", "bits_per_flop", "search_disagreement"):
+        summary[col] = 0.0
+    out = add_progress(summary)
+    a = out[out.run == "a"]
+    assert list(a.env_steps) == [1000, 2000, 4000]
+    np.testing.assert_allclose(a.quality_gain_per_kstep, [np.nan, 0.1, 0.05])
+    np.testing.assert_allclose(a.quality_gain_per_pflop, [np.nan, 0.1, 0.025])
+    table = learner_table(out).set_index("learner")
+    assert table.loc["x", "runs"] == 1 and table.loc["x", "snapshots"] == 3
+    assert table.loc["x", "noise_scale_games"] == pytest.approx(2.0)  # inf left out
+
+
+def test_the_command_needs_runs_and_a_judge():
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    result = CliRunner().invoke(app, ["analyze", "credit", "--run", "runs/x"])
+    assert result.exit_code == 2 and "--run and --judge" in result.output

@@ -78,6 +78,11 @@ class CreditConfig:
     """GNU Go level of the cross-check of the judge."""
     gnugo_positions: int = 0
     """Positions GNU Go cross-checks (0: no cross-check)."""
+    deep_positions: int = 0
+    """Positions re-judged with ``deep_simulations`` per child, to measure how much the
+    judge's values move with a deeper search (0: no check)."""
+    deep_simulations: int = 256
+    """Simulations per child of that deeper judge."""
     judge_note: str = ""
     """What is known of the judge's strength, printed with the results (e.g. its
     rating on a reference table: measured, with the command)."""
@@ -85,8 +90,10 @@ class CreditConfig:
     """Folder of the cells, the cache, the tables and the figures."""
 
     def __post_init__(self) -> None:
-        check_config(self, positive=("judge_simulations", "points", "games"),
-                     non_negative=("seed", "gnugo_positions", "gnugo_level"))
+        check_config(self, positive=("judge_simulations", "points", "games",
+                                     "deep_simulations"),
+                     non_negative=("seed", "gnugo_positions", "gnugo_level",
+                                   "deep_positions"))
         if not self.runs:
             raise ValueError("credit.runs lists no run directory")
         if self.gnugo_level > 10:
@@ -300,8 +307,8 @@ def analyse_snapshot(run: Path, snapshot: Path, judge: Judge, config: CreditConf
         "flops_per_forward": flops_fwd, "flops": flops,
         "samples_per_flop": samples_per_flop, "bits_per_flop": bits * samples_per_flop,
         "policy_quality": float(np.nanmean(table.quality)),
-        "search_disagreement": (float(np.nanmean(table.disagree))
-                                if table.disagree.notna().any() else math.nan),
+        "search_disagreement": (float(np.nanmean(t.disagree))  # full searches only
+                                if t.disagree.notna().any() else math.nan),
         "black_win_rate": float(np.mean(list(black.values()))),
         "selfplay_s": t1 - t0, "judge_s": t2 - t1, "judge_nn_evals": judge.nn_evals - evals0,
         **{f"run_{k}": v for k, v in counters.items()},
@@ -320,11 +327,8 @@ def gnugo_check(rows: pd.DataFrame, rules: Rules, judge: Judge, level: int, posi
     (max Q* - Q*(GNU Go's move))."""
     from rlgo.agents.gnugo_player import GnuGoPlayer
 
-    sample = rows.sample(n=min(positions, len(rows)), random_state=seed)
-    records = [np.array([int(a) for a in r.split()], np.int64) if r else np.zeros(0, np.int64)
-               for r in sample.record.fillna("")]
-    engine = replay(records, rules)
-    games = np.arange(len(records))
+    sample, engine = _sample_positions(rows, positions, rules, seed)
+    games = np.arange(len(sample))
     q = judge.action_values(engine, games)
     player = GnuGoPlayer(level, rules, seed=seed, workers=1)
     try:
@@ -335,11 +339,67 @@ def gnugo_check(rows: pd.DataFrame, rules: Rules, judge: Judge, level: int, posi
     best = np.nanmax(q, axis=1)
     chosen = q[games, moves]
     regret = best - chosen
-    return {"gnugo_level": level, "positions": int(len(records)),
+    return {"gnugo_level": level, "positions": int(len(sample)),
             "same_best_move": float(np.mean(np.isclose(chosen, best, atol=1e-6))),
             "regret_mean": float(np.mean(regret)),
             "regret_median": float(np.median(regret)),
             "regret_below_0.1": float(np.mean(regret < 0.1))}
+
+
+def _sample_positions(rows: pd.DataFrame, n: int, rules: Rules, seed: int
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    sample = rows.sample(n=min(n, len(rows)), random_state=seed)
+    records = [np.array([int(a) for a in r.split()], np.int64) if r else np.zeros(0, np.int64)
+               for r in sample.record.fillna("")]
+    return sample, replay(records, rules)
+
+
+def deep_check(rows: pd.DataFrame, rules: Rules, judge: Judge, simulations: int,
+               positions: int, seed: int = 0) -> dict[str, Any]:
+    """The judge against itself with ``simulations`` per child on ``positions`` sampled
+    positions: how often the best move is the same, the mean Spearman correlation of the
+    two Q* rows over the legal moves, and the mean |change| of Q*."""
+    sample, engine = _sample_positions(rows, positions, rules, seed + 1)
+    games = np.arange(len(sample))
+    q = judge.action_values(engine, games)
+    deep = Judge(rules, judge.evaluate, simulations, judge.name, judge.cache, judge.search)
+    q_deep = deep.action_values(engine, games)
+    rho = M.rank_correlation(q, q_deep)
+    return {"simulations": judge.simulations, "deep_simulations": simulations,
+            "positions": int(len(sample)),
+            "same_best_move": float(np.mean(np.nanargmax(q, 1) == np.nanargmax(q_deep, 1))),
+            "spearman_mean": float(np.nanmean(rho)),
+            "abs_change_mean": float(np.nanmean(np.abs(q - q_deep))),
+            "nn_evals": deep.nn_evals}
+
+
+KEY_COLUMNS = ("sign_agreement", "sign_kappa", "spearman", "cos_oracle_played",
+               "cos_oracle_full", "noise_scale_games", "noise_scale_games_oracle",
+               "bits_per_sample", "samples_per_flop", "bits_per_flop", "policy_quality",
+               "quality_gain_per_kstep", "quality_gain_per_pflop", "search_disagreement")
+"""The per-learner table's columns (means over runs and snapshots)."""
+
+
+def add_progress(summary: pd.DataFrame) -> pd.DataFrame:
+    """The empirical side of information per sample: how much the judged policy quality
+    of each run rose from its previous analysed snapshot, per 1,000 env steps and per
+    PFLOP (10^15) of the run's compute in between (NaN at a run's first snapshot)."""
+    out = summary.sort_values(["run", "env_steps"]).copy()
+    by_run = out.groupby("run")
+    gain = by_run.policy_quality.diff()
+    out["quality_gain_per_kstep"] = gain / by_run.env_steps.diff() * 1_000
+    out["quality_gain_per_pflop"] = gain / by_run.flops.diff() * 1e15
+    return out
+
+
+def learner_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Means of :data:`KEY_COLUMNS` per learner over its runs and snapshots (infinite
+    noise scales count as missing), with the numbers of runs and snapshots."""
+    finite = summary.replace([np.inf, -np.inf], np.nan)
+    table = finite.groupby("learner")[list(KEY_COLUMNS)].mean()
+    table.insert(0, "snapshots", summary.groupby("learner").size())
+    table.insert(0, "runs", summary.groupby("learner").run.nunique())
+    return table.reset_index()
 
 
 def run_analysis(config: CreditConfig, *, echo: Any = print) -> dict[str, Path]:
@@ -373,11 +433,13 @@ def run_analysis(config: CreditConfig, *, echo: Any = print) -> dict[str, Path]:
                  f"{s['bits_per_sample']:.4f} bits/sample, judge {s['judge_s']:.0f} s")
         rows = pd.concat([pd.read_csv(cells / f"{cell_name(r, s)}.csv") for r, s in plan],
                          ignore_index=True)
-        summary = pd.DataFrame([json.loads((cells / f"{cell_name(r, s)}.json").read_text())
-                                for r, s in plan])
-        written = {"rows": out / "credit_rows.csv", "summary": out / "credit_summary.csv"}
+        summary = add_progress(pd.DataFrame(
+            [json.loads((cells / f"{cell_name(r, s)}.json").read_text()) for r, s in plan]))
+        written = {"rows": out / "credit_rows.csv", "summary": out / "credit_summary.csv",
+                   "learners": out / "credit_learners.csv"}
         write_atomically(written["rows"], rows.drop(columns="record").to_csv(index=False))
         write_atomically(written["summary"], summary.to_csv(index=False))
+        write_atomically(written["learners"], learner_table(summary).to_csv(index=False))
         check = out / "judge_check.json"
         if config.gnugo_positions and not check.exists():
             result = gnugo_check(rows, rules, judge, config.gnugo_level,
@@ -385,6 +447,13 @@ def run_analysis(config: CreditConfig, *, echo: Any = print) -> dict[str, Path]:
             write_atomically(check, json.dumps(result, indent=1) + "\n")
         if check.exists():
             written["judge_check"] = check
+        deep = out / "judge_depth.json"
+        if config.deep_positions and not deep.exists():
+            result = deep_check(rows, rules, judge, config.deep_simulations,
+                                config.deep_positions, config.seed)
+            write_atomically(deep, json.dumps(result, indent=1) + "\n")
+        if deep.exists():
+            written["judge_depth"] = deep
     finally:
         cache.close()
     from rlgo.analysis.credit_plots import credit_figures

@@ -63,7 +63,7 @@ def credit_figures(rows: pd.DataFrame, summary: pd.DataFrame, folder: Path
     fig.tight_layout()
     written.update(save_figure(fig, folder / "credit_headline"))
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
     ax = axes[0, 0]
     sns.pointplot(kappa_by(summary, STAKES, "stakes"), x="stakes", y="kappa", hue="learner",
                   order=list(STAKES), hue_order=learners, palette=palette, dodge=dodge,
@@ -102,6 +102,20 @@ def credit_figures(rows: pd.DataFrame, summary: pd.DataFrame, folder: Path
     ax.set(xlabel="env steps of the snapshot",
            ylabel="E_pi[Q*] - max Q* (0: the judge's best)",
            title="Judged quality of each snapshot's policy on its own positions")
+    ax = axes[0, 2]
+    sns.lineplot(summary, x="env_steps", y="sign_kappa", hue="learner", hue_order=learners,
+                 palette=palette, marker="o", units="run", estimator=None, ax=ax)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    ax.set(xlabel="env steps of the snapshot", ylabel="sign agreement, Cohen's kappa",
+           title="Credit quality along training (all moves)")
+    ax = axes[1, 2]
+    searched = summary[summary.search_disagreement.notna()]
+    if len(searched):
+        sns.lineplot(searched, x="env_steps", y="search_disagreement", hue="learner",
+                     palette=palette, marker="o", units="run", estimator=None, ax=ax)
+    ax.set(xlabel="env steps of the snapshot", ylim=(0, 1),
+           ylabel="moves where the search's choice differs\nfrom the raw policy's best",
+           title="Search target quality: how often search overrides the network")
     fig.tight_layout()
     written.update(save_figure(fig, folder / "credit_details"))
     return written
