@@ -440,23 +440,21 @@ def run_analysis(config: CreditConfig, *, echo: Any = print) -> dict[str, Path]:
         write_atomically(written["rows"], rows.drop(columns="record").to_csv(index=False))
         write_atomically(written["summary"], summary.to_csv(index=False))
         write_atomically(written["learners"], learner_table(summary).to_csv(index=False))
-        check = out / "judge_check.json"
-        if config.gnugo_positions and not check.exists():
-            result = gnugo_check(rows, rules, judge, config.gnugo_level,
-                                 config.gnugo_positions, config.seed)
-            write_atomically(check, json.dumps(result, indent=1) + "\n")
-        if check.exists():
-            written["judge_check"] = check
-        deep = out / "judge_depth.json"
-        if config.deep_positions and not deep.exists():
-            result = deep_check(rows, rules, judge, config.deep_simulations,
-                                config.deep_positions, config.seed)
-            write_atomically(deep, json.dumps(result, indent=1) + "\n")
-        if deep.exists():
-            written["judge_depth"] = deep
+        checks = {"judge_check": (config.gnugo_positions, lambda: gnugo_check(
+                      rows, rules, judge, config.gnugo_level, config.gnugo_positions,
+                      config.seed)),
+                  "judge_depth": (config.deep_positions, lambda: deep_check(
+                      rows, rules, judge, config.deep_simulations, config.deep_positions,
+                      config.seed))}
+        for name, (wanted, measure) in checks.items():
+            path = out / f"{name}.json"
+            if wanted and not path.exists():  # done once: delete the file to redo it
+                write_atomically(path, json.dumps(measure(), indent=1) + "\n")
+            if path.exists():
+                written[name] = path
     finally:
         cache.close()
     from rlgo.analysis.credit_plots import credit_figures
 
-    written.update(credit_figures(rows, summary, out / "figures"))
+    written.update(credit_figures(summary, out / "figures"))
     return written

@@ -23,21 +23,34 @@ def kappa_by(summary: pd.DataFrame, groups: tuple[str, ...], name: str) -> pd.Da
     return long[long.kappa.notna()]
 
 
-def credit_figures(rows: pd.DataFrame, summary: pd.DataFrame, folder: Path
+def _kappa_panel(ax, sns, summary: pd.DataFrame, groups: tuple[str, ...], name: str,
+                 learners: list[str], palette: dict) -> None:
+    """Sign-agreement kappa per group and learner, mean and 95% CI over snapshots."""
+    sns.pointplot(kappa_by(summary, groups, name), x=name, y="kappa", hue="learner",
+                  order=list(groups), hue_order=learners, palette=palette,
+                  dodge=0.3 if len(learners) > 1 else False, errorbar=("ci", 95), ax=ax)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+
+
+def _strip_panel(ax, sns, summary: pd.DataFrame, y: str, learners: list[str],
+                 palette: dict) -> None:
+    """One point per snapshot and learner, on a log axis."""
+    sns.stripplot(summary, x="learner", y=y, hue="learner", order=learners,
+                  hue_order=learners, palette=palette, size=8, legend=False, ax=ax)
+    ax.set(yscale="log", xlabel="")
+
+
+def credit_figures(summary: pd.DataFrame, folder: Path
                    ) -> dict[str, Path]:
     """Both figures as png and svg in ``folder``."""
     plt, sns = pyplot()
     learners = sorted(summary.learner.unique())
     palette = agent_palette(learners)
     written: dict[str, Path] = {}
-    dodge = 0.3 if len(learners) > 1 else False
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     ax = axes[0, 0]
-    sns.pointplot(kappa_by(summary, PHASES, "phase"), x="phase", y="kappa", hue="learner",
-                  order=list(PHASES), hue_order=learners, palette=palette, dodge=dodge,
-                  errorbar=("ci", 95), ax=ax)
-    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    _kappa_panel(ax, sns, summary, PHASES, "phase", learners, palette)
     ax.set(xlabel="phase of the game (thirds by move number)",
            ylabel="sign agreement with A*, Cohen's kappa",
            title="Does the played move's credit have the judge's sign?\n"
@@ -50,38 +63,33 @@ def credit_figures(rows: pd.DataFrame, summary: pd.DataFrame, folder: Path
     ax.set(xlabel="env steps of the snapshot", ylabel="cosine(learner's gradient, oracle's)",
            title="Batch policy gradient against the judge's, along training")
     ax = axes[1, 0]
-    sns.stripplot(summary, x="learner", y="bits_per_sample", hue="learner", order=learners,
-                  hue_order=learners, palette=palette, size=8, legend=False, ax=ax)
-    ax.set(yscale="log", xlabel="", ylabel="bits per sample",
+    _strip_panel(ax, sns, summary, "bits_per_sample", learners, palette)
+    ax.set(ylabel="bits per sample",
            title="Information per trained-on position\n(MCTS: KL(target || policy); others: "
                  "H(p_win) per game, shared)")
     ax = axes[1, 1]
-    sns.stripplot(summary, x="learner", y="bits_per_flop", hue="learner", order=learners,
-                  hue_order=learners, palette=palette, size=8, legend=False, ax=ax)
-    ax.set(yscale="log", xlabel="", ylabel="bits per FLOP",
+    _strip_panel(ax, sns, summary, "bits_per_flop", learners, palette)
+    ax.set(ylabel="bits per FLOP",
            title="bits/FLOP = samples/FLOP x bits/sample")
     fig.tight_layout()
     written.update(save_figure(fig, folder / "credit_headline"))
 
     fig, axes = plt.subplots(2, 3, figsize=(18, 9))
     ax = axes[0, 0]
-    sns.pointplot(kappa_by(summary, STAKES, "stakes"), x="stakes", y="kappa", hue="learner",
-                  order=list(STAKES), hue_order=learners, palette=palette, dodge=dodge,
-                  errorbar=("ci", 95), ax=ax)
-    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    _kappa_panel(ax, sns, summary, STAKES, "stakes", learners, palette)
     ax.set(xlabel="|A*| of the move played: < 0.05, < 0.25, larger",
            ylabel="sign agreement, Cohen's kappa",
            title="Credit quality by how much the move mattered")
     ax = axes[0, 1]
-    ranked = rows[rows.spearman.notna()]
+    ranked = summary[summary.spearman.notna()]
     if len(ranked):
         sns.lineplot(ranked, x="env_steps", y="spearman", hue="learner",
                      hue_order=[x for x in learners if x in set(ranked.learner)],
-                     palette=palette, marker="o", errorbar=("ci", 95), ax=ax)
+                     palette=palette, marker="o", units="run", estimator=None, ax=ax)
     ax.axhline(0.0, color="grey", lw=1, ls="--")
     ax.set(xlabel="env steps of the snapshot",
            ylabel="Spearman(credit vector, A*) over legal moves",
-           title="Rank correlation (learners that credit every move)")
+           title="Rank correlation, mean over positions\n(learners that credit every move)")
     ax = axes[1, 0]
     noise = summary.melt(id_vars=["learner", "env_steps", "run"],
                          value_vars=["noise_scale_games", "noise_scale_games_oracle"],
