@@ -20,6 +20,7 @@ from rlgo.study.league import pairings
 from rlgo.study.plots import plot_final_elo, plot_head_to_head, plot_study_curves
 from rlgo.study.report import agent_statistics
 from rlgo.study.runner import latest_row, run_study
+from rlgo.training.runs import load_metrics
 
 TINY = """
 [study]
@@ -263,3 +264,51 @@ def test_the_ray_backend_runs_a_study_on_a_local_ray_instance(tmp_path):
     assert games.run.str.startswith("league/").sum() == 6 * 4  # every pairing, once
     with pytest.raises(ValueError, match="backend must be 'local' or 'ray'"):
         run_study(path, show=False, backend="slurm")
+
+
+def _reference_table(tmp_path: Path, anchors: dict[str, tuple[float, float]]) -> Path:
+    from rlgo.envs import Rules
+    from rlgo.evaluation.reference import ReferenceTable
+
+    path = tmp_path / "anchors.toml"
+    ReferenceTable(5, float(Rules(board_size=5).komi), anchors, command="by hand",
+                   games=0).save(path)
+    return path
+
+
+def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
+    table = _reference_table(tmp_path, {"random": (0.0, 0.0), "rollout:4": (300.0, 40.0)})
+    path = tiny_study(tmp_path, **{
+        "seeds = [0, 1]": "seeds = [0]", "amount = 500": "amount = 300",
+        "snapshots = 1": f'snapshots = 1\nreference = "{table}"\ntarget_stderr = 400.0\n'
+                         "max_games = 8"})
+    study = run_study(path, show=False)
+    results = pd.read_csv(study.out_dir / "results.csv")
+    for run, part in results.groupby("run"):
+        logged = load_metrics(study.out_dir / "runs" / run)
+        elo = logged[logged.metric == "eval/elo"].value.to_numpy()
+        np.testing.assert_allclose(part.sort_values("env_steps").elo, elo)  # no refit
+        games = logged[logged.metric == "eval/games"].value
+        assert games.between(2, 8).all()  # adaptive: rounds of 4 games, at most 8
+    db = MatchDB(study.db_url, read_only=True).games(with_sgf=False)
+    evaluation = db[~db.run.str.startswith("league/")]
+    opponents = set(evaluation.black) | set(evaluation.white)
+    assert {o for o in opponents if "@" not in o} <= {"random", "rollout:4"}
+    assert all(not (("@" in b) and ("@" in w)) for b, w in zip(evaluation.black,
+                                                              evaluation.white, strict=True))
+    league = pd.read_csv(study.out_dir / "league.csv").set_index("player")
+    assert league.loc["rollout:4", "elo"] == 300.0 and league.loc["random", "elo"] == 0.0
+    entrants = league[~league.anchor]
+    assert len(entrants) == 2 and entrants.games.eq(8).all()  # 4 games vs each anchor
+
+
+@pytest.mark.parametrize("anchors, message", [
+    ({"random": (0.0, 0.0)}, "not in the reference table"),
+    (None, "evaluation.reference"),
+])
+def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
+    table = (_reference_table(tmp_path, anchors) if anchors is not None
+             else tmp_path / "missing.toml")
+    path = tiny_study(tmp_path, **{"snapshots = 1": f'snapshots = 1\nreference = "{table}"'})
+    with pytest.raises(StudyFileError, match=message):
+        load_study(path)

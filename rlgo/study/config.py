@@ -13,6 +13,7 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     every = 10000                # env steps between evaluations
     games = 20
     ladder = ["random", "rollout:32", "gnugo:0"]
+    # reference = "studies/anchors/5x5.toml"   # instead: a fixed scale, adaptive games
 
     [league]                     # after training: final snapshots and anchors, all pairs
     games = 20
@@ -52,7 +53,7 @@ BUDGETS = ("env_steps", "nn_evals", "wall_s")
 
 FIXED_BY_STUDY = ("agent", "board_size", "komi", "seed", "env_steps", "nn_evals",
                   "wall_seconds", "eval_every", "eval_games", "eval_ladder", "eval_snapshots",
-                  "db", "threads")
+                  "eval_reference", "eval_target_stderr", "eval_max_games", "db", "threads")
 """``[train]`` keys a study sets for every run alike; agent tables may not set them."""
 
 _UNCAPPED = 10**12
@@ -117,6 +118,18 @@ class StudyConfig:
     """Fixed opponents of every evaluation (player specs)."""
     eval_snapshots: int = 1
     """Earlier snapshots of the same run each evaluation also plays."""
+    eval_reference: str = ""
+    """A reference table (``rlgo ladder calibrate``; relative to the working directory):
+    every evaluation rates its snapshot (and, with ``train.eval_search``, the snapshot
+    with search) against the table's anchors by adaptive match-making, on the table's
+    fixed scale, and the league rates its entrants against the anchors the same way
+    (ladder and earlier snapshots are then not played). "" keeps the ladder and one
+    Bradley-Terry fit of all the study's games."""
+    eval_target_stderr: float = 50.0
+    """With a reference table: an evaluation stops once its rating's standard error is
+    at most this (Elo)..."""
+    eval_max_games: int = 200
+    """...or after this many games."""
     league_games: int = 20
     """Games per pairing of the final league (colours alternate); 0 skips the league."""
     league_opening_moves: int = 2
@@ -145,6 +158,22 @@ class StudyConfig:
         for key, ok in checks:
             if not ok:
                 raise StudyFileError(f"{where}: {key} is out of range")
+        if self.eval_reference:
+            from rlgo.evaluation.reference import ReferenceTable
+
+            try:
+                table = ReferenceTable.load(self.eval_reference,
+                                            Rules(board_size=self.board_size, komi=self.komi))
+            except (OSError, ValueError) as exc:
+                raise StudyFileError(f"{where}: evaluation.reference: {exc}") from exc
+            missing = [a for a in self.anchors if a not in table.anchors]
+            if missing:
+                raise StudyFileError(
+                    f"{where}: league anchors {missing} are not in the reference table "
+                    f"{self.eval_reference} (its anchors: {', '.join(table.anchors)})")
+            if not (self.eval_target_stderr > 0 and self.eval_max_games >= 2):
+                raise StudyFileError(f"{where}: evaluation.target_stderr must be > 0 and "
+                                     "evaluation.max_games >= 2")
         if len(set(self.seeds)) != len(self.seeds):
             raise StudyFileError(f"{where}: study.seeds repeats a seed: {list(self.seeds)}")
         if not self.agents:
@@ -179,7 +208,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
               "amount": "amount", "seeds": "seeds", "out": "out", "workers": "workers",
               "db": "db"},
     "evaluation": {"every": "eval_every", "games": "eval_games", "ladder": "eval_ladder",
-                   "snapshots": "eval_snapshots"},
+                   "snapshots": "eval_snapshots", "reference": "eval_reference",
+                   "target_stderr": "eval_target_stderr", "max_games": "eval_max_games"},
     "league": {"games": "league_games", "opening_moves": "league_opening_moves",
                "anchors": "league_anchors"},
 }
@@ -283,7 +313,10 @@ def run_configs(study: StudyConfig, agent: AgentEntry,
     train.update(agent=agent.learner, board_size=study.board_size, seed=seed,
                  eval_every=study.eval_every, eval_games=study.eval_games,
                  eval_ladder=list(study.eval_ladder), eval_snapshots=study.eval_snapshots,
-                 db=study.db_url, env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
+                 eval_reference=study.eval_reference,
+                 eval_target_stderr=study.eval_target_stderr,
+                 eval_max_games=study.eval_max_games, db=study.db_url,
+                 env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
     if study.komi is not None:
         train["komi"] = study.komi
     if study.budget == "env_steps":

@@ -31,20 +31,24 @@ AXIS_LABELS = {
 def elo_curves(runs: Sequence[str | Path], db: str | None = None) -> pd.DataFrame:
     """Tidy rows (run, counters..., policy, elo, stderr) of every evaluation of every
     run; ``policy`` is "raw" for ``eval/elo`` and "search" for ``eval/search/elo`` (runs
-    with ``train.eval_search``). With ``db`` (the match database the runs shared) the Elo
-    and its error are refitted over all of that database's games of the runs' board
-    size (module docstring)."""
+    with ``train.eval_search``), with the logged ``bound`` (">" / "<" / "") and, for
+    reference-table ratings, ``eval_games``. With ``db`` (the match database the runs
+    shared) the Elo and its error are refitted over all of that database's games of the
+    runs' board size (module docstring)."""
     frames = []
     for run in runs:
         df = load_metrics(run)
         for policy, prefix in (("raw", "eval/"), ("search", "eval/search/")):
-            keys = {f"{prefix}elo": "elo", f"{prefix}elo_stderr": "stderr"}
+            keys = {f"{prefix}elo": "elo", f"{prefix}elo_stderr": "stderr",
+                    f"{prefix}elo_bound": "bound", f"{prefix}games": "eval_games"}
             part = df[df.metric.isin(list(keys))]
-            if part.empty:
+            if not part.metric.eq(f"{prefix}elo").any():
                 continue
             index = [c for c in COUNTERS if c in part.columns]  # rlgo 0.1 runs have fewer
             wide = part.pivot_table(index=index, columns="metric",
                                     values="value").reset_index().rename(columns=keys)
+            if "bound" in wide:  # logged as +1 / -1 / 0 (run_ladder, reference ratings)
+                wide["bound"] = wide.bound.map({1.0: ">", -1.0: "<"}).fillna("")
             frames.append(wide.assign(run=Path(run).name, policy=policy))
     if not frames:
         raise ValueError("no evaluations in the runs given" if runs else "no runs given")

@@ -40,6 +40,7 @@ import pandas as pd
 from rliable import metrics as rl_metrics
 from scipy.stats import bootstrap
 
+from rlgo.envs import Rules
 from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.study.config import StudyConfig
@@ -66,7 +67,9 @@ def results_table(study: StudyConfig) -> pd.DataFrame:
     runs = _runs(study)
     if not runs:
         raise ValueError(f"study {study.name!r} has no runs with metrics in {study.out_dir}")
-    curves = elo_curves([r[3] for r in runs], db=study.db_url)
+    # a reference table's ratings are final as logged: a refit would leave its scale
+    curves = elo_curves([r[3] for r in runs],
+                        db=None if study.eval_reference else study.db_url)
     info = pd.DataFrame([{"run": p.name, "agent": a, "learner": learner, "seed": s}
                          for a, learner, s, p in runs])
     scores = []
@@ -91,7 +94,8 @@ def league_table(study: StudyConfig) -> pd.DataFrame:
     """Final Elo of the league's entrants (module docstring, ``league.csv``)."""
     games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
                                                         with_sgf=False)
-    table = fit_elo(games).set_index("player")
+    table = (reference_ratings(study, games) if study.eval_reference
+             else fit_elo(games)).set_index("player")
     rows = []
     for e in entrants(study):
         if e.name in table.index:
@@ -101,6 +105,41 @@ def league_table(study: StudyConfig) -> pd.DataFrame:
                          **{k: r[k] for k in ("elo", "stderr", "lo", "hi", "games", "wins",
                                               "losses", "draws", "bound", "bound_elo")}})
     return pd.DataFrame(rows).sort_values("elo", ascending=False, ignore_index=True)
+
+
+def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
+    """With a reference table: the anchors at the table's ratings, and every other player
+    of the league rated by its league games against those anchors only, their ratings
+    fixed (:func:`rlgo.evaluation.reference.rate_against`): the table's scale, not a refit.
+    Columns as :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
+    from rlgo.evaluation.reference import ReferenceTable, rate_against
+
+    table = ReferenceTable.load(study.eval_reference, Rules(board_size=study.board_size,
+                                                            komi=study.komi))
+    league = games[games.run.fillna("").str.startswith("league/")]
+    rows = []
+    for name, (elo, stderr) in table.anchors.items():
+        rows.append({"player": name, "elo": elo, "stderr": stderr, "bound": "",
+                     "bound_elo": float("nan")})
+    for e in entrants(study):
+        if e.path is None:
+            continue
+        results, record = [], [0, 0, 0]
+        for side, other in (("black", "white"), ("white", "black")):
+            mine = league[(league[side] == e.name) & league[other].isin(list(table.anchors))]
+            for opp, winner in zip(mine[other], mine.winner, strict=True):
+                score = 0.5 if winner == "draw" else float(winner.upper()[0] == side[0].upper())
+                results.append((table.anchors[opp][0], score))
+                record[{1.0: 0, 0.0: 1, 0.5: 2}[score]] += 1
+        if not results:
+            continue
+        r = rate_against(results)
+        rows.append({"player": e.name, "elo": r.elo, "stderr": r.stderr, "bound": r.bound,
+                     "bound_elo": r.bound_elo, "games": r.games, "wins": record[0],
+                     "losses": record[1], "draws": record[2]})
+    out = pd.DataFrame(rows)
+    out["lo"], out["hi"] = out.elo - 1.96 * out.stderr, out.elo + 1.96 * out.stderr
+    return out
 
 
 def _interval(statistic, samples: tuple[np.ndarray, ...]) -> tuple[float, float]:
