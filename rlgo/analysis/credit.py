@@ -42,7 +42,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rlgo.agents.gnugo_player import GnuGoPlayer
 from rlgo.analysis import measures as M
+from rlgo.analysis.credit_plots import credit_figures
 from rlgo.analysis.judge import Judge, JudgeCache, oracle_advantage, replay
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
@@ -325,8 +327,6 @@ def gnugo_check(rows: pd.DataFrame, rules: Rules, judge: Judge, level: int, posi
     """GNU Go at ``level`` picks a move in ``positions`` positions sampled from ``rows``;
     how often it is the judge's best move, and the judge's regret of GNU Go's move
     (max Q* - Q*(GNU Go's move))."""
-    from rlgo.agents.gnugo_player import GnuGoPlayer
-
     sample, engine = _sample_positions(rows, positions, rules, seed)
     games = np.arange(len(sample))
     q = judge.action_values(engine, games)
@@ -454,7 +454,5 @@ def run_analysis(config: CreditConfig, *, echo: Any = print) -> dict[str, Path]:
                 written[name] = path
     finally:
         cache.close()
-    from rlgo.analysis.credit_plots import credit_figures
-
     written.update(credit_figures(summary, out / "figures"))
     return written

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.network import NetConfig
 from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
 from rlgo.training.config import TrainConfig, read_config_file, read_toml
@@ -159,8 +160,6 @@ class StudyConfig:
             if not ok:
                 raise StudyFileError(f"{where}: {key} is out of range")
         if self.eval_reference:
-            from rlgo.evaluation.reference import ReferenceTable
-
             try:
                 table = ReferenceTable.load(self.eval_reference,
                                             Rules(board_size=self.board_size, komi=self.komi))

@@ -43,6 +43,7 @@ from scipy.stats import bootstrap
 from rlgo.envs import Rules
 from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.reference import ReferenceTable, rate_against
 from rlgo.study.config import StudyConfig
 from rlgo.study.league import entrants
 from rlgo.study.plots import elo_curves, plot_final_elo, plot_head_to_head, plot_study_curves
@@ -112,8 +113,6 @@ def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
     of the league rated by its league games against those anchors only, their ratings
     fixed (:func:`rlgo.evaluation.reference.rate_against`): the table's scale, not a refit.
     Columns as :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
-    from rlgo.evaluation.reference import ReferenceTable, rate_against
-
     table = ReferenceTable.load(study.eval_reference, Rules(board_size=study.board_size,
                                                             komi=study.komi))
     league = games[games.run.fillna("").str.startswith("league/")]
