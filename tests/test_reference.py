@@ -140,3 +140,24 @@ def test_rlgo_ladder_calibrate_and_rate_end_to_end(tmp_path):
                               "--db", db, "--out", str(tmp_path / "x.toml")],
                              capture_output=True, text=True, timeout=300)
     assert no_zero.returncode == 2 and "must include random" in no_zero.stderr
+
+
+def test_calibration_links_must_rest_on_games_not_on_sweeps():
+    import pandas as pd
+
+    from rlgo.evaluation.reference import linked_groups
+
+    def games(pairs):  # (black, white, winners...)
+        return pd.DataFrame([(b, w, x) for b, w, results in pairs for x in results],
+                            columns=["black", "white", "winner"])
+
+    specs = ["random", "rollout:8", "rollout:512", "gnugo:0", "gnugo:10"]
+    # 9x9 as measured: GNU Go 0 swept rollout:512; the GNU Go levels split games
+    swept = games([("random", "rollout:8", "BWW"), ("rollout:8", "rollout:512", "BWWW"),
+                   ("rollout:512", "gnugo:0", "WWWW"), ("gnugo:0", "rollout:512", "BBBB"),
+                   ("gnugo:0", "gnugo:10", "BWWW")])
+    assert linked_groups(swept, specs) == [["random", "rollout:8", "rollout:512"],
+                                          ["gnugo:0", "gnugo:10"]]
+    # one game won by rollout:512 (or a draw) links the groups
+    linked = pd.concat([swept, games([("rollout:512", "gnugo:0", ["draw"])])])
+    assert linked_groups(linked, specs) == [specs]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
@@ -116,9 +117,42 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     if saturated:
         raise ValueError(f"anchors {saturated} won or lost every calibration game: the "
                          "scale has a gap there; add anchors between them")
+    groups = linked_groups(played, specs)
+    if len(groups) > 1:
+        raise ValueError(
+            "the calibration games link the anchors " + " to ".join(map(str, groups))
+            + " only by sweeps (one side won every game), so the distance between those "
+            "groups would be set by the prior, not by games: add anchors between them")
     return ReferenceTable(rules.board_size, float(rules.komi),
                           {s: (float(fit.loc[s, "elo"]), float(fit.loc[s, "stderr"]))
                            for s in specs}, command=command, games=len(played))
+
+
+def linked_groups(games: pd.DataFrame, specs: Sequence[str]) -> list[list[str]]:
+    """The anchors grouped by informative links: two anchors are linked when their games
+    against each other have at least one win (or a draw) for each side; a sweep says only
+    "far apart", not how far. One group means every rating rests on games."""
+    parent = {s: s for s in specs}
+
+    def root(a: str) -> str:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    points: dict[tuple[str, str], float] = {}
+    for black, white, winner in zip(games.black, games.white, games.winner, strict=True):
+        if black not in parent or white not in parent:
+            continue
+        b = 0.5 if winner == "draw" else float(str(winner).upper().startswith("B"))
+        points[(black, white)] = points.get((black, white), 0.0) + b
+        points[(white, black)] = points.get((white, black), 0.0) + 1.0 - b
+    for a, b in points:
+        if points[(a, b)] > 0 and points[(b, a)] > 0:
+            parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for s in specs:
+        groups.setdefault(root(s), []).append(s)
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
