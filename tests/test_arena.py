@@ -119,6 +119,12 @@ def test_random_vs_random_end_to_end_is_reproducible(db):
     assert first.to_dict()["wins"] == second.wins
 
 
+def test_the_summary_names_players_in_full(db):
+    long = RandomPlayer(3, name="runs/quickstart/runs/mcts-s0@150309:search=32")
+    text = play_match(long, RandomPlayer(4), 2, RULES, db).format()
+    assert f"{long.name} as B" in text and f"{long.name} as W" in text
+
+
 class FirstLegal:
     """Deterministic: always the first legal point (pass when none)."""
 

@@ -116,15 +116,17 @@ class MatchSummary:
 
     def format(self) -> str:
         """A few lines for people."""
+        width = len(self.a) + 5
+
         def line(label: str, r: ColourRecord) -> str:
-            return f"  {label:<11}{r.games:>5} games: +{r.wins} -{r.losses} ={r.draws}"
+            return f"  {label:<{width}}{r.games:>5} games: +{r.wins} -{r.losses} ={r.draws}"
 
         n = self.board_size
         return "\n".join([
             f"{self.a} vs {self.b} on {n}x{n}, komi {self.komi:g}: {self.a} scored "
             f"{self.score:.3f} (+{self.wins} -{self.losses} ={self.draws} of {self.games})",
-            line(f"{self.a[:9]} as B", self.a_black),
-            line(f"{self.a[:9]} as W", self.a_white),
+            line(f"{self.a} as B", self.a_black),
+            line(f"{self.a} as W", self.a_white),
             f"  {self.distinct_games} distinct games"
             + (f" (each pair from its own {self.opening_moves} random opening moves)"
                if self.opening_moves else "")
