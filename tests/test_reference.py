@@ -140,6 +140,10 @@ def test_rlgo_ladder_calibrate_and_rate_end_to_end(tmp_path):
                               "--db", db, "--out", str(tmp_path / "x.toml")],
                              capture_output=True, text=True, timeout=300)
     assert no_zero.returncode == 2 and "must include random" in no_zero.stderr
+    again = subprocess.run([*cli, "calibrate", "random", "rollout:1", "-n", "5", "--komi",
+                            "0.5", "--db", db, "--out", str(tmp_path / "y.toml")],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already holds 24 calibration games" in again.stderr
 
 
 def test_calibration_links_must_rest_on_games_not_on_sweeps():

@@ -99,6 +99,12 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     docstring). The games go to ``db``, tagged ``run = "calibration"``."""
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
+    earlier = db.games(board_size=rules.board_size, with_sgf=False)
+    earlier = earlier[(earlier.run == "calibration") & (earlier.komi == rules.komi)]
+    if len(earlier):
+        raise ValueError(f"the database already holds {len(earlier)} calibration games of "
+                         f"{rules.board_size}x{rules.board_size} komi {rules.komi:g}, which "
+                         "the fit would mix with these: use a new --db")
     players = {s: make_player(s, rules, seed=seed + i) for i, s in enumerate(specs)}
     try:
         for i, a in enumerate(specs):
