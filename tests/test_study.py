@@ -312,3 +312,19 @@ def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
     path = tiny_study(tmp_path, **{"snapshots = 1": f'snapshots = 1\nreference = "{table}"'})
     with pytest.raises(StudyFileError, match=message):
         load_study(path)
+
+
+@pytest.mark.parametrize("name", ["quickstart", "compare_7x7"])
+def test_the_committed_study_files_load(name, monkeypatch):
+    root = Path(__file__).parents[1]
+    monkeypatch.chdir(root)  # their paths (reference tables, output) are relative to it
+    study = load_study(root / "studies" / f"{name}.toml")
+    assert study.name == name and len(study.agents) == 4
+
+
+def test_the_committed_analysis_file_loads():
+    from rlgo.analysis.credit import load_credit_config
+
+    config = load_credit_config(Path(__file__).parents[1] / "studies" / "credit_7x7.toml")
+    assert config.judge_simulations == 64 and "mcts-s1" in config.judge
+    assert not any("mcts-s1" in r for r in config.runs)  # the judge is not judged
