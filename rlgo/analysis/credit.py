@@ -50,7 +50,7 @@ from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
-from rlgo.protocols import Credit, CreditAssigner, Positions
+from rlgo.protocols import Credit, CreditAssigner, Experience, Positions
 from rlgo.registry import config_from_dict
 from rlgo.training.config import read_toml
 from rlgo.training.loop import resolve_configs
@@ -253,69 +253,85 @@ def analyse_snapshot(run: Path, snapshot: Path, judge: Judge, config: CreditConf
         "record": [" ".join(map(str, p)) for p in prefixes],
     })
 
-    # gradients, on the moves the learner learns from
+    t = table[usable]
+    counters = counters_at(run, steps)
+    summary: dict[str, Any] = {
+        "run": run.name, "learner": cfgs.train.agent, "seed": cfgs.train.seed,
+        "env_steps": steps, "snapshot": str(snapshot), "games": config.games,
+        "positions": int(len(batch)), "credited": int(usable.sum()),
+        **_agreement(t),
+        **_gradient_measures(learner, batch, credit, a_star, usable),
+        **_information(batch, credit, t, results, counters,
+                       forward_flops(rules.board_size, cfgs.net)),
+        "policy_quality": float(np.nanmean(table.quality)),
+        "search_disagreement": (float(np.nanmean(t.disagree))  # full searches only
+                                if t.disagree.notna().any() else math.nan),
+        "selfplay_s": t1 - t0, "judge_s": t2 - t1, "judge_nn_evals": judge.nn_evals - evals0,
+        **{f"run_{k}": v for k, v in counters.items()},
+    }
+    return Cell(table, summary)
+
+
+def _agreement(t: pd.DataFrame) -> dict[str, float]:
+    """Sign agreement and kappa of the played moves' credit with A*, overall, per phase
+    of the game and per stakes; the mean rank correlation over the legal moves."""
+    out = {"sign_agreement": M.sign_agreement(t.credit, t.a_star),
+           "sign_kappa": M.sign_kappa(t.credit, t.a_star)}
+    for column, groups in (("phase", M.PHASES), ("stakes", M.STAKES)):
+        for g in groups:
+            part = t[t[column] == g]
+            out[f"sign_agreement_{g}"] = M.sign_agreement(part.credit, part.a_star)
+            out[f"sign_kappa_{g}"] = M.sign_kappa(part.credit, part.a_star)
+    out["spearman"] = (float(np.nanmean(t.spearman)) if t.spearman.notna().any()
+                       else math.nan)
+    return out
+
+
+def _gradient_measures(learner: CreditAssigner, batch: Experience, credit: Credit,
+                       a_star: np.ndarray, usable: np.ndarray) -> dict[str, float]:
+    """Cosines of the learner's batch policy gradient with the oracle's (A* of the moves
+    played) and the full oracle's (sum_a pi A* grad log pi), and the noise scales in games
+    of the learner's and the played-move oracle's gradients; on the moves the learner
+    learns from."""
     obs, mask, game = batch.obs[usable], batch.mask[usable], batch.game[usable]
+    action = batch.action[usable]
     onehot = np.zeros(mask.shape, np.float32)
-    onehot[np.arange(usable.sum()), batch.action[usable]] = 1.0
-    if credit.vector is not None:
-        w_learner = np.nan_to_num(credit.vector[usable])
-    else:
-        w_learner = onehot * credit.played[usable, None]
-    w_oracle = onehot * a_played[usable, None]
+    onehot[np.arange(len(action)), action] = 1.0
+    w_learner = (np.nan_to_num(credit.vector[usable]) if credit.vector is not None
+                 else onehot * credit.played[usable, None])
+    w_oracle = onehot * a_star[usable][np.arange(len(action)), action][:, None]
     w_full = credit.policy[usable] * np.nan_to_num(a_star[usable])
     g_learner, per_learner = _gradients(learner, obs, mask, game, w_learner)
     g_oracle, per_oracle = _gradients(learner, obs, mask, game, w_oracle)
     g_full, _ = _gradients(learner, obs, mask, game, w_full)
     b_learner, cos1_learner = M.noise_scale(per_learner)
     b_oracle, cos1_oracle = M.noise_scale(per_oracle)
+    return {"cos_oracle_played": M.cosine(g_learner, g_oracle),
+            "cos_oracle_full": M.cosine(g_learner, g_full),
+            "cos_played_oracle_full": M.cosine(g_oracle, g_full),
+            "noise_scale_games": b_learner, "noise_scale_games_oracle": b_oracle,
+            "cos_one_game": cos1_learner, "cos_one_game_oracle": cos1_oracle}
 
-    # information and compute
+
+def _information(batch: Experience, credit: Credit, t: pd.DataFrame,
+                 results: dict[int, float], counters: dict[str, float],
+                 flops_fwd: int) -> dict[str, Any]:
+    """Bits per sample (the distillation target's KL, or the outcome's entropy bound),
+    samples per FLOP from the run's counters (network evaluations plus three forward
+    passes per trained sample) and their product, bits per FLOP."""
     black = {gid: 1.0 if s > 0 else 0.0 if s < 0 else 0.5 for gid, s in results.items()}
     if credit.target is not None:
-        bits = float(np.nanmean(table.kl_bits))
-        bits_kind = "KL(search target || policy)"
+        bits, kind = float(np.nanmean(t.kl_bits)), "KL(search target || policy)"
     else:
         bits = M.outcome_bits_per_sample(batch.game, black)
-        bits_kind = "H(p_win) / moves of the game (upper bound)"
-    counters = counters_at(run, steps)
-    flops_fwd = forward_flops(rules.board_size, cfgs.net)
+        kind = "H(p_win) / moves of the game (upper bound)"
     evals = (counters.get("nn_evals_act", 0) + counters.get("nn_evals_opponent", 0)
              + counters.get("nn_evals_learner", 0))
     flops = flops_fwd * (evals + 3 * counters.get("train_samples", 0))
-    samples_per_flop = counters["env_steps"] / flops if flops > 0 else math.nan
-
-    t = table[usable]
-    summary: dict[str, Any] = {
-        "run": run.name, "learner": cfgs.train.agent, "seed": cfgs.train.seed,
-        "env_steps": steps, "snapshot": str(snapshot), "games": config.games,
-        "positions": int(len(batch)), "credited": int(usable.sum()),
-        "sign_agreement": M.sign_agreement(t.credit, t.a_star),
-        **{f"sign_agreement_{p}": M.sign_agreement(t.credit[t.phase == p],
-                                                  t.a_star[t.phase == p]) for p in M.PHASES},
-        **{f"sign_agreement_{s}": M.sign_agreement(t.credit[t.stakes == s],
-                                                  t.a_star[t.stakes == s]) for s in M.STAKES},
-        "sign_kappa": M.sign_kappa(t.credit, t.a_star),
-        **{f"sign_kappa_{p}": M.sign_kappa(t.credit[t.phase == p], t.a_star[t.phase == p])
-           for p in M.PHASES},
-        **{f"sign_kappa_{s}": M.sign_kappa(t.credit[t.stakes == s], t.a_star[t.stakes == s])
-           for s in M.STAKES},
-        "spearman": float(np.nanmean(t.spearman)) if t.spearman.notna().any() else math.nan,
-        "cos_oracle_played": M.cosine(g_learner, g_oracle),
-        "cos_oracle_full": M.cosine(g_learner, g_full),
-        "cos_played_oracle_full": M.cosine(g_oracle, g_full),
-        "noise_scale_games": b_learner, "noise_scale_games_oracle": b_oracle,
-        "cos_one_game": cos1_learner, "cos_one_game_oracle": cos1_oracle,
-        "bits_per_sample": bits, "bits_kind": bits_kind,
-        "flops_per_forward": flops_fwd, "flops": flops,
-        "samples_per_flop": samples_per_flop, "bits_per_flop": bits * samples_per_flop,
-        "policy_quality": float(np.nanmean(table.quality)),
-        "search_disagreement": (float(np.nanmean(t.disagree))  # full searches only
-                                if t.disagree.notna().any() else math.nan),
-        "black_win_rate": float(np.mean(list(black.values()))),
-        "selfplay_s": t1 - t0, "judge_s": t2 - t1, "judge_nn_evals": judge.nn_evals - evals0,
-        **{f"run_{k}": v for k, v in counters.items()},
-    }
-    return Cell(table, summary)
+    per_flop = counters["env_steps"] / flops if flops > 0 else math.nan
+    return {"bits_per_sample": bits, "bits_kind": kind, "flops_per_forward": flops_fwd,
+            "flops": flops, "samples_per_flop": per_flop, "bits_per_flop": bits * per_flop,
+            "black_win_rate": float(np.mean(list(black.values())))}
 
 
 def cell_name(run: Path, snapshot: Path) -> str:
