@@ -55,7 +55,13 @@ from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
 from rlgo.learning.credit import policy_gradient, probabilities
 from rlgo.learning.episodes import n_step_targets, successors, terminal_rewards
-from rlgo.learning.network import ILLEGAL_LOGIT, NetConfig, PolicyValueNet, sample_actions
+from rlgo.learning.network import (
+    ILLEGAL_LOGIT,
+    NetConfig,
+    PolicyValueNet,
+    masked_log_softmax,
+    sample_actions,
+)
 from rlgo.learning.replay import ReplayBuffer
 from rlgo.protocols import (
     CannotSearchError,
@@ -344,7 +350,6 @@ class DQN:
             return {}
         return {"charts/q_mean": float(batch.extras["q"].mean())}
 
-    # ------------------------------------------------------------------ state
     # ------------------------------------------------------------------ credit
     def _log_policy(self):
         """log softmax(Q / eval_temperature) over the legal actions: the snapshot's
@@ -353,7 +358,7 @@ class DQN:
 
         def log_policy(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             logits, _ = self.net(obs)
-            return torch.log_softmax(torch.tanh(logits).masked_fill(~mask, -1e4) / t, dim=-1)
+            return masked_log_softmax(torch.tanh(logits) / t, mask)
         return log_policy
 
     def load_snapshot(self, weights: Weights, env_steps: int) -> None:
@@ -381,6 +386,7 @@ class DQN:
                         weights: np.ndarray) -> np.ndarray:
         return policy_gradient(self.net, self._log_policy(), obs, mask, weights)
 
+    # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "target": self.target.state_dict(),
                 "optimizer": self.opt.state_dict(), "buffer": self.buffer.state_dict(),

@@ -168,13 +168,9 @@ class Reinforce:
         from the network in eval mode, the function that acted); no vector."""
         log_policy = softmax_log_policy(self.net, self.config.temperature)
         policy = probabilities(self.net, log_policy, batch.obs, batch.mask)
-        g = torch.from_numpy(batch.outcome.astype(np.float32))
-        with torch.no_grad():
-            self.net.eval()
-            value = torch.cat([self.net(torch.from_numpy(batch.obs[i:i + 1024])
-                                        .to(self.device))[1].cpu()
-                               for i in range(0, len(batch), 1024)]) if len(batch) else g
-        played = self._advantage(g, value).numpy().astype(np.float32)
+        _, value = self.net.evaluate(batch.obs, batch.mask)
+        played = self._advantage(torch.from_numpy(batch.outcome.astype(np.float32)),
+                                 torch.from_numpy(value)).numpy()
         return Credit(played=played, policy=policy)
 
     def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,

@@ -34,7 +34,7 @@ import glob
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,12 @@ import pandas as pd
 import torch
 
 from rlgo.agents.gnugo_player import GnuGoPlayer
+from rlgo.agents.network_player import load_policy_net
 from rlgo.analysis import measures as M
 from rlgo.analysis.credit_plots import credit_figures
 from rlgo.analysis.judge import Judge, JudgeCache, oracle_advantage, replay
-from rlgo.envs import Rules
+from rlgo.envs import GoEngine, Rules
+from rlgo.evaluation.players import snapshot_player
 from rlgo.learning.checks import check_config
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
@@ -54,7 +56,7 @@ from rlgo.protocols import Credit, CreditAssigner, Experience, Positions
 from rlgo.registry import config_from_dict
 from rlgo.training.config import read_toml
 from rlgo.training.loop import resolve_configs
-from rlgo.training.runs import RunDir, load_metrics, write_atomically
+from rlgo.training.runs import RunDir, file_steps, load_metrics, write_atomically
 from rlgo.training.selfplay import SelfPlay
 
 
@@ -130,7 +132,7 @@ def expand_runs(patterns: tuple[str, ...]) -> list[Path]:
 def snapshot_points(run: Path, points: int) -> list[Path]:
     """``points`` snapshot files of ``run`` evenly spread over its training, the last
     one included; step 0 is left out (every learner starts from a random network)."""
-    files = [p for p in RunDir(run).snapshot_files() if int(p.stem.removeprefix("step_")) > 0]
+    files = [p for p in RunDir(run).snapshot_files() if file_steps(p) > 0]
     if not files:
         raise ValueError(f"{run} has no snapshot past step 0")
     idx = np.unique(np.round(np.linspace(len(files) - 1, 0, points)).astype(int))
@@ -138,24 +140,22 @@ def snapshot_points(run: Path, points: int) -> list[Path]:
 
 
 def load_judge(config: CreditConfig, rules: Rules, cache: JudgeCache) -> Judge:
-    payload = load_file(config.judge)
-    judge_rules = Rules(**payload["rules"])
+    """The judge of ``config``: its snapshot's network, which its learner must be able to
+    search with (the contract's :class:`~rlgo.protocols.CannotSearchError` otherwise), on
+    the runs' board and komi."""
+    try:
+        _, judge_rules = snapshot_player(config.judge, name="judge", search=1)
+    except ValueError as exc:
+        raise ValueError(f"the judge {config.judge}: {exc}") from exc
     if (judge_rules.board_size, judge_rules.komi) != (rules.board_size, rules.komi):
         raise ValueError(f"the judge {config.judge} plays {judge_rules.board_size}x"
                          f"{judge_rules.board_size} komi {judge_rules.komi}, the runs "
                          f"{rules.board_size}x{rules.board_size} komi {rules.komi}")
-    if str(payload["agent"]) == "dqn":
-        raise ValueError(f"the judge {config.judge} is a replay (Q) learner's: it has no "
-                         "policy and value to search with; use an MCTS, REINFORCE or PPO "
-                         "snapshot")
-    net_config = config_from_dict(NetConfig, dict(payload["net_config"]), config.judge)
-    net = PolicyValueNet(rules.board_size, net_config)
-    net.load_state_dict(payload["weights"])
-    net.eval()
-    steps = int(payload["counters"]["env_steps"])
-    name = f"{Path(config.judge).resolve()}@{steps}"
+    payload = load_file(config.judge)
+    net = load_policy_net(rules.board_size, config_from_dict(
+        NetConfig, dict(payload["net_config"]), config.judge), payload["weights"])
+    name = f"{Path(config.judge).resolve()}@{int(payload['counters']['env_steps'])}"
     return Judge(rules, net.evaluate, config.judge_simulations, name, cache)
-
 
 def forward_flops(board_size: int, net_config: NetConfig) -> int:
     """Multiply-adds x 2 of one forward pass of the network (convolutions and linear
@@ -335,7 +335,7 @@ def _information(batch: Experience, credit: Credit, t: pd.DataFrame,
 
 
 def cell_name(run: Path, snapshot: Path) -> str:
-    return f"{run.name}@{int(snapshot.stem.removeprefix('step_'))}"
+    return f"{run.name}@{file_steps(snapshot)}"
 
 
 def gnugo_check(rows: pd.DataFrame, rules: Rules, judge: Judge, level: int, positions: int,
@@ -363,7 +363,8 @@ def gnugo_check(rows: pd.DataFrame, rules: Rules, judge: Judge, level: int, posi
 
 
 def _sample_positions(rows: pd.DataFrame, n: int, rules: Rules, seed: int
-                      ) -> tuple[pd.DataFrame, np.ndarray]:
+                      ) -> tuple[pd.DataFrame, GoEngine]:
+    """``n`` rows sampled from ``rows`` and an engine holding their positions."""
     sample = rows.sample(n=min(n, len(rows)), random_state=seed)
     records = [np.array([int(a) for a in r.split()], np.int64) if r else np.zeros(0, np.int64)
                for r in sample.record.fillna("")]
@@ -378,7 +379,7 @@ def deep_check(rows: pd.DataFrame, rules: Rules, judge: Judge, simulations: int,
     sample, engine = _sample_positions(rows, positions, rules, seed + 1)
     games = np.arange(len(sample))
     q = judge.action_values(engine, games)
-    deep = Judge(rules, judge.evaluate, simulations, judge.name, judge.cache, judge.search)
+    deep = replace(judge, simulations=simulations, nn_evals=0)
     q_deep = deep.action_values(engine, games)
     rho = M.rank_correlation(q, q_deep)
     return {"simulations": judge.simulations, "deep_simulations": simulations,

@@ -140,28 +140,24 @@ class Judge:
     def _judge(self, engine: GoEngine, games: np.ndarray) -> np.ndarray:
         rules = self.rules
         out = np.full((len(games), rules.num_actions), np.nan, np.float32)
-        pairs = [(i, int(a)) for i, g in enumerate(games) if not engine.done[g]
-                 for a in np.flatnonzero(engine.legal[g])]
-        for start in range(0, len(pairs), CHUNK):
-            chunk = pairs[start:start + CHUNK]
-            kids = GoEngine(len(chunk), rules)
-            for slot, (i, _) in enumerate(chunk):
+        parent, action = np.nonzero(engine.legal[games])  # a finished game has no legal move
+        for start in range(0, len(parent), CHUNK):
+            rows = slice(start, start + CHUNK)
+            kids = GoEngine(len(parent[rows]), rules)
+            for slot, i in enumerate(parent[rows]):
                 kids.copy_game(engine, int(games[i]), slot)
             mover = kids.to_play.copy()
-            result = kids.step(np.array([a for _, a in chunk], np.int64))
-            q = np.zeros(len(chunk), np.float32)
+            result = kids.step(action[rows].astype(np.int64))
             over = result.done
-            q[over] = np.where(mover[over] == K.BLACK, result.rewards[over, 0],
-                               result.rewards[over, 1])
+            q = np.where(mover == K.BLACK, result.rewards[:, 0],
+                         result.rewards[:, 1]).astype(np.float32)  # a game it ended
             live = np.flatnonzero(~over)
             if len(live):
                 found = run_search(kids, live, self.evaluate, self.search, self.simulations)
                 q[live] = -found.value
                 self.nn_evals += found.nn_evals
-            for slot, (i, a) in enumerate(chunk):
-                out[i, a] = q[slot]
+            out[parent[rows], action[rows]] = q
         return out
-
 
 def oracle_advantage(q: np.ndarray, policy: np.ndarray) -> np.ndarray:
     """A*(s, a) = Q*(s, a) - sum_b pi(b|s) Q*(s, b): how much better than the policy's

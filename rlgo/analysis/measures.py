@@ -81,15 +81,11 @@ def kl_bits(target: np.ndarray, policy: np.ndarray) -> np.ndarray:
     (the information a distillation target carries beyond what the policy knew; NaN for
     rows without a target)."""
     t = np.asarray(target, float)
-    p = np.asarray(policy, float)
-    out = np.full(len(t), np.nan)
-    for i in range(len(t)):
-        if not np.isfinite(t[i]).all():
-            continue
-        on = t[i] > 0
-        out[i] = float(np.sum(t[i, on] * (np.log(t[i, on]) - np.log(np.maximum(p[i, on], 1e-30)))))
-    return out / LN2
-
+    p = np.maximum(np.asarray(policy, float), 1e-30)
+    on = np.nan_to_num(t) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(on, t * (np.log(np.where(on, t, 1.0)) - np.log(p)), 0.0)
+    return np.where(np.isfinite(t).all(1), terms.sum(1), np.nan) / LN2
 
 def binary_entropy_bits(p: float | np.ndarray) -> np.ndarray:
     """H(p) in bits (0 at p = 0 or 1)."""

@@ -196,7 +196,7 @@ def _parse_games(games: pd.DataFrame | Iterable[Mapping[str, Any]]) -> _Results:
     missing = {"black", "white"} - set(frame.columns)
     if missing:
         raise ValueError(f"games need columns 'black' and 'white'; missing {sorted(missing)}")
-    score = _black_scores(frame)
+    score = black_scores(frame)
     black = frame["black"].astype(str).to_numpy()
     white = frame["white"].astype(str).to_numpy()
     keep = black != white
@@ -213,7 +213,7 @@ def _parse_games(games: pd.DataFrame | Iterable[Mapping[str, Any]]) -> _Results:
     )
 
 
-def _black_scores(frame: pd.DataFrame) -> np.ndarray:
+def black_scores(frame: pd.DataFrame) -> np.ndarray:
     """Black's score per game, 1 / 0.5 / 0, from ``winner`` or else the sign of ``score``. [G]"""
     if "winner" not in frame.columns and "score" not in frame.columns:
         raise ValueError("games need a 'winner' column ('B', 'W', 'draw') or a 'score' column")

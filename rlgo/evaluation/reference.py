@@ -33,7 +33,7 @@ import pandas as pd
 
 from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
-from rlgo.evaluation.elo import ELO_PER_NAT, fit_elo
+from rlgo.evaluation.elo import ELO_PER_NAT, black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import make_player
 from rlgo.protocols import Player
@@ -146,10 +146,9 @@ def linked_groups(games: pd.DataFrame, specs: Sequence[str]) -> list[list[str]]:
         return a
 
     points: dict[tuple[str, str], float] = {}
-    for black, white, winner in zip(games.black, games.white, games.winner, strict=True):
+    for black, white, b in zip(games.black, games.white, black_scores(games), strict=True):
         if black not in parent or white not in parent:
             continue
-        b = 0.5 if winner == "draw" else float(str(winner).upper().startswith("B"))
         points[(black, white)] = points.get((black, white), 0.0) + b
         points[(white, black)] = points.get((white, black), 0.0) + 1.0 - b
     for a, b in points:

@@ -41,7 +41,7 @@ from rliable import metrics as rl_metrics
 from scipy.stats import bootstrap
 
 from rlgo.envs import Rules
-from rlgo.evaluation.elo import fit_elo
+from rlgo.evaluation.elo import black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.reference import ReferenceTable, rate_against
 from rlgo.study.config import StudyConfig
@@ -120,22 +120,24 @@ def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
     for name, (elo, stderr) in table.anchors.items():
         rows.append({"player": name, "elo": elo, "stderr": stderr, "bound": "",
                      "bound_elo": float("nan")})
+    black = black_scores(league) if len(league) else np.zeros(0)
     for e in entrants(study):
         if e.path is None:
             continue
-        results, record = [], [0, 0, 0]
+        results = []
         for side, other in (("black", "white"), ("white", "black")):
-            mine = league[(league[side] == e.name) & league[other].isin(list(table.anchors))]
-            for opp, winner in zip(mine[other], mine.winner, strict=True):
-                score = 0.5 if winner == "draw" else float(winner.upper()[0] == side[0].upper())
-                results.append((table.anchors[opp][0], score))
-                record[{1.0: 0, 0.0: 1, 0.5: 2}[score]] += 1
+            mine = ((league[side] == e.name) & league[other].isin(list(table.anchors))).to_numpy()
+            scores = black[mine] if side == "black" else 1.0 - black[mine]
+            results += [(table.anchors[opp][0], float(x))
+                        for opp, x in zip(league[other][mine], scores, strict=True)]
         if not results:
             continue
         r = rate_against(results)
+        scores = np.array([x for _, x in results])
         rows.append({"player": e.name, "elo": r.elo, "stderr": r.stderr, "bound": r.bound,
-                     "bound_elo": r.bound_elo, "games": r.games, "wins": record[0],
-                     "losses": record[1], "draws": record[2]})
+                     "bound_elo": r.bound_elo, "games": r.games,
+                     "wins": int((scores == 1).sum()), "losses": int((scores == 0).sum()),
+                     "draws": int((scores == 0.5).sum())})
     out = pd.DataFrame(rows)
     out["lo"], out["hi"] = out.elo - 1.96 * out.stderr, out.elo + 1.96 * out.stderr
     return out

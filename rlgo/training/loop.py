@@ -49,7 +49,7 @@ from rlgo.training.config import (
     read_config_file,
     to_table,
 )
-from rlgo.training.runs import Counters, RunDir
+from rlgo.training.runs import Counters, RunDir, file_steps
 from rlgo.training.samples import write_sgf_samples
 from rlgo.training.selfplay import SelfPlay, SelfPlayStats
 
@@ -69,7 +69,7 @@ def finished(out: str | Path, cfg: TrainConfig) -> bool:
     snapshots = run.snapshot_files()
     if not snapshots:
         return False
-    if not run.checkpoint_path(int(snapshots[-1].stem.removeprefix("step_"))).exists():
+    if not run.checkpoint_path(file_steps(snapshots[-1])).exists():
         return False
     try:
         counters = Counters.from_dict(dict(load_file(snapshots[-1])["counters"]))
@@ -215,10 +215,10 @@ class Trainer:
         "earlier" snapshots."""
         self._forget_games_after(env_steps)
         for path in self.run.snapshot_files() + self.run.checkpoint_files():
-            if int(path.stem.removeprefix("step_")) > env_steps:
+            if file_steps(path) > env_steps:
                 path.unlink()
         for path in (self.run.path / "games").glob("step_*.sgf"):
-            if int(path.stem.split("_")[1]) > env_steps:
+            if file_steps(path) > env_steps:
                 path.unlink()
 
     def _header(self, kind: str, weights: Weights) -> dict[str, Any]:
@@ -392,8 +392,7 @@ class Trainer:
             return []
         players = []
         now = self.state.counters.env_steps
-        earlier = [p for p in self.run.snapshot_files()
-                   if int(p.stem.removeprefix("step_")) < now]
+        earlier = [p for p in self.run.snapshot_files() if file_steps(p) < now]
         for path in earlier[-self.cfg.eval_snapshots:]:
             payload = load_file(path)
             steps = int(payload["counters"]["env_steps"])

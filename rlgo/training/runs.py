@@ -223,6 +223,12 @@ def load_metrics(run: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def file_steps(path: Path) -> int:
+    """Env steps in the name of a run file: ``step_<n>.pt`` (snapshots, checkpoints) or
+    ``step_<n>_<...>.sgf`` (SGF samples)."""
+    return int(path.stem.split("_")[1])
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Temporary file, fsync, rename: a kill leaves the old file or the new, never half."""
     tmp = path.with_name(path.name + ".tmp")
