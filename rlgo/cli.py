@@ -473,7 +473,9 @@ def ladder_calibrate(
     out: Annotated[str, typer.Option(help="Reference table to write.")] = "",
 ) -> None:
     """Calibrate anchors into a reference table (rlgo.evaluation.reference): each plays
-    the next two in the list; one fit anchored at random = 0."""
+    the next two in the list; one fit anchored at random = 0. Resumable: the same command
+    on the same --db plays only the pairings not finished yet, and anchors appended to the
+    list add only their own pairings."""
     import shlex
     import sys
 

@@ -165,3 +165,57 @@ def test_calibration_links_must_rest_on_games_not_on_sweeps():
     # one game won by rollout:512 (or a draw) links the groups
     linked = pd.concat([swept, games([("rollout:512", "gnugo:0", ["draw"])])])
     assert linked_groups(linked, specs) == [specs]
+
+
+def _calibration_moves(db) -> list[tuple[str, str, str]]:
+    games = db.games(run="calibration")
+    return sorted(zip(games.black, games.white, games.sgf.str.replace(r"DT\[[^]]*\]", "",
+                                                                       regex=True)))
+
+
+def test_a_killed_calibration_resumes_to_the_same_games_and_a_table_extends_upwards(
+        tmp_path, monkeypatch):
+    import rlgo.evaluation.reference as reference
+    from rlgo.evaluation.matchdb import MatchDB
+
+    rules = Rules(board_size=5, komi=0.5)
+    specs = ["random", "rollout:1", "rollout:4"]
+    straight = MatchDB(f"sqlite:///{tmp_path / 'straight.sqlite'}")
+    whole = reference.calibrate(specs, rules, straight, games=6)
+
+    killed = MatchDB(f"sqlite:///{tmp_path / 'killed.sqlite'}")
+    real_play, calls = reference.play_match, []
+
+    def play_then_die(*args, **kwargs):  # the second pairing loses 4 games to a kill
+        calls.append(kwargs["tags"]["calibration"])
+        summary = real_play(*args, **kwargs)
+        if len(calls) == 2:
+            ids = killed.games(run="calibration").id.tolist()[-4:]
+            killed.delete_games(run="calibration", ids=ids)
+            raise KeyboardInterrupt
+        return summary
+
+    monkeypatch.setattr(reference, "play_match", play_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        reference.calibrate(specs, rules, killed, games=6)
+    assert len(killed.games(run="calibration")) == 6 + 2
+    monkeypatch.setattr(reference, "play_match", real_play)
+    resumed = reference.calibrate(specs, rules, killed, games=6)
+    assert resumed.anchors == whole.anchors and resumed.games == 18
+    assert _calibration_moves(killed) == _calibration_moves(straight)
+
+    before = straight.games(run="calibration").id.tolist()
+    calls.clear()
+    monkeypatch.setattr(reference, "play_match", lambda *a, **k: (
+        calls.append(k["tags"]["calibration"]), real_play(*a, **k))[1])
+    taller = reference.calibrate([*specs, "rollout:16"], rules, straight, games=6)
+    assert [c.split(",")[0] for c in calls] == ["rollout:1#1 vs rollout:16#3",
+                                                "rollout:4#2 vs rollout:16#3"]
+    assert straight.games(run="calibration").id.tolist()[:18] == before
+    assert taller.games == 30 and set(taller.anchors) == {*specs, "rollout:16"}
+
+    with pytest.raises(ValueError, match="holds 18 calibration games of 5x5 komi 0.5 that "
+                                         "this calibration would not play"):
+        reference.calibrate(specs, rules, killed, games=6, seed=1)
+    with pytest.raises(ValueError, match="listed twice"):
+        reference.calibrate([*specs, "rollout:1"], rules, killed, games=6)

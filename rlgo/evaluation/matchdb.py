@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -341,15 +341,20 @@ class MatchDB:
                 insert(_GameRow).returning(_GameRow.id, sort_by_parameter_order=True), rows)
             return list(result.scalars())
 
-    def delete_games(self, *, run: str, after_env_steps: int | None = None) -> int:
-        """Delete the games of ``run`` played after ``after_env_steps`` (all if None).
+    def delete_games(self, *, run: str, after_env_steps: int | None = None,
+                     ids: Sequence[int] | None = None) -> int:
+        """Delete the games of ``run`` played after ``after_env_steps`` (all if None), only
+        those among ``ids`` if given.
 
         A run resumed from the checkpoint at ``env_steps = X`` replays its evaluations after X;
-        this removes the earlier copies (games at exactly X are kept). Returns how many went.
+        this removes the earlier copies (games at exactly X are kept). A resumed calibration
+        removes the games of a pairing cut short (by id). Returns how many went.
         """
         stmt = delete(_GameRow).where(_GameRow.run == run)
         if after_env_steps is not None:
             stmt = stmt.where(_GameRow.env_steps > after_env_steps)
+        if ids is not None:
+            stmt = stmt.where(_GameRow.id.in_([int(i) for i in ids]))
         with self._write() as conn:
             return conn.execute(stmt).rowcount
 

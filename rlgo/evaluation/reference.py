@@ -96,28 +96,49 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
               seed: int = 0, opening_moves: int = 2, command: str = "") -> ReferenceTable:
     """Play each anchor of ``specs`` (weakest first, ``random`` among them) against the
     next two in the list, ``games`` games per pairing, and fit their ratings (module
-    docstring). The games go to ``db``, tagged ``run = "calibration"``."""
+    docstring). The games go to ``db``, tagged ``run = "calibration"`` and with their
+    pairing (:func:`calibration_pairings`).
+
+    Resumable: a pairing whose games are all in ``db`` already is not played again, and
+    one cut short (a killed calibration) is replayed whole, so rerunning the same command
+    after a kill finishes the table with the games of the same design. Anchors appended at
+    the end of ``specs`` keep every earlier pairing, so a table extends upwards by playing
+    only the new pairings. Raises ValueError when ``db`` holds calibration games of this
+    board and komi that this design would not play (other anchors in that place, another
+    seed, games per pairing or opening length): the fit would mix them."""
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
-    earlier = db.games(board_size=rules.board_size, with_sgf=False)
-    earlier = earlier[(earlier.run == "calibration") & (earlier.komi == rules.komi)]
-    if len(earlier):
-        raise ValueError(f"the database already holds {len(earlier)} calibration games of "
-                         f"{rules.board_size}x{rules.board_size} komi {rules.komi:g}, which "
-                         "the fit would mix with these: use a new --db")
-    players = {s: make_player(s, rules, seed=seed + i) for i, s in enumerate(specs)}
-    try:
-        for i, a in enumerate(specs):
-            for b in specs[i + 1: i + 3]:
-                play_match(players[a], players[b], games, rules, db, run="calibration",
-                           opening_moves=opening_moves, seed=seed + 1_000 * i)
-    finally:
-        for p in players.values():
-            close = getattr(p, "close", None)
-            if close is not None:
-                close()
-    played = db.games(board_size=rules.board_size, with_sgf=False)
-    played = played[(played.run == "calibration") & (played.komi == rules.komi)]
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"an anchor is listed twice: {list(specs)}")
+    pairings = calibration_pairings(specs, games, seed, opening_moves)
+    earlier = _calibration_games(db, rules)
+    keys = earlier.tags.map(lambda t: (t or {}).get("calibration"))
+    foreign = earlier[~keys.isin(list(pairings.values()))]
+    if len(foreign):
+        raise ValueError(
+            f"the database already holds {len(foreign)} calibration games of "
+            f"{rules.board_size}x{rules.board_size} komi {rules.komi:g} that this "
+            "calibration would not play (other anchors, seed, games per pairing or "
+            "openings), which the fit would mix with these: use a new --db, or the "
+            "command that played them")
+    counts = keys.value_counts()
+    todo = [pair for pair, key in pairings.items() if counts.get(key, 0) != games]
+    partial = earlier.id[keys.isin([pairings[p] for p in todo])].tolist()
+    if partial:  # a pairing cut short by a kill: its games go, the pairing is replayed
+        db.delete_games(run="calibration", ids=partial)
+    for a, b in todo:  # fresh players per pairing: a resumed calibration plays the same
+        i, j = specs.index(a), specs.index(b)  # games as one that was never stopped
+        players = [make_player(a, rules, seed=seed + i), make_player(b, rules, seed=seed + j)]
+        try:
+            play_match(*players, games, rules, db, run="calibration",
+                       tags={"calibration": pairings[(a, b)]}, opening_moves=opening_moves,
+                       seed=seed + 1_000 * i + j)
+        finally:
+            for player in players:
+                close = getattr(player, "close", None)
+                if close is not None:
+                    close()
+    played = _calibration_games(db, rules)
     fit = fit_elo(played).set_index("player")
     saturated = [s for s in specs if fit.loc[s, "bound"]]
     if saturated:
@@ -132,6 +153,23 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     return ReferenceTable(rules.board_size, float(rules.komi),
                           {s: (float(fit.loc[s, "elo"]), float(fit.loc[s, "stderr"]))
                            for s in specs}, command=command, games=len(played))
+
+
+def calibration_pairings(specs: Sequence[str], games: int, seed: int,
+                         opening_moves: int) -> dict[tuple[str, str], str]:
+    """The calibration's pairings, each anchor against the next two in ``specs``, in
+    playing order: (first, second) -> the key tagged on their games, which names
+    everything that decides them (the two anchors and their places in the list, whose
+    seeds follow from them, the seed, the games and the opening length)."""
+    return {(a, b): (f"{a}#{i} vs {b}#{j}, seed {seed}, {games} games, "
+                     f"{opening_moves} opening moves")
+            for i, a in enumerate(specs)
+            for j, b in enumerate(specs[i + 1: i + 3], start=i + 1)}
+
+
+def _calibration_games(db: MatchDB, rules: Rules) -> pd.DataFrame:
+    games = db.games(board_size=rules.board_size, run="calibration", with_sgf=False)
+    return games[games.komi == rules.komi]
 
 
 def linked_groups(games: pd.DataFrame, specs: Sequence[str]) -> list[list[str]]:
