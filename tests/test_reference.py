@@ -169,8 +169,8 @@ def test_calibration_links_must_rest_on_games_not_on_sweeps():
 
 def _calibration_moves(db) -> list[tuple[str, str, str]]:
     games = db.games(run="calibration")
-    return sorted(zip(games.black, games.white, games.sgf.str.replace(r"DT\[[^]]*\]", "",
-                                                                       regex=True)))
+    moves = games.sgf.str.replace(r"DT\[[^]]*\]", "", regex=True)  # not the date
+    return sorted(zip(games.black, games.white, moves, strict=True))
 
 
 def test_a_killed_calibration_resumes_to_the_same_games_and_a_table_extends_upwards(

@@ -276,6 +276,9 @@ def _reference_table(tmp_path: Path, anchors: dict[str, tuple[float, float]]) ->
     return path
 
 
+ANCHORS_4 = ["random", "rollout:4"]
+
+
 def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
     table = _reference_table(tmp_path, {"random": (0.0, 0.0), "rollout:4": (300.0, 40.0)})
     path = tiny_study(tmp_path, **{
@@ -299,7 +302,12 @@ def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
     league = pd.read_csv(study.out_dir / "league.csv").set_index("player")
     assert league.loc["rollout:4", "elo"] == 300.0 and league.loc["random", "elo"] == 0.0
     entrants = league[~league.anchor]
-    assert len(entrants) == 2 and entrants.games.eq(8).all()  # 4 games vs each anchor
+    assert len(entrants) == 2
+    for name, row in entrants.iterrows():  # 4 league games vs each anchor, and the last
+        mine = db[(db.black == name) | (db.white == name)]  # evaluation's adaptive games
+        assert mine.run.str.startswith("league/").sum() == 8 + 4
+        assert row.games == len(mine[mine.black.isin(ANCHORS_4) | mine.white.isin(ANCHORS_4)])
+        assert row.games > 8
 
 
 @pytest.mark.parametrize("anchors, message", [

@@ -110,12 +110,15 @@ def league_table(study: StudyConfig) -> pd.DataFrame:
 
 def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
     """With a reference table: the anchors at the table's ratings, and every other player
-    of the league rated by its league games against those anchors only, their ratings
-    fixed (:func:`rlgo.evaluation.reference.rate_against`): the table's scale, not a refit.
-    Columns as :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
+    of the league rated by all its games against those anchors, their ratings fixed
+    (:func:`rlgo.evaluation.reference.rate_against`): the table's scale, not a refit. A
+    final snapshot's games are its league games and the adaptive games of its run's last
+    evaluation (the ladder and the league name it alike), so its league rating is at
+    least as precise as the one logged at the end of training. Columns as
+    :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
     table = ReferenceTable.load(study.eval_reference, Rules(board_size=study.board_size,
                                                             komi=study.komi))
-    league = games[games.run.fillna("").str.startswith("league/")]
+    league = games[games.black.isin(list(table.anchors)) | games.white.isin(list(table.anchors))]
     rows = []
     for name, (elo, stderr) in table.anchors.items():
         rows.append({"player": name, "elo": elo, "stderr": stderr, "bound": "",
