@@ -190,3 +190,23 @@ def test_a_match_whose_engine_keeps_dying_keeps_its_finished_games(tmp_path, db)
                        PassInGameZero(engine, "dying", patient=True), 4, RULES, db)
     stored = db.games()
     assert len(stored) == 1 and stored.tags[0]["match_game"] == 0 and stored.moves[0] == 2
+
+
+@pytest.mark.gnugo
+def test_gnugo_monte_carlo_mode_plays_reproducibly_and_only_on_small_boards(gnugo, db):
+    from rlgo.evaluation.players import make_player
+
+    def match() -> tuple[object, list[str]]:
+        with make_player("gnugo-mc:0", RULES, seed=4) as player:
+            assert player.monte_carlo and "--monte-carlo" in player.command(0)
+            summary = play_match(player, RandomPlayer(0), 2, RULES, db)
+            assert (player.restarts, player.illegal_moves) == (0, 0)
+        return summary, db.games()["sgf"].tolist()[-2:]
+
+    (summary, first), (_, second) = match(), match()
+    assert summary.a == "gnugo-mc:0" and summary.a_white.wins == 1  # komi 24.5: as White
+    assert first == second  # reseeded before every move, like GNU Go's own mode
+    assert db.players().set_index("name").loc["gnugo-mc:0", "spec"] == {
+        "level": 0, "monte_carlo": True}
+    with pytest.raises(ValueError, match="Monte Carlo mode plays boards up to 9x9, not 13x13"):
+        GnuGoPlayer(0, Rules(board_size=13), path=gnugo, monte_carlo=True)
