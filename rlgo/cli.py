@@ -119,15 +119,22 @@ def bench_train(
     seconds: Annotated[float, typer.Option(help="Time measured per row, after a warm-up.")
                        ] = 30.0,
     peer: Annotated[bool, typer.Option(help="Also measure sb3-contrib's MaskablePPO.")] = True,
+    net: Annotated[str, typer.Option(
+        help="Network of every row, <blocks>x<channels> (default: rlgo's, 4x32).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Env steps/s and network evaluations/s of self-play plus learning for each learner
     (default configs), beside sb3-contrib's MaskablePPO on rlgo/Go-v0 in the same run
     (target: rlgo's PPO >= 10x MaskablePPO's env steps/s)."""
-    from rlgo.bench.train import format_train_table, run_train_bench
+    from rlgo.bench.train import format_train_table, parse_net, run_train_bench
     from rlgo.registry import registered
 
-    rows = run_train_bench(agent or registered(), board_size, seconds, peer)
+    try:
+        config = parse_net(net) if net else None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    rows = run_train_bench(agent or registered(), board_size, seconds, peer, config)
     typer.echo(json.dumps(rows) if as_json else format_train_table(rows))
 
 

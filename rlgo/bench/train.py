@@ -1,8 +1,9 @@
 """Training throughput of every learner, beside sb3-contrib's MaskablePPO measured in the
 same run: what a user would reach for instead of rlgo.
 
-One row per implementation, all on one board size with the default network
-(:class:`~rlgo.learning.network.NetConfig`) and each learner's default config:
+One row per implementation, all on one board size and one network size (the default
+:class:`~rlgo.learning.network.NetConfig`, or ``blocks`` x ``channels`` for every row) and
+each learner's default config:
 
 * ``rlgo-<agent>``: the harness's iterations (batched self-play of
   ``train.parallel_games`` games, then ``learn``), evaluation off; ``env_steps_per_s``
@@ -38,11 +39,13 @@ TARGET = 10.0
 """rlgo PPO env steps/s over MaskablePPO's."""
 
 
-def bench_learner(agent: str, board_size: int, seconds: float, out: Path) -> Row:
+def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
+                  net: NetConfig | None = None) -> Row:
     """Env steps/s and network evaluations/s of ``agent``'s training iterations."""
-
+    net = net or NetConfig()
     trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
-                            ["train.eval_every=0", f"train.checkpoint_every={10**12}"],
+                            ["train.eval_every=0", f"train.checkpoint_every={10**12}",
+                             f"net.blocks={net.blocks}", f"net.channels={net.channels}"],
                             progress=False)
     trainer.iterate()  # warm-up: compilation, first calls
     c = trainer.state.counters
@@ -50,7 +53,7 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path) -> Row
     while time.perf_counter() - start < seconds:
         trainer.iterate()
     elapsed = time.perf_counter() - start
-    return {"impl": f"rlgo-{agent}", "board_size": board_size,
+    return {"impl": f"rlgo-{agent}", "board_size": board_size, "net": _net_name(net),
             "env_steps_per_s": (c.env_steps - steps0) / elapsed,
             "nn_evals_per_s": (c.nn_evals - evals0) / elapsed}
 
@@ -65,8 +68,7 @@ def _trunk_class():
     class RlgoTrunk(BaseFeaturesExtractor):
         """rlgo's stem and residual blocks over [N, N, 17] observations, flattened."""
 
-        def __init__(self, observation_space, board_size: int) -> None:
-            config = NetConfig()
+        def __init__(self, observation_space, board_size: int, config: NetConfig) -> None:
             super().__init__(observation_space, config.channels * board_size * board_size)
             net = PolicyValueNet(board_size, config)
             # SB3's orthogonal initialisation needs standard strides; rlgo's channels-last
@@ -84,8 +86,10 @@ def _trunk_class():
     return RlgoTrunk
 
 
-def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
-    """MaskablePPO's env steps/s (both colours' moves) and policy evaluations/s."""
+def bench_maskable_ppo(board_size: int, seconds: float, net: NetConfig | None = None) -> Row:
+    """MaskablePPO's env steps/s (both colours' moves) and policy evaluations/s, with
+    rlgo's trunk of ``net``'s size as features extractor."""
+    net = net or NetConfig()
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -119,39 +123,53 @@ def bench_maskable_ppo(board_size: int, seconds: float) -> Row:
 
     model = MaskablePPO("MlpPolicy", env, n_steps=512, batch_size=256, n_epochs=4, seed=0,
                         policy_kwargs={"features_extractor_class": _trunk_class(),
-                                       "features_extractor_kwargs": {"board_size": board_size},
+                                       "features_extractor_kwargs": {"board_size": board_size,
+                                                                     "config": net},
                                        "net_arch": []})
     model.policy.features_extractor.channels_last_after_init()  # as rlgo's network
     model.learn(total_timesteps=512)  # warm-up
     counter = Counter()
     model.learn(total_timesteps=10**9, callback=counter, reset_num_timesteps=False)
     elapsed = time.perf_counter() - counter.start
-    return {"impl": "sb3-maskableppo", "board_size": board_size,
+    return {"impl": "sb3-maskableppo", "board_size": board_size, "net": _net_name(net),
             "env_steps_per_s": counter.moves / elapsed,
             "nn_evals_per_s": counter.calls / elapsed}
 
 
 def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float = 30.0,
-                    peer: bool = True) -> list[Row]:
-    """Rows of :func:`bench_learner` for each agent, then MaskablePPO's (``peer``)."""
+                    peer: bool = True, net: NetConfig | None = None) -> list[Row]:
+    """Rows of :func:`bench_learner` for each agent, then MaskablePPO's (``peer``), all
+    with the network ``net`` (default: rlgo's default)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for agent in agents:
-            rows.append(bench_learner(agent, board_size, seconds, Path(tmp)))
+            rows.append(bench_learner(agent, board_size, seconds, Path(tmp), net))
     if peer:
-        rows.append(bench_maskable_ppo(board_size, seconds))
+        rows.append(bench_maskable_ppo(board_size, seconds, net))
     return rows
+
+
+def _net_name(net: NetConfig) -> str:
+    return f"{net.blocks}x{net.channels}"
+
+
+def parse_net(text: str) -> NetConfig:
+    """``"<blocks>x<channels>"`` (e.g. ``"1x8"``) as a network config; ValueError else."""
+    blocks, sep, channels = text.lower().partition("x")
+    if not (sep and blocks.isdigit() and channels.isdigit()):
+        raise ValueError(f"--net must read <blocks>x<channels>, e.g. 1x8, got {text!r}")
+    return NetConfig(blocks=int(blocks), channels=int(channels))
 
 
 def format_train_table(rows: Sequence[Row]) -> str:
     """A Markdown table with each row's env steps/s as a multiple of MaskablePPO's."""
     peer = next((r for r in rows if r["impl"] == "sb3-maskableppo"), None)
-    lines = ["| board | impl | env steps/s | nn evals/s | x MaskablePPO |",
-             "|---|---|---:|---:|---:|"]
+    lines = ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO |",
+             "|---|---|---|---:|---:|---:|"]
     for r in rows:
         ratio = (f"{r['env_steps_per_s'] / peer['env_steps_per_s']:.1f}x"
                  if peer and peer["env_steps_per_s"] else "-")
         n = r["board_size"]
-        lines.append(f"| {n}x{n} | {r['impl']} | {r['env_steps_per_s']:,.0f} | "
+        lines.append(f"| {n}x{n} | {r['net']} | {r['impl']} | {r['env_steps_per_s']:,.0f} | "
                      f"{r['nn_evals_per_s']:,.0f} | {ratio} |")
     return "\n".join(lines)
