@@ -495,7 +495,7 @@ def ladder_calibrate(
         rules = Rules(board_size=board_size, komi=komi)
         command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
-                          command=command)
+                          command=command, progress=lambda line: typer.echo(line, err=True))
     except (ValueError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -200,8 +200,12 @@ def test_a_killed_calibration_resumes_to_the_same_games_and_a_table_extends_upwa
         reference.calibrate(specs, rules, killed, games=6)
     assert len(killed.games(run="calibration")) == 6 + 2
     monkeypatch.setattr(reference, "play_match", real_play)
-    resumed = reference.calibrate(specs, rules, killed, games=6)
+    said = []
+    resumed = reference.calibrate(specs, rules, killed, games=6, progress=said.append)
     assert resumed.anchors == whole.anchors and resumed.games == 18
+    assert said[0] == "1 of 3 pairings already played, kept; 2 games of a pairing cut " \
+                      "short removed"
+    assert said[1].startswith("random vs rollout:4: +") and "(6 games," in said[1]
     assert _calibration_moves(killed) == _calibration_moves(straight)
 
     before = straight.games(run="calibration").id.tolist()

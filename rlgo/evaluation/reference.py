@@ -23,6 +23,7 @@ ends as a bound.
 from __future__ import annotations
 
 import math
+import time
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ class ReferenceTable:
 
 
 def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
-              seed: int = 0, opening_moves: int = 2, command: str = "") -> ReferenceTable:
+              seed: int = 0, opening_moves: int = 2, command: str = "",
+              progress: Callable[[str], None] | None = None) -> ReferenceTable:
     """Play each anchor of ``specs`` (weakest first, ``random`` among them) against the
     next two in the list, ``games`` games per pairing, and fit their ratings (module
     docstring). The games go to ``db``, tagged ``run = "calibration"`` and with their
@@ -105,7 +107,9 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     the end of ``specs`` keep every earlier pairing, so a table extends upwards by playing
     only the new pairings. Raises ValueError when ``db`` holds calibration games of this
     board and komi that this design would not play (other anchors in that place, another
-    seed, games per pairing or opening length): the fit would mix them."""
+    seed, games per pairing or opening length): the fit would mix them. ``progress``, if
+    given, is told of the pairings kept and of each pairing as it ends."""
+    say = progress or (lambda line: None)
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
     if len(set(specs)) != len(specs):
@@ -126,13 +130,19 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     partial = earlier.id[keys.isin([pairings[p] for p in todo])].tolist()
     if partial:  # a pairing cut short by a kill: its games go, the pairing is replayed
         db.delete_games(run="calibration", ids=partial)
+    if len(todo) < len(pairings):
+        say(f"{len(pairings) - len(todo)} of {len(pairings)} pairings already played, kept; "
+            f"{len(partial)} games of a pairing cut short removed")
     for a, b in todo:  # fresh players per pairing: a resumed calibration plays the same
         i, j = specs.index(a), specs.index(b)  # games as one that was never stopped
         players = [make_player(a, rules, seed=seed + i), make_player(b, rules, seed=seed + j)]
         try:
-            play_match(*players, games, rules, db, run="calibration",
-                       tags={"calibration": pairings[(a, b)]}, opening_moves=opening_moves,
-                       seed=seed + 1_000 * i + j)
+            start = time.perf_counter()
+            summary = play_match(*players, games, rules, db, run="calibration",
+                                 tags={"calibration": pairings[(a, b)]},
+                                 opening_moves=opening_moves, seed=seed + 1_000 * i + j)
+            say(f"{a} vs {b}: +{summary.wins} -{summary.losses} ={summary.draws} "
+                f"({games} games, {time.perf_counter() - start:.0f} s)")
         finally:
             for player in players:
                 close = getattr(player, "close", None)
