@@ -28,6 +28,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,21 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     if len(set(specs)) != len(specs):
         raise ValueError(f"an anchor is listed twice: {list(specs)}")
     pairings = calibration_pairings(specs, games, seed, opening_moves)
+    for a, b in _pairings_to_play(pairings, games, rules, db, say):
+        i, j = specs.index(a), specs.index(b)
+        _play_pairing(a, b, (seed + i, seed + j), games, rules, db, say,
+                      tags={"calibration": pairings[(a, b)]}, opening_moves=opening_moves,
+                      seed=seed + 1_000 * i + j)
+    played = _calibration_games(db, rules)
+    return ReferenceTable(rules.board_size, float(rules.komi), _fit_anchors(played, specs),
+                          command=command, games=len(played))
+
+
+def _pairings_to_play(pairings: dict[tuple[str, str], str], games: int, rules: Rules,
+                      db: MatchDB, say: Callable[[str], None]) -> list[tuple[str, str]]:
+    """The pairings of ``pairings`` whose games are not all in ``db``; the games of one cut
+    short are deleted (it is replayed whole). Raises ValueError for calibration games in
+    ``db`` that none of ``pairings`` would play."""
     earlier = _calibration_games(db, rules)
     keys = earlier.tags.map(lambda t: (t or {}).get("calibration"))
     foreign = earlier[~keys.isin(list(pairings.values()))]
@@ -128,27 +144,35 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     counts = keys.value_counts()
     todo = [pair for pair, key in pairings.items() if counts.get(key, 0) != games]
     partial = earlier.id[keys.isin([pairings[p] for p in todo])].tolist()
-    if partial:  # a pairing cut short by a kill: its games go, the pairing is replayed
+    if partial:
         db.delete_games(run="calibration", ids=partial)
     if len(todo) < len(pairings):
         say(f"{len(pairings) - len(todo)} of {len(pairings)} pairings already played, kept; "
             f"{len(partial)} games of a pairing cut short removed")
-    for a, b in todo:  # fresh players per pairing: a resumed calibration plays the same
-        i, j = specs.index(a), specs.index(b)  # games as one that was never stopped
-        players = [make_player(a, rules, seed=seed + i), make_player(b, rules, seed=seed + j)]
-        try:
-            start = time.perf_counter()
-            summary = play_match(*players, games, rules, db, run="calibration",
-                                 tags={"calibration": pairings[(a, b)]},
-                                 opening_moves=opening_moves, seed=seed + 1_000 * i + j)
-            say(f"{a} vs {b}: +{summary.wins} -{summary.losses} ={summary.draws} "
-                f"({games} games, {time.perf_counter() - start:.0f} s)")
-        finally:
-            for player in players:
-                close = getattr(player, "close", None)
-                if close is not None:
-                    close()
-    played = _calibration_games(db, rules)
+    return todo
+
+
+def _play_pairing(a: str, b: str, player_seeds: tuple[int, int], games: int, rules: Rules,
+                  db: MatchDB, say: Callable[[str], None], **match: Any) -> None:
+    """One pairing with fresh players, so that a resumed calibration plays the same games
+    as one never stopped (a player's random stream would otherwise carry over)."""
+    players = [make_player(spec, rules, seed=s) for spec, s in zip((a, b), player_seeds,
+                                                                   strict=True)]
+    try:
+        start = time.perf_counter()
+        summary = play_match(*players, games, rules, db, run="calibration", **match)
+        say(f"{a} vs {b}: +{summary.wins} -{summary.losses} ={summary.draws} "
+            f"({games} games, {time.perf_counter() - start:.0f} s)")
+    finally:
+        for player in players:
+            close = getattr(player, "close", None)
+            if close is not None:
+                close()
+
+
+def _fit_anchors(played: pd.DataFrame, specs: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """(Elo, s.e.) of every anchor from the calibration games; ValueError when a rating
+    would rest on the prior (a saturated record, or groups linked only by sweeps)."""
     fit = fit_elo(played).set_index("player")
     saturated = [s for s in specs if fit.loc[s, "bound"]]
     if saturated:
@@ -160,9 +184,7 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
             "the calibration games link the anchors " + " to ".join(map(str, groups))
             + " only by sweeps (one side won every game), so the distance between those "
             "groups would be set by the prior, not by games: add anchors between them")
-    return ReferenceTable(rules.board_size, float(rules.komi),
-                          {s: (float(fit.loc[s, "elo"]), float(fit.loc[s, "stderr"]))
-                           for s in specs}, command=command, games=len(played))
+    return {s: (float(fit.loc[s, "elo"]), float(fit.loc[s, "stderr"])) for s in specs}
 
 
 def calibration_pairings(specs: Sequence[str], games: int, seed: int,
