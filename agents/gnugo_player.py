@@ -12,11 +12,14 @@ comparable and each game has a score. Should a "resign" come anyway, it is playe
 pass and counted in :attr:`GnuGoPlayer.resignations`.
 
 Monte Carlo mode. GNU Go 3.8 also has an experimental Monte-Carlo move generator for
-boards up to 9x9 (``--monte-carlo``: UCT with pattern-guided playouts, about 8,000
-playouts per level): ``GnuGoPlayer(level, rules, monte_carlo=True)``, named
-``gnugo-mc:<level>``, a Monte-Carlo anchor stronger than GNU Go's own level 10 on small
-boards (on 7x7, level 10 of it won 9 of 10 probe games against ``gnugo:10``), for the
-top of the 7x7 scale where Pachi cannot be installed.
+boards up to 9x9 (``--monte-carlo``: UCT with pattern-guided playouts; ``level`` x
+``--mc-games-per-level`` playouts per move, 8,000 per level by default):
+``GnuGoPlayer.monte_carlo(playouts, rules)`` runs it at level 1 with exactly ``playouts``
+playouts per move, named ``gnugo-mc:<playouts>``: a Monte-Carlo anchor family whose
+strength is set by its budget, like ``rollout:<playouts>`` and Pachi's, and which
+reaches above GNU Go's own level 10 on small boards (on 7x7, 80,000 playouts won 9 of 10
+probe games against ``gnugo:10``, 8,000 playouts 3 of 10), where Pachi cannot be
+installed.
 
 Seeds. GNU Go reseeds its random generator with its ``random_seed`` before every move, so
 a move depends only on the position, its history and that seed. The player sets the seed
@@ -25,6 +28,8 @@ and a match is reproducible.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -46,20 +51,21 @@ GnuGoError = GTPPlayerError
 
 class GnuGoPlayer(GTPPlayer):
     """GNU Go 3.8 at ``level`` (0..10), named ``gnugo:<level>``, or in its Monte Carlo
-    mode (``monte_carlo``; boards up to 9x9), named ``gnugo-mc:<level>``."""
+    mode (:meth:`monte_carlo`; boards up to 9x9), named ``gnugo-mc:<playouts>``."""
 
     kind = "gnugo"
     """Player kind stored in the match database."""
 
-    def __init__(self, level: int, rules: Rules, *, monte_carlo: bool = False,
+    def __init__(self, level: int, rules: Rules, *, mc_playouts: int = 0,
                  seed: int = 0, path: str = GNUGO_PATH, processes: int = 8,
                  workers: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         """
         Args:
             level: GNU Go's ``--level``, 0 (fastest, weakest) .. 10 (strongest).
             rules: board size, komi and ko rule of the games it will play.
-            monte_carlo: GNU Go's Monte Carlo move generation (module docstring), at
-                ``level`` times its playouts per level; boards up to 9x9 only.
+            mc_playouts: > 0: GNU Go's Monte Carlo move generator with this many
+                playouts per move (``level`` is then ignored; module docstring); boards
+                up to 9x9 only.
             seed: base of the per-game random seeds (module docstring, "Seeds").
             path: the GNU Go executable.
             processes: most GNU Go processes kept (about 22 MB each).
@@ -67,28 +73,44 @@ class GnuGoPlayer(GTPPlayer):
             timeout: seconds one GTP command may take before the process counts as hung.
 
         Raises GnuGoError if GNU Go cannot be started (the first process starts here),
-        ValueError for a level outside 0..10 or Monte Carlo mode on a board over 9x9.
+        ValueError for a level outside 0..10, negative playouts, or Monte Carlo mode on a
+        board over 9x9.
         """
         if not (isinstance(level, (int, np.integer)) and 0 <= level <= MAX_LEVEL):
             raise ValueError(f"GNU Go level must be an integer in 0..{MAX_LEVEL}, got {level!r}")
-        if monte_carlo and rules.board_size > MAX_MONTE_CARLO_SIZE:
+        if int(mc_playouts) < 0:
+            raise ValueError(f"GNU Go's Monte Carlo playouts must be >= 0, got {mc_playouts!r}")
+        if mc_playouts and rules.board_size > MAX_MONTE_CARLO_SIZE:
             n = rules.board_size
             raise ValueError(f"GNU Go's Monte Carlo mode plays boards up to "
                              f"{MAX_MONTE_CARLO_SIZE}x{MAX_MONTE_CARLO_SIZE}, not {n}x{n}")
-        self.level = int(level)
-        self.monte_carlo = bool(monte_carlo)
+        self.mc_playouts = int(mc_playouts)
+        self.level = 1 if mc_playouts else int(level)
         self.path = path
+        extra = ["--monte-carlo", "--mc-games-per-level", str(self.mc_playouts)] \
+            if mc_playouts else []
         args = gnugo_args(self.level, path, capture_all_dead=True, never_resign=True,
-                          extra=["--monte-carlo"] if monte_carlo else ())
+                          extra=extra)
         if not rules.superko:
             # rlgo without superko has no ko rule at all; gnugo_args always asks for superko.
             args = ["--no-ko" if a == "--positional-superko" else a for a in args]
-        name = f"gnugo-mc:{self.level}" if monte_carlo else f"gnugo:{self.level}"
+        name = f"gnugo-mc:{self.mc_playouts}" if mc_playouts else f"gnugo:{self.level}"
         super().__init__(args, rules, name=name, seed=seed, program="GNU Go",
                          install_hint="install it with `apt-get install gnugo`",
                          processes=processes, workers=workers, timeout=timeout)
-        self.spec = {"level": self.level, **({"monte_carlo": True} if monte_carlo else {})}
+        self.spec = ({"monte_carlo": True, "playouts": self.mc_playouts} if mc_playouts
+                     else {"level": self.level})
+
+    @classmethod
+    def monte_carlo(cls, playouts: int, rules: Rules, **kwargs: Any) -> GnuGoPlayer:
+        """GNU Go's Monte Carlo move generator with ``playouts`` playouts per move (module
+        docstring), named ``gnugo-mc:<playouts>``; other arguments as the constructor's."""
+        if int(playouts) < 1:
+            raise ValueError(f"GNU Go's Monte Carlo playouts must be >= 1, got {playouts!r}")
+        return cls(1, rules, mc_playouts=int(playouts), **kwargs)
 
     def __repr__(self) -> str:
-        mc = ", monte_carlo=True" if self.monte_carlo else ""
-        return f"GnuGoPlayer(level={self.level}{mc}, board_size={self.rules.board_size})"
+        if self.mc_playouts:
+            return (f"GnuGoPlayer.monte_carlo(playouts={self.mc_playouts}, "
+                    f"board_size={self.rules.board_size})")
+        return f"GnuGoPlayer(level={self.level}, board_size={self.rules.board_size})"

@@ -234,8 +234,8 @@ def arena(
     """Play PLAYER against PLAYER, all games at once, and store every game in the match
     database.
 
-    PLAYER is one of: random; rollout:<playouts>; gnugo:<level 0..10>; gnugo-mc:<level
-    0..10> (GNU Go's Monte Carlo mode, boards up to 9x9); pachi:<playouts>
+    PLAYER is one of: random; rollout:<playouts>; gnugo:<level 0..10>; gnugo-mc:<playouts>
+    (GNU Go's Monte Carlo move generator, boards up to 9x9); pachi:<playouts>
     (Pachi, built from source: set RLGO_PACHI); gtp:<command line> (any GTP engine, run
     as an argument list, never through a shell); a checkpoint path, optionally followed
     by :greedy (the default), :sample, or :search=<n> (the network with n simulations of

@@ -197,16 +197,20 @@ def test_gnugo_monte_carlo_mode_plays_reproducibly_and_only_on_small_boards(gnug
     from rlgo.evaluation.players import make_player
 
     def match() -> tuple[object, list[str]]:
-        with make_player("gnugo-mc:0", RULES, seed=4) as player:
-            assert player.monte_carlo and "--monte-carlo" in player.command(0)
+        with make_player("gnugo-mc:500", RULES, seed=4) as player:
+            command = player.command(0)
+            assert command[command.index("--mc-games-per-level") + 1] == "500"
+            assert "--monte-carlo" in command and command[command.index("--level") + 1] == "1"
             summary = play_match(player, RandomPlayer(0), 2, RULES, db)
             assert (player.restarts, player.illegal_moves) == (0, 0)
         return summary, db.games()["sgf"].tolist()[-2:]
 
     (summary, first), (_, second) = match(), match()
-    assert summary.a == "gnugo-mc:0" and summary.a_white.wins == 1  # komi 24.5: as White
+    assert summary.a == "gnugo-mc:500" and summary.a_white.wins == 1  # komi 24.5: as White
     assert first == second  # reseeded before every move, like GNU Go's own mode
-    assert db.players().set_index("name").loc["gnugo-mc:0", "spec"] == {
-        "level": 0, "monte_carlo": True}
+    assert db.players().set_index("name").loc["gnugo-mc:500", "spec"] == {
+        "monte_carlo": True, "playouts": 500}
     with pytest.raises(ValueError, match="Monte Carlo mode plays boards up to 9x9, not 13x13"):
-        GnuGoPlayer(0, Rules(board_size=13), path=gnugo, monte_carlo=True)
+        GnuGoPlayer.monte_carlo(500, Rules(board_size=13), path=gnugo)
+    with pytest.raises(ValueError, match="playouts must be an integer >= 1"):
+        make_player("gnugo-mc:0", RULES)

@@ -4,8 +4,9 @@
 ``random``                     uniform over the legal points, the Elo anchor (0)
 ``rollout:<playouts>``         UCT with random rollouts, e.g. ``rollout:200``
 ``gnugo:<level>``              GNU Go 3.8 at level 0..10, e.g. ``gnugo:10``
-``gnugo-mc:<level>``           GNU Go's Monte Carlo mode at level 0..10, boards up to
-                               9x9 (stronger than ``gnugo:10`` there)
+``gnugo-mc:<playouts>``        GNU Go's Monte Carlo move generator with that many
+                               playouts per move, boards up to 9x9, e.g.
+                               ``gnugo-mc:8000`` (80,000 beat ``gnugo:10`` on 7x7)
 ``pachi:<playouts>``           Pachi with that many playouts per move on one thread,
                                e.g. ``pachi:1000`` (:mod:`rlgo.agents.pachi_player`)
 ``gtp:<command line>``         any GTP engine, its command line split as a shell would
@@ -53,7 +54,7 @@ VALID_FORMS = (
     "random",
     "rollout:<playouts>",
     "gnugo:<level 0..10>",
-    "gnugo-mc:<level 0..10>",
+    "gnugo-mc:<playouts>",
     "pachi:<playouts>",
     "gtp:<engine command line>",
     "<checkpoint.pt>[:greedy|:sample|:search=<simulations>]",
@@ -100,9 +101,11 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         return RandomPlayer(seed)
     if kind == "rollout":
         return RolloutMCTSPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed)
-    if kind in ("gnugo", "gnugo-mc"):
-        return GnuGoPlayer(_int_argument(spec, arg, "the level", 0, MAX_LEVEL), rules,
-                           monte_carlo=kind == "gnugo-mc", seed=seed)
+    if kind == "gnugo":
+        return GnuGoPlayer(_int_argument(spec, arg, "the level", 0, MAX_LEVEL), rules, seed=seed)
+    if kind == "gnugo-mc":
+        return GnuGoPlayer.monte_carlo(_int_argument(spec, arg, "playouts", 1), rules,
+                                       seed=seed)
     if kind == "pachi":
         return PachiPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed=seed)
     if kind == "gtp":
