@@ -19,7 +19,9 @@ playouts per move, named ``gnugo-mc:<playouts>``: a Monte-Carlo anchor family wh
 strength is set by its budget, like ``rollout:<playouts>`` and Pachi's, and which
 reaches above GNU Go's own level 10 on small boards (on 7x7, 80,000 playouts won 9 of 10
 probe games against ``gnugo:10``, 8,000 playouts 3 of 10), where Pachi cannot be
-installed.
+installed. Its floor is high: GNU Go's patterns guide the tree, and on 9x9 even one
+playout per move won 10 of 10 probe games against ``rollout:512`` and against
+``rollout:128``, so it cannot bridge the rollout players to GNU Go there.
 
 Seeds. GNU Go reseeds its random generator with its ``random_seed`` before every move, so
 a move depends only on the position, its history and that seed. The player sets the seed
