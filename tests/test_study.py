@@ -322,12 +322,13 @@ def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
         load_study(path)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "compare_7x7"])
-def test_the_committed_study_files_load(name, monkeypatch):
+@pytest.mark.parametrize("name, agents", [("quickstart", 4), ("compare_7x7", 4),
+                                           ("ppo_recipe_7x7", 3)])
+def test_the_committed_study_files_load(name, agents, monkeypatch):
     root = Path(__file__).parents[1]
     monkeypatch.chdir(root)  # their paths (reference tables, output) are relative to it
     study = load_study(root / "studies" / f"{name}.toml")
-    assert study.name == name and len(study.agents) == 4
+    assert study.name == name and len(study.agents) == agents
 
 
 def test_the_committed_analysis_file_loads():
