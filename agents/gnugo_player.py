@@ -80,8 +80,9 @@ class GnuGoPlayer(GTPPlayer):
         """
         if not (isinstance(level, (int, np.integer)) and 0 <= level <= MAX_LEVEL):
             raise ValueError(f"GNU Go level must be an integer in 0..{MAX_LEVEL}, got {level!r}")
-        if int(mc_playouts) < 0:
-            raise ValueError(f"GNU Go's Monte Carlo playouts must be >= 0, got {mc_playouts!r}")
+        if not (isinstance(mc_playouts, (int, np.integer)) and mc_playouts >= 0):
+            raise ValueError(f"GNU Go's Monte Carlo playouts must be an integer >= 0, "
+                             f"got {mc_playouts!r}")
         if mc_playouts and rules.board_size > MAX_MONTE_CARLO_SIZE:
             n = rules.board_size
             raise ValueError(f"GNU Go's Monte Carlo mode plays boards up to "
@@ -107,8 +108,9 @@ class GnuGoPlayer(GTPPlayer):
     def monte_carlo(cls, playouts: int, rules: Rules, **kwargs: Any) -> GnuGoPlayer:
         """GNU Go's Monte Carlo move generator with ``playouts`` playouts per move (module
         docstring), named ``gnugo-mc:<playouts>``; other arguments as the constructor's."""
-        if int(playouts) < 1:
-            raise ValueError(f"GNU Go's Monte Carlo playouts must be >= 1, got {playouts!r}")
+        if not (isinstance(playouts, (int, np.integer)) and playouts >= 1):
+            raise ValueError(f"GNU Go's Monte Carlo playouts must be an integer >= 1, "
+                             f"got {playouts!r}")
         return cls(1, rules, mc_playouts=int(playouts), **kwargs)
 
     def __repr__(self) -> str:

@@ -487,6 +487,7 @@ def ladder_calibrate(
     import shlex
     import sys
 
+    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.reference import calibrate
@@ -496,7 +497,7 @@ def ladder_calibrate(
         command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
                           command=command, progress=lambda line: typer.echo(line, err=True))
-    except (ValueError, MatchDBError) as exc:
+    except (ValueError, MatchDBError, GTPPlayerError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")

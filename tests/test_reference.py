@@ -223,3 +223,8 @@ def test_a_killed_calibration_resumes_to_the_same_games_and_a_table_extends_upwa
         reference.calibrate(specs, rules, killed, games=6, seed=1)
     with pytest.raises(ValueError, match="listed twice"):
         reference.calibrate([*specs, "rollout:1"], rules, killed, games=6)
+    # a bad anchor at the end of the list fails before the first game, not after the rest
+    fresh = MatchDB(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    with pytest.raises(ValueError, match="Monte Carlo mode plays boards up to 9x9"):
+        reference.calibrate([*specs, "gnugo-mc:100"], Rules(board_size=13), fresh, games=6)
+    assert len(fresh.games()) == 0

@@ -276,11 +276,9 @@ def _reference_table(tmp_path: Path, anchors: dict[str, tuple[float, float]]) ->
     return path
 
 
-ANCHORS_4 = ["random", "rollout:4"]
-
-
 def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
-    table = _reference_table(tmp_path, {"random": (0.0, 0.0), "rollout:4": (300.0, 40.0)})
+    anchors = {"random": (0.0, 0.0), "rollout:4": (300.0, 40.0)}
+    table = _reference_table(tmp_path, anchors)
     path = tiny_study(tmp_path, **{
         "seeds = [0, 1]": "seeds = [0]", "amount = 500": "amount = 300",
         "snapshots = 1": f'snapshots = 1\nreference = "{table}"\ntarget_stderr = 400.0\n'
@@ -306,7 +304,8 @@ def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
     for name, row in entrants.iterrows():  # 4 league games vs each anchor, and the last
         mine = db[(db.black == name) | (db.white == name)]  # evaluation's adaptive games
         assert mine.run.str.startswith("league/").sum() == 8 + 4
-        assert row.games == len(mine[mine.black.isin(ANCHORS_4) | mine.white.isin(ANCHORS_4)])
+        assert row.games == len(mine[mine.black.isin(list(anchors))
+                                     | mine.white.isin(list(anchors))])
         assert row.games > 8
 
 

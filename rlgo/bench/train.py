@@ -15,6 +15,10 @@ each learner's default config:
   ``env_steps_per_s`` counts the moves of both colours too (the engine's move counter)
   and ``nn_evals_per_s`` the policy's forward passes in rollouts.
 
+Every row also says its network (``net``, blocks x channels) and ``trunk_size``, the
+numbers in the state dict of the stem and residual blocks as built (equal across rows
+when they share a network; the heads differ: MaskablePPO's are SB3's).
+
 Each row first runs a warm-up (numba compilation, torch's first calls), then measures for
 ``seconds``. Only ratios within one run mean anything; measure on an idle machine.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import gymnasium
@@ -45,7 +50,7 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
     net = net or NetConfig()
     trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
                             ["train.eval_every=0", f"train.checkpoint_every={10**12}",
-                             f"net.blocks={net.blocks}", f"net.channels={net.channels}"],
+                             *(f"net.{f.name}={getattr(net, f.name)}" for f in fields(net))],
                             progress=False)
     trainer.iterate()  # warm-up: compilation, first calls
     c = trainer.state.counters
@@ -53,7 +58,10 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
     while time.perf_counter() - start < seconds:
         trainer.iterate()
     elapsed = time.perf_counter() - start
-    return {"impl": f"rlgo-{agent}", "board_size": board_size, "net": _net_name(net),
+    trunk = {k: v for k, v in trainer.learner.snapshot().items()
+             if k.startswith(("stem.", "trunk."))}
+    return {"impl": f"rlgo-{agent}", "board_size": board_size,
+            "net": _net_name(trainer.net_config), "trunk_size": _size(trunk),
             "env_steps_per_s": (c.env_steps - steps0) / elapsed,
             "nn_evals_per_s": (c.nn_evals - evals0) / elapsed}
 
@@ -132,6 +140,7 @@ def bench_maskable_ppo(board_size: int, seconds: float, net: NetConfig | None = 
     model.learn(total_timesteps=10**9, callback=counter, reset_num_timesteps=False)
     elapsed = time.perf_counter() - counter.start
     return {"impl": "sb3-maskableppo", "board_size": board_size, "net": _net_name(net),
+            "trunk_size": _size(model.policy.features_extractor.body.state_dict()),
             "env_steps_per_s": counter.moves / elapsed,
             "nn_evals_per_s": counter.calls / elapsed}
 
@@ -151,6 +160,11 @@ def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float =
 
 def _net_name(net: NetConfig) -> str:
     return f"{net.blocks}x{net.channels}"
+
+
+def _size(tensors: dict[str, torch.Tensor]) -> int:
+    """Numbers in a state dict (parameters and normalisation statistics)."""
+    return int(sum(t.numel() for t in tensors.values()))
 
 
 def parse_net(text: str) -> NetConfig:

@@ -91,7 +91,8 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
             valid forms).
         CheckpointError: the checkpoint file is missing, corrupt or not an rlgo checkpoint.
         UnknownAgentError: the checkpoint's agent is not registered here (a ValueError).
-        ValueError: the checkpoint was trained on another board size than ``rules``'.
+        ValueError: the checkpoint was trained on another board size than ``rules``', or
+            ``gnugo-mc`` on a board over 9x9.
         GTPPlayerError: GNU Go, Pachi or the GTP engine cannot be started or does not
             speak GTP (``GnuGoError`` is the same class).
     """

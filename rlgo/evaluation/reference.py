@@ -26,6 +26,7 @@ import math
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,14 +109,19 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     the end of ``specs`` keep every earlier pairing, so a table extends upwards by playing
     only the new pairings. Raises ValueError when ``db`` holds calibration games of this
     board and komi that this design would not play (other anchors in that place, another
-    seed, games per pairing or opening length): the fit would mix them. ``progress``, if
-    given, is told of the pairings kept and of each pairing as it ends."""
+    seed, games per pairing or opening length): the fit would mix them. Every anchor is
+    built once before any game, so a bad spec or an engine that does not start fails
+    first. ``progress``, if given, is told of the pairings kept and of each pairing as
+    it ends."""
     say = progress or (lambda line: None)
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
     if len(set(specs)) != len(specs):
         raise ValueError(f"an anchor is listed twice: {list(specs)}")
     pairings = calibration_pairings(specs, games, seed, opening_moves)
+    for i, spec in enumerate(specs):  # a bad anchor fails now, not hours into the games
+        with ExitStack() as stack:
+            _closing(stack, make_player(spec, rules, seed=seed + i))
     for a, b in _pairings_to_play(pairings, games, rules, db, say):
         i, j = specs.index(a), specs.index(b)
         _play_pairing(a, b, (seed + i, seed + j), games, rules, db, say,
@@ -146,7 +152,7 @@ def _pairings_to_play(pairings: dict[tuple[str, str], str], games: int, rules: R
     partial = earlier.id[keys.isin([pairings[p] for p in todo])].tolist()
     if partial:
         db.delete_games(run="calibration", ids=partial)
-    if len(todo) < len(pairings):
+    if len(todo) < len(pairings) or partial:
         say(f"{len(pairings) - len(todo)} of {len(pairings)} pairings already played, kept; "
             f"{len(partial)} games of a pairing cut short removed")
     return todo
@@ -156,18 +162,21 @@ def _play_pairing(a: str, b: str, player_seeds: tuple[int, int], games: int, rul
                   db: MatchDB, say: Callable[[str], None], **match: Any) -> None:
     """One pairing with fresh players, so that a resumed calibration plays the same games
     as one never stopped (a player's random stream would otherwise carry over)."""
-    players = [make_player(spec, rules, seed=s) for spec, s in zip((a, b), player_seeds,
-                                                                   strict=True)]
-    try:
+    with ExitStack() as stack:
+        players = [_closing(stack, make_player(spec, rules, seed=s))
+                   for spec, s in zip((a, b), player_seeds, strict=True)]
         start = time.perf_counter()
         summary = play_match(*players, games, rules, db, run="calibration", **match)
         say(f"{a} vs {b}: +{summary.wins} -{summary.losses} ={summary.draws} "
             f"({games} games, {time.perf_counter() - start:.0f} s)")
-    finally:
-        for player in players:
-            close = getattr(player, "close", None)
-            if close is not None:
-                close()
+
+
+def _closing(stack: ExitStack, player: Player) -> Player:
+    """``player``, closed when ``stack`` unwinds if it holds processes (GTP engines)."""
+    close = getattr(player, "close", None)
+    if close is not None:
+        stack.callback(close)
+    return player
 
 
 def _fit_anchors(played: pd.DataFrame, specs: Sequence[str]) -> dict[str, tuple[float, float]]:

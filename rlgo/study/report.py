@@ -12,7 +12,9 @@ Files written to the study's folder:
                             snapshot's Elo and its standard error on the final scale,
                             and its score against each ladder opponent
 ``league.csv``              one row per league entrant (final snapshots and anchors):
-                            Elo, standard error, 95% interval, games, wins, losses
+                            Elo, standard error, 95% interval, games, wins, losses (on
+                            a reference table: every game of a final snapshot against
+                            the table's anchors, its run's last evaluation included)
 ``agents.csv``              per agent, across seeds: the interquartile mean (IQM) of the
                             final Elo with a 95% bootstrap interval, the mean, the runs
 ``improvement.csv``         per ordered pair of agents: the probability that a run of the
@@ -118,21 +120,23 @@ def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
     :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
     table = ReferenceTable.load(study.eval_reference, Rules(board_size=study.board_size,
                                                             komi=study.komi))
-    league = games[games.black.isin(list(table.anchors)) | games.white.isin(list(table.anchors))]
+    vs_anchors = games[games.black.isin(list(table.anchors))
+                       | games.white.isin(list(table.anchors))]
     rows = []
     for name, (elo, stderr) in table.anchors.items():
         rows.append({"player": name, "elo": elo, "stderr": stderr, "bound": "",
                      "bound_elo": float("nan")})
-    black = black_scores(league) if len(league) else np.zeros(0)
+    black = black_scores(vs_anchors) if len(vs_anchors) else np.zeros(0)
     for e in entrants(study):
         if e.path is None:
             continue
         results = []
         for side, other in (("black", "white"), ("white", "black")):
-            mine = ((league[side] == e.name) & league[other].isin(list(table.anchors))).to_numpy()
+            mine = ((vs_anchors[side] == e.name)
+                    & vs_anchors[other].isin(list(table.anchors))).to_numpy()
             scores = black[mine] if side == "black" else 1.0 - black[mine]
             results += [(table.anchors[opp][0], float(x))
-                        for opp, x in zip(league[other][mine], scores, strict=True)]
+                        for opp, x in zip(vs_anchors[other][mine], scores, strict=True)]
         if not results:
             continue
         r = rate_against(results)
