@@ -107,16 +107,20 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
                       progress=False).fit()
 
 
-@pytest.mark.parametrize("size, komi", [(5, 0.5), (7, 8.5), (9, 7.5)])
-def test_the_committed_reference_tables_load_and_are_ordered(size, komi):
+@pytest.mark.parametrize("name, size, komi", [("5x5", 5, 0.5), ("7x7", 7, 8.5),
+                                             ("9x9", 9, 7.5), ("7x7_v3", 7, 8.5)])
+def test_the_committed_reference_tables_load_and_are_ordered(name, size, komi):
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "studies" / "anchors" / f"{size}x{size}.toml"
+    path = Path(__file__).parents[1] / "studies" / "anchors" / f"{name}.toml"
     table = ReferenceTable.load(path, Rules(board_size=size, komi=komi))
     assert table.anchors["random"] == (0.0, 0.0) and table.games >= 900
     rollouts = [table.anchors[f"rollout:{n}"][0] for n in (8, 32, 128)]
     assert rollouts == sorted(rollouts)  # more playouts, stronger
     assert "calibrate" in table.command
+    if "gnugo-mc:40000" in table.anchors:  # the Monte Carlo anchors spread the top
+        top = [table.anchors[a][0] for a in ("gnugo:10", "gnugo-mc:8000", "gnugo-mc:40000")]
+        assert top == sorted(top) and top[-1] - top[0] > 200
 
 
 def test_rlgo_ladder_calibrate_and_rate_end_to_end(tmp_path):
