@@ -506,6 +506,31 @@ def ladder_calibrate(
     typer.echo(f"wrote {path} ({table.games} games)")
 
 
+@ladder_app.command("compare")
+def ladder_compare(
+    first: Annotated[str, typer.Argument(help="Reference table, e.g. the committed one.")],
+    second: Annotated[str, typer.Argument(help="The same calibration with another seed.")],
+) -> None:
+    """How far a recalibration moved each anchor: within the first table's 95% interval,
+    and within the 95% interval of the difference (rlgo.evaluation.reference.compare_tables)."""
+    from rlgo.evaluation.reference import ReferenceTable, compare_tables
+
+    try:
+        moved = compare_tables(ReferenceTable.load(first), ReferenceTable.load(second))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for r in moved.itertuples():
+        typer.echo(f"{r.anchor:<16}{r.elo:>7.0f} ± {r.stderr:<4.0f}{r.elo_again:>7.0f} ± "
+                   f"{r.stderr_again:<4.0f}{r.moved:>+6.0f}  "
+                   f"{'within' if r.within else 'OUTSIDE'} its interval, "
+                   f"{'within' if r.within_difference else 'OUTSIDE'} the difference's")
+    n = len(moved)
+    typer.echo(f"{int(moved.within.sum())} of {n} anchors within the first table's 95% "
+               f"interval; {int(moved.within_difference.sum())} of {n} within the 95% "
+               "interval of the difference")
+
+
 @ladder_app.command("rate")
 def ladder_rate(
     player: Annotated[str, typer.Argument(metavar="PLAYER", help="Any player spec of rlgo "

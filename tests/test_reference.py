@@ -232,3 +232,27 @@ def test_a_killed_calibration_resumes_to_the_same_games_and_a_table_extends_upwa
     with pytest.raises(ValueError, match="Monte Carlo mode plays boards up to 9x9"):
         reference.calibrate([*specs, "gnugo-mc:100"], Rules(board_size=13), fresh, games=6)
     assert len(fresh.games()) == 0
+
+
+def test_comparing_two_calibrations_anchor_by_anchor(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+    from rlgo.evaluation.reference import compare_tables
+
+    first = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "a": (100.0, 10.0),
+                                    "b": (300.0, 20.0), "c": (500.0, 30.0)})
+    second = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "a": (125.0, 10.0),
+                                     "b": (290.0, 20.0), "d": (700.0, 30.0)})
+    moved = compare_tables(first, second).set_index("anchor")
+    assert list(moved.index) == ["a", "b"]  # shared, random left out
+    # a: +25 > 1.96 * 10 = 19.6, but <= 1.96 * sqrt(10^2 + 10^2) = 27.7
+    assert moved.loc["a", "moved"] == 25.0
+    assert (moved.loc["a", "within"], moved.loc["a", "within_difference"]) == (False, True)
+    assert moved.loc["b", "within"] and moved.loc["b", "within_difference"]
+    with pytest.raises(ValueError, match="different games"):
+        compare_tables(first, ReferenceTable(7, 8.5, second.anchors))
+    paths = [first.save(tmp_path / "first.toml"), second.save(tmp_path / "second.toml")]
+    res = CliRunner().invoke(app, ["ladder", "compare", *map(str, paths)])
+    assert res.exit_code == 0, res.output
+    assert "1 of 2 anchors within the first table's 95% interval; 2 of 2 within" in res.output

@@ -95,6 +95,36 @@ class ReferenceTable:
         return path
 
 
+def compare_tables(first: ReferenceTable, second: ReferenceTable) -> pd.DataFrame:
+    """How far a recalibration (``second``, e.g. the same command with another seed) moved
+    each anchor of ``first`` that both tables hold (random, the zero, left out).
+
+    Columns: anchor, elo and stderr (``first``'s), elo_again and stderr_again
+    (``second``'s), moved (``second`` - ``first``), within (``|moved| <= 1.96`` first's
+    s.e.: "no anchor moves by more than its interval") and within_difference
+    (``|moved| <= 1.96 sqrt(s1^2 + s2^2)``, the 95% interval of the difference of two
+    independent estimates: the fair test that two calibrations agree, since even two
+    correct ones fall outside one table's interval about one time in six per anchor).
+    Raises ValueError for tables of different boards or komi, or with no shared anchor.
+    """
+    if (first.board_size, first.komi) != (second.board_size, second.komi):
+        raise ValueError(f"the tables calibrate different games: {first.board_size}x"
+                         f"{first.board_size} komi {first.komi:g} and {second.board_size}x"
+                         f"{second.board_size} komi {second.komi:g}")
+    shared = [a for a in first.anchors if a in second.anchors and a != "random"]
+    if not shared:
+        raise ValueError("the tables share no anchor besides random")
+    rows = []
+    for a in shared:
+        (elo, err), (again, err_again) = first.anchors[a], second.anchors[a]
+        moved = again - elo
+        rows.append({"anchor": a, "elo": elo, "stderr": err, "elo_again": again,
+                     "stderr_again": err_again, "moved": moved,
+                     "within": abs(moved) <= 1.96 * err,
+                     "within_difference": abs(moved) <= 1.96 * math.hypot(err, err_again)})
+    return pd.DataFrame(rows)
+
+
 def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
               seed: int = 0, opening_moves: int = 2, command: str = "",
               progress: Callable[[str], None] | None = None) -> ReferenceTable:
