@@ -314,8 +314,11 @@ class GoEngine:
         new._status = self._status.copy()
         return new
 
-    def copy_game(self, src: GoEngine, src_index: int, dst_index: int) -> None:
-        """Overwrite game ``dst_index`` of this engine with game ``src_index`` of ``src``."""
+    def copy_game(self, src: GoEngine, src_index: int | np.ndarray,
+                  dst_index: int | np.ndarray) -> None:
+        """Overwrite game ``dst_index`` of this engine with game ``src_index`` of ``src``;
+        with index arrays [K], games ``dst_index[k]`` with ``src_index[k]``, in one copy
+        per field."""
         if src.rules != self.rules:
             raise ValueError("cannot copy a game between engines with different rules")
         for mine, theirs in zip(self.state, src.state, strict=True):

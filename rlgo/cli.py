@@ -246,6 +246,7 @@ def arena(
     from rlgo.evaluation.arena import StopOnSignals, play_match
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
+    from rlgo.protocols import close_players
 
     players, database, stored_before = [], None, 0
     with StopOnSignals() as stop:  # SIGTERM ends it as Ctrl-C does, between moves
@@ -266,10 +267,7 @@ def arena(
                        err=True)
             raise typer.Exit(130) from exc
         finally:
-            for player in players:
-                close = getattr(player, "close", None)
-                if close is not None:
-                    close()
+            close_players(*players)
     typer.echo(json.dumps(summary.to_dict()) if as_json else summary.format())
 
 
@@ -549,6 +547,7 @@ def ladder_rate(
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
     from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, ladder_play
+    from rlgo.protocols import close_players
 
     players, play = [], None
     try:
@@ -562,10 +561,7 @@ def ladder_rate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     finally:
-        for p in players + list(getattr(play, "anchors", {}).values()):
-            close = getattr(p, "close", None)
-            if close is not None:
-                close()
+        close_players(*players, *getattr(play, "anchors", {}).values())
     r = result.rating
     shown = f"{r.bound} {r.bound_elo:.0f}" if r.bound else f"{r.elo:.1f} ± {r.stderr:.1f}"
     typer.echo(f"{player}: {shown} Elo after {r.games} games "

@@ -141,6 +141,15 @@ def describe(player: Player, spec: dict[str, Any]) -> None:
         pass
 
 
+def close_players(*players: object) -> None:
+    """Release every player that holds resources (a GTP player's engine processes: its
+    ``close``); players without one need nothing."""
+    for player in players:
+        close = getattr(player, "close", None)
+        if close is not None:
+            close()
+
+
 class CannotSearchError(ValueError):
     """Raised by :meth:`Learner.snapshot_player` asked for search by a learner without a
     policy-value network."""

@@ -440,6 +440,18 @@ def test_copy_game_copies_a_game_between_engines():
         np.testing.assert_array_equal(a[2], b[0])
 
 
+def test_engine_copy_game_takes_index_arrays():
+    rng = np.random.default_rng(3)
+    src = GoEngine(3, Rules(board_size=5))
+    for _ in range(12):
+        src.step(src.random_actions(rng))
+    dst = GoEngine(2, Rules(board_size=5))
+    dst.copy_game(src, np.array([2, 0]), np.array([0, 1]))  # one copy per field
+    for a, b in zip(src.state, dst.state, strict=True):
+        np.testing.assert_array_equal(a[[2, 0]], b)
+    np.testing.assert_array_equal(dst.legal, src.legal[[2, 0]])
+
+
 # ----------------------------------------------------------------------------- end reasons
 
 

@@ -157,6 +157,7 @@ def load_judge(config: CreditConfig, rules: Rules, cache: JudgeCache) -> Judge:
     name = f"{Path(config.judge).resolve()}@{int(payload['counters']['env_steps'])}"
     return Judge(rules, net.evaluate, config.judge_simulations, name, cache)
 
+
 def forward_flops(board_size: int, net_config: NetConfig) -> int:
     """Multiply-adds x 2 of one forward pass of the network (convolutions and linear
     layers, counted by hooks on a dummy position)."""

@@ -144,8 +144,7 @@ class Judge:
         for start in range(0, len(parent), CHUNK):
             rows = slice(start, start + CHUNK)
             kids = GoEngine(len(parent[rows]), rules)
-            for slot, i in enumerate(parent[rows]):
-                kids.copy_game(engine, int(games[i]), slot)
+            kids.copy_game(engine, games[parent[rows]], np.arange(kids.num_games))
             mover = kids.to_play.copy()
             result = kids.step(action[rows].astype(np.int64))
             over = result.done
@@ -158,6 +157,7 @@ class Judge:
                 self.nn_evals += found.nn_evals
             out[parent[rows], action[rows]] = q
         return out
+
 
 def oracle_advantage(q: np.ndarray, policy: np.ndarray) -> np.ndarray:
     """A*(s, a) = Q*(s, a) - sum_b pi(b|s) Q*(s, b): how much better than the policy's

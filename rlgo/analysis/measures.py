@@ -87,6 +87,7 @@ def kl_bits(target: np.ndarray, policy: np.ndarray) -> np.ndarray:
         terms = np.where(on, t * (np.log(np.where(on, t, 1.0)) - np.log(p)), 0.0)
     return np.where(np.isfinite(t).all(1), terms.sum(1), np.nan) / LN2
 
+
 def binary_entropy_bits(p: float | np.ndarray) -> np.ndarray:
     """H(p) in bits (0 at p = 0 or 1)."""
     p = np.clip(np.asarray(p, float), 0.0, 1.0)

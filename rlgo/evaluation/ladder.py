@@ -22,7 +22,7 @@ from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import make_player
-from rlgo.protocols import Player
+from rlgo.protocols import Player, close_players
 
 
 def snapshot_name(run: str, env_steps: int) -> str:
@@ -57,10 +57,7 @@ def run_ladder(entrants: Sequence[Entrant], *, rules: Rules, db: MatchDB, run: s
                                      env_steps=env_steps, tags=tags)
                 metrics[f"{e.prefix}/vs_{label}/score"] = summary.score
     finally:
-        for _, opp in fixed:
-            close = getattr(opp, "close", None)
-            if close is not None:
-                close()
+        close_players(*(opp for _, opp in fixed))
     table = fit_elo(db.games(board_size=rules.board_size, with_sgf=False))
     elo = dict(zip(table.player, table.elo, strict=True))
     err = dict(zip(table.player, table.stderr, strict=True))

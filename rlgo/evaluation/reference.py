@@ -26,7 +26,6 @@ import math
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.elo import ELO_PER_NAT, black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import make_player
-from rlgo.protocols import Player
+from rlgo.protocols import Player, close_players
 
 VERSION = 1
 """Version of the reference-table file format."""
@@ -150,8 +149,7 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
         raise ValueError(f"an anchor is listed twice: {list(specs)}")
     pairings = calibration_pairings(specs, games, seed, opening_moves)
     for i, spec in enumerate(specs):  # a bad anchor fails now, not hours into the games
-        with ExitStack() as stack:
-            _closing(stack, make_player(spec, rules, seed=seed + i))
+        close_players(make_player(spec, rules, seed=seed + i))
     for a, b in _pairings_to_play(pairings, games, rules, db, say):
         i, j = specs.index(a), specs.index(b)
         _play_pairing(a, b, (seed + i, seed + j), games, rules, db, say,
@@ -192,21 +190,16 @@ def _play_pairing(a: str, b: str, player_seeds: tuple[int, int], games: int, rul
                   db: MatchDB, say: Callable[[str], None], **match: Any) -> None:
     """One pairing with fresh players, so that a resumed calibration plays the same games
     as one never stopped (a player's random stream would otherwise carry over)."""
-    with ExitStack() as stack:
-        players = [_closing(stack, make_player(spec, rules, seed=s))
-                   for spec, s in zip((a, b), player_seeds, strict=True)]
+    players: list[Player] = []
+    try:
+        for spec, s in zip((a, b), player_seeds, strict=True):
+            players.append(make_player(spec, rules, seed=s))
         start = time.perf_counter()
         summary = play_match(*players, games, rules, db, run="calibration", **match)
         say(f"{a} vs {b}: +{summary.wins} -{summary.losses} ={summary.draws} "
             f"({games} games, {time.perf_counter() - start:.0f} s)")
-
-
-def _closing(stack: ExitStack, player: Player) -> Player:
-    """``player``, closed when ``stack`` unwinds if it holds processes (GTP engines)."""
-    close = getattr(player, "close", None)
-    if close is not None:
-        stack.callback(close)
-    return player
+    finally:
+        close_players(*players)
 
 
 def _fit_anchors(played: pd.DataFrame, specs: Sequence[str]) -> dict[str, tuple[float, float]]:

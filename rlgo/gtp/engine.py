@@ -69,7 +69,7 @@ from rlgo.envs.coords import action_to_gtp, action_to_rowcol, gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
 from rlgo.envs.sgf import SGFError, replay_sgf, result_string
 from rlgo.envs.text import format_board
-from rlgo.protocols import Decision, Player, Positions
+from rlgo.protocols import Decision, Player, Positions, close_players
 
 __all__ = ["COMMANDS", "GTPServer", "serve"]
 
@@ -193,9 +193,7 @@ class GTPServer:
 
     def close(self) -> None:
         """Release the player (its processes, for a GTP player)."""
-        close = getattr(self._player, "close", None)
-        if close is not None:
-            close()
+        close_players(self._player)
         self._player = self._player_rules = None
 
     # ------------------------------------------------------------------ game state

@@ -25,7 +25,7 @@ from rlgo.evaluation.ladder import snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import make_player, snapshot_player
 from rlgo.learning.files import load_file
-from rlgo.protocols import Player, describe
+from rlgo.protocols import Player, close_players, describe
 from rlgo.study.config import StudyConfig, load_study, run_configs
 from rlgo.training.runs import RunDir
 
@@ -106,10 +106,7 @@ def play_pairing(study: StudyConfig, index: int,
                    tags={"league": study.name}, opening_moves=study.league_opening_moves,
                    seed=index)
     finally:
-        for player in players:
-            close = getattr(player, "close", None)
-            if close is not None:
-                close()
+        close_players(*players)
     return study.league_games
 
 

@@ -80,6 +80,7 @@ from rlgo.agents.gnugo_player import GnuGoError
 from rlgo.envs import Rules
 from rlgo.evaluation.players import make_player
 from rlgo.learning.network import NetConfig
+from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_agent
 from rlgo.training import RunConfigs, TrainConfig, Trainer
 from rlgo.training.config import dump_toml, read_toml, to_table
@@ -366,9 +367,7 @@ def check_ladder(search: Search) -> None:
             player = make_player(spec, rules)
         except (ValueError, GnuGoError) as exc:
             raise ValueError(f"{search.source} [train] eval_ladder: {spec!r}: {exc}") from exc
-        close = getattr(player, "close", None)
-        if close is not None:
-            close()
+        close_players(player)
 
 
 # ----------------------------------------------------------------------- objective

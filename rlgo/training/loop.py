@@ -41,7 +41,14 @@ from rlgo.learning.files import (
     save_file,
 )
 from rlgo.learning.network import NetConfig, resolve_device
-from rlgo.protocols import CannotSearchError, Experience, Player, Weights, describe
+from rlgo.protocols import (
+    CannotSearchError,
+    Experience,
+    Player,
+    Weights,
+    close_players,
+    describe,
+)
 from rlgo.registry import Agent, config_from_dict, get_agent
 from rlgo.training.config import (
     TrainConfig,
@@ -365,10 +372,7 @@ class Trainer:
                                      max_games=cfg.eval_max_games,
                                      round_games=max(2, cfg.eval_games // 2 * 2))
         finally:
-            for anchor in play.anchors.values():  # type: ignore[attr-defined]
-                close = getattr(anchor, "close", None)
-                if close is not None:
-                    close()
+            close_players(*play.anchors.values())  # type: ignore[attr-defined]
         r = result.rating
         metrics = {f"{prefix}/elo": r.elo, f"{prefix}/elo_stderr": r.stderr,
                    f"{prefix}/elo_bound": {">": 1.0, "<": -1.0}.get(r.bound, 0.0),
