@@ -10,7 +10,8 @@ captured, so rlgo's Tromp-Taylor count is the real result, as GNU Go's
 ``--capture-all-dead``) and never resigns (``resign_threshold=0``). No opening book, no
 pondering (Pachi's defaults). Pachi has no ``set_random_seed``: games of one process
 follow each other in one random stream, so a match is reproducible only with the same
-schedule. Pachi 12 refuses fewer than 500 playouts (its error is quoted). Its ko rule is
+schedule. Pachi 12 refuses fewer than 500 playouts per move (``Error: minimum 500
+playouts.``), so ``pachi:<n>`` with n < 500 is refused before Pachi starts. Its ko rule is
 not rlgo's positional superko: a move rlgo refuses is played as a pass and counted in
 :attr:`PachiPlayer.illegal_moves`.
 
@@ -28,7 +29,7 @@ from rlgo.agents.gtp_player import GTPPlayer, GTPPlayerError
 from rlgo.envs import Rules
 from rlgo.gtp.client import DEFAULT_TIMEOUT
 
-__all__ = ["INSTALL_PACHI", "PachiPlayer", "find_pachi", "pachi_args"]
+__all__ = ["INSTALL_PACHI", "MIN_PLAYOUTS", "PachiPlayer", "find_pachi", "pachi_args"]
 
 INSTALL_PACHI = (
     "install the Pachi Go engine (not Debian's package `pachi`, a platform game): on Ubuntu "
@@ -36,6 +37,9 @@ INSTALL_PACHI = (
     "from https://github.com/pasky/pachi (`make DCNN=0 JOSEKIFIX=0 BUILD_KATAGO=0`), then "
     "put `pachi` on the PATH or set RLGO_PACHI=/path/to/pachi"
 )
+
+MIN_PLAYOUTS = 500
+"""The fewest playouts per move Pachi 12 accepts (checked with Pachi 12.90)."""
 
 
 def find_pachi() -> str | None:
@@ -61,8 +65,9 @@ class PachiPlayer(GTPPlayer):
         """``path``: the executable (default :func:`find_pachi`); the other arguments as
         :class:`GTPPlayer`'s. Raises GTPPlayerError, saying how to install Pachi, when it
         is missing or the program found is not Pachi."""
-        if int(playouts) < 1:
-            raise ValueError(f"Pachi's playouts must be >= 1, got {playouts!r}")
+        if int(playouts) < MIN_PLAYOUTS:
+            raise ValueError(f"Pachi plays {MIN_PLAYOUTS} or more playouts per move, "
+                             f"got {playouts!r}")
         self.playouts = int(playouts)
         path = path or find_pachi()
         if path is None:

@@ -57,8 +57,9 @@ def test_gnugo_through_the_generic_gtp_spec(gnugo, db):
     ("gtp:", "gtp: needs the engine's command line"),
     ("gtp:   ", "gtp: needs the engine's command line"),
     ("gtp:gnugo '--mode", "cannot split the command line"),
-    ("pachi:many", "playouts must be an integer >= 1"),
-    ("pachi:0", "playouts must be an integer >= 1"),
+    ("pachi:many", "playouts must be an integer >= 500"),
+    ("pachi:0", "playouts must be an integer >= 500"),
+    ("pachi:499", "playouts must be an integer >= 500"),  # Pachi 12 refuses fewer
 ])
 def test_bad_gtp_specs(spec, message):
     with pytest.raises(PlayerSpecError, match=message):

@@ -8,7 +8,8 @@
                                playouts per move, boards up to 9x9, e.g.
                                ``gnugo-mc:8000`` (80,000 beat ``gnugo:10`` on 7x7)
 ``pachi:<playouts>``           Pachi with that many playouts per move on one thread,
-                               e.g. ``pachi:1000`` (:mod:`rlgo.agents.pachi_player`)
+                               500 or more (Pachi's minimum), e.g. ``pachi:1000``
+                               (:mod:`rlgo.agents.pachi_player`)
 ``gtp:<command line>``         any GTP engine, its command line split as a shell would
                                (``shlex.split``, but run without one), e.g.
                                ``gtp:/usr/games/gnugo --mode gtp --level 3``
@@ -39,6 +40,7 @@ from pathlib import Path
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
 from rlgo.agents.gtp_player import GTPPlayer
 from rlgo.agents.network_player import checkpoint_player_name
+from rlgo.agents.pachi_player import MIN_PLAYOUTS as PACHI_MIN_PLAYOUTS
 from rlgo.agents.pachi_player import PachiPlayer
 from rlgo.agents.random_player import RandomPlayer
 from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
@@ -108,7 +110,8 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         return GnuGoPlayer.monte_carlo(_int_argument(spec, arg, "playouts", 1), rules,
                                        seed=seed)
     if kind == "pachi":
-        return PachiPlayer(_int_argument(spec, arg, "playouts", 1), rules, seed=seed)
+        return PachiPlayer(_int_argument(spec, arg, "playouts", PACHI_MIN_PLAYOUTS), rules,
+                           seed=seed)
     if kind == "gtp":
         return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
     return _checkpoint_player(spec, rules, seed)
