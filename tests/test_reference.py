@@ -108,7 +108,8 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
 
 
 @pytest.mark.parametrize("name, size, komi", [("5x5", 5, 0.5), ("7x7", 7, 8.5),
-                                             ("9x9", 9, 7.5), ("7x7_v3", 7, 8.5)])
+                                             ("9x9", 9, 7.5), ("7x7_v3", 7, 8.5),
+                                             ("7x7_v4", 7, 8.5)])
 def test_the_committed_reference_tables_load_and_are_ordered(name, size, komi):
     from pathlib import Path
 
