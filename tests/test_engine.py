@@ -427,13 +427,19 @@ def test_legal_point_agrees_with_the_inlined_legal_mask():
         eng.step(eng.random_actions(rng, allow_pass=rng.random() < 0.05))
 
 
+def _randomly_played(num_games: int, size: int, plies: int, seed: int) -> GoEngine:
+    """An engine whose games have each had ``plies`` random moves."""
+    rng = np.random.default_rng(seed)
+    engine = GoEngine(num_games, Rules(board_size=size))
+    for _ in range(plies):
+        engine.step(engine.random_actions(rng))
+    return engine
+
+
 def test_copy_game_copies_a_game_between_engines():
     from rlgo.envs import _kernels as K
 
-    rng = np.random.default_rng(2)
-    src = GoEngine(3, Rules(board_size=7))
-    for _ in range(20):
-        src.step(src.random_actions(rng))
+    src = _randomly_played(3, 7, 20, seed=2)
     dst = GoEngine(2, Rules(board_size=7))
     K.copy_game(src.state, 2, dst.state, 0)
     for a, b in zip(src.state, dst.state, strict=True):
@@ -441,10 +447,7 @@ def test_copy_game_copies_a_game_between_engines():
 
 
 def test_engine_copy_game_takes_index_arrays():
-    rng = np.random.default_rng(3)
-    src = GoEngine(3, Rules(board_size=5))
-    for _ in range(12):
-        src.step(src.random_actions(rng))
+    src = _randomly_played(3, 5, 12, seed=3)
     dst = GoEngine(2, Rules(board_size=5))
     dst.copy_game(src, np.array([2, 0]), np.array([0, 1]))  # one copy per field
     for a, b in zip(src.state, dst.state, strict=True):
