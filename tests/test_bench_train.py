@@ -22,6 +22,22 @@ def test_train_bench_rows_and_table():
                for r in rows)
     table = format_train_table(rows)
     assert "x MaskablePPO" in table and "1.0x" in table  # the peer is its own unit
+    # rlgo's iterations each end in learning; in 0.2 s MaskablePPO may not finish a rollout
+    assert 0 < rows[0]["learn_share"] <= 1 and 0 <= rows[1]["learn_share"] <= 1
+
+
+def test_train_table_puts_rates_and_ceilings_on_the_peer_scale():
+    row = {"board_size": 7, "net": "4x32", "nn_evals_per_s": 1000.0}
+    rows = [{**row, "impl": "rlgo-ppo", "env_steps_per_s": 3000.0, "learn_share": 0.75,
+             "env_steps_per_learn_s": 4000.0},
+            {**row, "impl": "sb3-maskableppo", "env_steps_per_s": 2000.0,
+             "learn_share": 0.5, "env_steps_per_learn_s": 4000.0}]
+    lines = format_train_table(rows).splitlines()
+    assert lines[2] == "| 7x7 | 4x32 | rlgo-ppo | 3,000 | 1,000 | 1.5x | 75% | 4,000 | 2.0x |"
+    assert lines[3] == ("| 7x7 | 4x32 | sb3-maskableppo | 2,000 | 1,000 | 1.0x | 50% | 4,000 "
+                        "| 2.0x |")
+    without_peer = format_train_table(rows[:1]).splitlines()[2]
+    assert without_peer == "| 7x7 | 4x32 | rlgo-ppo | 3,000 | 1,000 | - | 75% | 4,000 | - |"
 
 
 def test_train_bench_cli_json_without_the_peer():
@@ -30,7 +46,10 @@ def test_train_bench_cli_json_without_the_peer():
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert set(rows[0]) == {"impl", "board_size", "net", "trunk_size", "env_steps_per_s",
-                            "nn_evals_per_s"}
+                            "nn_evals_per_s", "learn_share", "env_steps_per_learn_s"}
+    assert 0 < rows[0]["learn_share"] <= 1
+    # learning is part of the time, so its ceiling is at least the measured rate
+    assert rows[0]["env_steps_per_learn_s"] >= rows[0]["env_steps_per_s"]
     assert rows[0]["net"] == "4x32"  # rlgo's default network
 
 
@@ -47,3 +66,20 @@ def test_train_bench_on_a_smaller_network_sizes_both_sides():
     assert "| 5x5 | 1x8 | rlgo-ppo |" in format_train_table(rows)
     bad = CliRunner().invoke(app, ["bench", "train", "--net", "4by32", "--no-peer"])
     assert bad.exit_code == 2 and "<blocks>x<channels>" in bad.output
+
+
+def test_the_peers_gradient_passes_are_timed_through_its_train():
+    from rlgo.bench.train import _timed_train
+
+    class Model:
+        calls = 0
+
+        def train(self) -> None:
+            Model.calls += 1
+
+    model = Model()
+    total = _timed_train(model)
+    assert total == [0.0]
+    model.train()
+    model.train()
+    assert Model.calls == 2 and total[0] > 0

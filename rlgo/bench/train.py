@@ -19,6 +19,13 @@ Every row also says its network (``net``, blocks x channels) and ``trunk_size``,
 numbers in the state dict of the stem and residual blocks as built (equal across rows
 when they share a network; the heads differ: MaskablePPO's are SB3's).
 
+Where the time goes: ``learn_share`` is the fraction of the measured time spent learning
+(rlgo's ``learn``, MaskablePPO's ``train``: the gradient passes; the rest is playing and
+recording), and ``env_steps_per_learn_s`` the env steps per second of learning alone, the
+**ceiling** an implementation would reach if playing cost nothing. When a row's ceiling is
+below a speed target, no faster self-play reaches the target: only less learning work
+per env step (a smaller network, fewer epochs, fewer trained moves) or faster passes do.
+
 Each row first runs a warm-up (numba compilation, torch's first calls), then measures for
 ``seconds``. Only ratios within one run mean anything; measure on an idle machine.
 """
@@ -54,16 +61,23 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
                             progress=False)
     trainer.iterate()  # warm-up: compilation, first calls
     c = trainer.state.counters
-    steps0, evals0, start = c.env_steps, c.nn_evals, time.perf_counter()
+    steps0, evals0, learn_s, start = c.env_steps, c.nn_evals, 0.0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        trainer.iterate()
+        learn_s += trainer.iterate()["charts/learn_s"]
     elapsed = time.perf_counter() - start
     trunk = {k: v for k, v in trainer.learner.snapshot().items()
              if k.startswith(("stem.", "trunk."))}
     return {"impl": f"rlgo-{agent}", "board_size": board_size,
             "net": _net_name(trainer.net_config), "trunk_size": _size(trunk),
             "env_steps_per_s": (c.env_steps - steps0) / elapsed,
-            "nn_evals_per_s": (c.nn_evals - evals0) / elapsed}
+            "nn_evals_per_s": (c.nn_evals - evals0) / elapsed,
+            **_learning(c.env_steps - steps0, learn_s, elapsed)}
+
+
+def _learning(env_steps: int, learn_s: float, elapsed: float) -> Row:
+    """The learning share of ``elapsed`` and the env steps per second of learning."""
+    return {"learn_share": learn_s / elapsed,
+            "env_steps_per_learn_s": env_steps / learn_s if learn_s > 0 else float("inf")}
 
 
 def _trunk_class():
@@ -137,12 +151,29 @@ def bench_maskable_ppo(board_size: int, seconds: float, net: NetConfig | None = 
     model.policy.features_extractor.channels_last_after_init()  # as rlgo's network
     model.learn(total_timesteps=512)  # warm-up
     counter = Counter()
+    learn_s = _timed_train(model)
     model.learn(total_timesteps=10**9, callback=counter, reset_num_timesteps=False)
     elapsed = time.perf_counter() - counter.start
     return {"impl": "sb3-maskableppo", "board_size": board_size, "net": _net_name(net),
             "trunk_size": _size(model.policy.features_extractor.body.state_dict()),
             "env_steps_per_s": counter.moves / elapsed,
-            "nn_evals_per_s": counter.calls / elapsed}
+            "nn_evals_per_s": counter.calls / elapsed,
+            **_learning(counter.moves, learn_s[0], elapsed)}
+
+
+def _timed_train(model) -> list[float]:
+    """Wrap ``model.train`` (SB3's gradient passes after each rollout) so that its
+    seconds add up in the returned one-element list."""
+    total = [0.0]
+    train = model.train
+
+    def timed() -> None:
+        t0 = time.perf_counter()
+        train()
+        total[0] += time.perf_counter() - t0
+
+    model.train = timed
+    return total
 
 
 def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float = 30.0,
@@ -176,14 +207,21 @@ def parse_net(text: str) -> NetConfig:
 
 
 def format_train_table(rows: Sequence[Row]) -> str:
-    """A Markdown table with each row's env steps/s as a multiple of MaskablePPO's."""
+    """A Markdown table with each row's env steps/s, and its ceiling (env steps per second
+    of learning), as multiples of MaskablePPO's env steps/s."""
     peer = next((r for r in rows if r["impl"] == "sb3-maskableppo"), None)
-    lines = ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO |",
-             "|---|---|---|---:|---:|---:|"]
+    lines = ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO "
+             "| learning share | ceiling (env steps per learning s) | ceiling x MaskablePPO |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def ratio(value: float) -> str:
+        return f"{value / peer['env_steps_per_s']:.1f}x" if peer and peer[
+            "env_steps_per_s"] else "-"
+
     for r in rows:
-        ratio = (f"{r['env_steps_per_s'] / peer['env_steps_per_s']:.1f}x"
-                 if peer and peer["env_steps_per_s"] else "-")
         n = r["board_size"]
         lines.append(f"| {n}x{n} | {r['net']} | {r['impl']} | {r['env_steps_per_s']:,.0f} | "
-                     f"{r['nn_evals_per_s']:,.0f} | {ratio} |")
+                     f"{r['nn_evals_per_s']:,.0f} | {ratio(r['env_steps_per_s'])} | "
+                     f"{r['learn_share']:.0%} | {r['env_steps_per_learn_s']:,.0f} | "
+                     f"{ratio(r['env_steps_per_learn_s'])} |")
     return "\n".join(lines)
