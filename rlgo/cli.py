@@ -121,16 +121,23 @@ def bench_train(
     peer: Annotated[bool, typer.Option(help="Also measure sb3-contrib's MaskablePPO.")] = True,
     net: Annotated[str, typer.Option(
         help="Network of every row, <blocks>x<channels> (default: rlgo's, 4x32).")] = "",
+    precision: Annotated[str, typer.Option(
+        help="Arithmetic of every row's network: float32 or bfloat16 (NetConfig.precision)."
+    )] = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Env steps/s and network evaluations/s of self-play plus learning for each learner
     (default configs), beside sb3-contrib's MaskablePPO on rlgo/Go-v0 in the same run
     (target: rlgo's PPO >= 10x MaskablePPO's env steps/s)."""
+    import dataclasses
+
     from rlgo.bench.train import format_train_table, parse_net, run_train_bench
+    from rlgo.learning.network import NetConfig
     from rlgo.registry import registered
 
     try:
-        config = parse_net(net) if net else None
+        config = dataclasses.replace(parse_net(net) if net else NetConfig(),
+                                     precision=precision)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

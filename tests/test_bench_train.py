@@ -3,6 +3,7 @@ benchmark command on an idle machine, not here)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -56,14 +57,15 @@ def test_train_bench_cli_json_without_the_peer():
 def test_train_bench_on_a_smaller_network_sizes_both_sides():
     pytest.importorskip("sb3_contrib")
     torch.set_num_threads(1)
-    rows = run_train_bench(["ppo"], board_size=5, seconds=0.2, net=parse_net("1x8"))
-    assert [(r["impl"], r["net"]) for r in rows] == [("rlgo-ppo", "1x8"),
-                                                     ("sb3-maskableppo", "1x8")]
+    net = dataclasses.replace(parse_net("1x8"), precision="bfloat16")  # both in bfloat16
+    rows = run_train_bench(["ppo"], board_size=5, seconds=0.2, net=net)
+    assert [(r["impl"], r["net"]) for r in rows] == [("rlgo-ppo", "1x8/bfloat16"),
+                                                     ("sb3-maskableppo", "1x8/bfloat16")]
     # the trunks as built: one stem conv 17->8 and one block of two 8->8 convs, each
     # conv followed by BatchNorm (weight, bias, running mean and variance, batch count)
     conv, norm = 17 * 8 * 9 + 2 * 8 * 8 * 9, 3 * (4 * 8 + 1)
     assert rows[0]["trunk_size"] == rows[1]["trunk_size"] == conv + norm
-    assert "| 5x5 | 1x8 | rlgo-ppo |" in format_train_table(rows)
+    assert "| 5x5 | 1x8/bfloat16 | rlgo-ppo |" in format_train_table(rows)
     bad = CliRunner().invoke(app, ["bench", "train", "--net", "4by32", "--no-peer"])
     assert bad.exit_code == 2 and "<blocks>x<channels>" in bad.output
 
@@ -83,3 +85,30 @@ def test_the_peers_gradient_passes_are_timed_through_its_train():
     model.train()
     model.train()
     assert Model.calls == 2 and total[0] > 0
+
+
+def test_train_bench_in_bfloat16_names_it_and_refuses_other_precisions():
+    res = CliRunner().invoke(app, ["bench", "train", "--agent", "reinforce", "-n", "5",
+                                   "--net", "1x8", "--precision", "bfloat16",
+                                   "--seconds", "0.1", "--no-peer", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)[0]["net"] == "1x8/bfloat16"
+    bad = CliRunner().invoke(app, ["bench", "train", "--precision", "half", "--no-peer"])
+    assert bad.exit_code == 2 and "precision must be one of" in bad.output
+
+
+def test_the_peers_trunk_runs_in_the_rows_precision():
+    pytest.importorskip("stable_baselines3")
+    import gymnasium
+
+    from rlgo.bench.train import _trunk_class
+
+    space = gymnasium.spaces.Box(0, 1, (5, 5, 17))
+    torch.manual_seed(0)
+    full = _trunk_class()(space, 5, parse_net("1x8"))
+    half = _trunk_class()(space, 5, dataclasses.replace(parse_net("1x8"),
+                                                        precision="bfloat16"))
+    half.load_state_dict(full.state_dict())
+    obs = torch.randint(0, 2, (4, 5, 5, 17)).float()
+    a, b = full(obs), half(obs)
+    assert b.dtype == torch.float32 and 0 < (a - b).abs().max() < 0.1

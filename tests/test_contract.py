@@ -20,7 +20,7 @@ from rlgo.envs import Rules
 from rlgo.learning import ReplayBuffer, augment, masked_log_softmax
 from rlgo.learning.augment import transform_planes, transform_policy
 from rlgo.learning.network import NetConfig, PolicyValueNet, resolve_device, tempered
-from rlgo.registry import UnknownAgentError, get_agent, registered
+from rlgo.registry import UnknownAgentError, builtin_names, get_agent, registered
 from rlgo.training import SelfPlay, TrainConfig, build_trainer
 
 TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
@@ -321,3 +321,43 @@ def test_group_norm_networks_are_one_function_in_training_and_in_play():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     with pytest.raises(ValueError, match="norm must be"):
         NetConfig(norm="layer")
+
+
+# ----------------------------------------------------------------- precision
+
+
+def test_a_bfloat16_network_computes_in_bfloat16_and_keeps_float32_weights_and_outputs():
+    torch.manual_seed(0)
+    full = PolicyValueNet(5, TINY)
+    half = PolicyValueNet(5, NetConfig(blocks=1, channels=8, value_hidden=8,
+                                       precision="bfloat16"))
+    half.load_state_dict(full.state_dict())
+    x = torch.randint(0, 2, (16, 17, 5, 5), dtype=torch.uint8)
+    full.eval(), half.eval()
+    (lf, vf), (lh, vh, own) = full(x), half.forward_ownership(x)
+    assert lh.dtype == vh.dtype == own.dtype == torch.float32
+    # bfloat16 keeps 8 significant bits: close to float32, and not equal to it
+    assert 0 < (lf - lh).abs().max() < 0.05 * lf.abs().max()
+    assert 0 < (vf - vh).abs().max() < 0.05
+    half.train()
+    logits, value = half(x)
+    (logits.logsumexp(1) + value).sum().backward()
+    assert all(p.dtype == torch.float32 and p.grad is not None and torch.isfinite(p.grad).all()
+               for p in (half.stem[0].weight, half.policy_fc.weight))
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        NetConfig(precision="float16")
+
+
+@pytest.mark.parametrize("agent", builtin_names())
+def test_every_learner_trains_in_bfloat16(tmp_path, agent):
+    fast = {"mcts": ["simulations=4", "minibatch=64"], "dqn": ["learning_starts=0"]}
+    trainer = build_trainer(agent, 5, 100, 0, tmp_path, [
+        "net.blocks=1", "net.channels=8", "net.precision=bfloat16",
+        "train.games_per_iteration=8", "train.parallel_games=8", *fast.get(agent, [])],
+        progress=False)
+    before = {k: v.clone() for k, v in trainer.learner.snapshot().items()}
+    metrics = trainer.iterate()
+    after = trainer.learner.snapshot()
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it learned
+    assert all(v.dtype == before[k].dtype for k, v in after.items())

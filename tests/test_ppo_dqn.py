@@ -3,6 +3,8 @@ objective, ratio 1 before the first update, masked play, double Q, prioritised r
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -20,9 +22,9 @@ TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
 RULES = Rules(board_size=5)
 
 
-def _learner(name: str, **config):
+def _learner(name: str, net: NetConfig = TINY, **config):
     entry = get_agent(name)
-    return entry.make(RULES, entry.config_class(**config), TINY, 0, "cpu")
+    return entry.make(RULES, entry.config_class(**config), net, 0, "cpu")
 
 
 def _two_games() -> Experience:
@@ -77,9 +79,11 @@ def test_clip_stops_the_gradient_only_in_the_direction_the_advantage_favours():
     assert grad(0.0, +1.0) == pytest.approx(-1.0)  # inside: the plain policy gradient
 
 
-def test_ppo_ratio_is_one_before_the_first_update():
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_ppo_ratio_is_one_before_the_first_update(precision):
     torch.manual_seed(0)
-    learner = _learner("ppo", minibatch=4096)
+    learner = _learner("ppo", NetConfig(**{**asdict(TINY), "precision": precision}),
+                       minibatch=4096)
     batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
     adv, ret = learner.advantages(batch)
     b = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (

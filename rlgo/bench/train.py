@@ -42,7 +42,7 @@ import gymnasium
 import torch
 
 from rlgo.envs.gym_env import ENV_ID
-from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.learning.network import NetConfig, PolicyValueNet, autocast
 from rlgo.training import build_trainer
 
 Row = dict[str, object]
@@ -97,13 +97,15 @@ def _trunk_class():
             # layout is restored after it (channels_last_after_init).
             self.body = nn.Sequential(net.stem, net.trunk).to(
                 memory_format=torch.contiguous_format)
+            self.precision = config.precision  # rlgo's arithmetic, as its network's
 
         def channels_last_after_init(self) -> None:
             self.body.to(memory_format=torch.channels_last)
 
         def forward(self, obs: torch.Tensor) -> torch.Tensor:
             x = obs.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
-            return self.body(x).flatten(1)
+            with autocast(self.precision, x.device):
+                return self.body(x).flatten(1).float()
 
     return RlgoTrunk
 
@@ -190,7 +192,9 @@ def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float =
 
 
 def _net_name(net: NetConfig) -> str:
-    return f"{net.blocks}x{net.channels}"
+    """``<blocks>x<channels>``, with ``/bfloat16`` when the network runs in it."""
+    name = f"{net.blocks}x{net.channels}"
+    return name if net.precision == "float32" else f"{name}/{net.precision}"
 
 
 def _size(tensors: dict[str, torch.Tensor]) -> int:
