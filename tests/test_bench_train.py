@@ -37,6 +37,10 @@ def test_train_table_puts_rates_and_ceilings_on_the_peer_scale():
     assert lines[2] == "| 7x7 | 4x32 | rlgo-ppo | 3,000 | 1,000 | 1.5x | 75% | 4,000 | 2.0x |"
     assert lines[3] == ("| 7x7 | 4x32 | sb3-maskableppo | 2,000 | 1,000 | 1.0x | 50% | 4,000 "
                         "| 2.0x |")
+    assert lines[-1] == ("target: rlgo-ppo >= 10x MaskablePPO's env steps/s: not met, 1.5x "
+                         "(ceiling 2.0x)")
+    fast = format_train_table([{**rows[0], "env_steps_per_s": 20_000.0}, rows[1]])
+    assert "target: rlgo-ppo >= 10x MaskablePPO's env steps/s: met, 10.0x" in fast
     without_peer = format_train_table(rows[:1]).splitlines()[2]
     assert without_peer == "| 7x7 | 4x32 | rlgo-ppo | 3,000 | 1,000 | - | 75% | 4,000 | - |"
 

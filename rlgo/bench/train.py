@@ -212,7 +212,8 @@ def parse_net(text: str) -> NetConfig:
 
 def format_train_table(rows: Sequence[Row]) -> str:
     """A Markdown table with each row's env steps/s, and its ceiling (env steps per second
-    of learning), as multiples of MaskablePPO's env steps/s."""
+    of learning), as multiples of MaskablePPO's env steps/s; then, when rlgo's PPO and
+    MaskablePPO are both rows, whether PPO meets :data:`TARGET`."""
     peer = next((r for r in rows if r["impl"] == "sb3-maskableppo"), None)
     lines = ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO "
              "| learning share | ceiling (env steps per learning s) | ceiling x MaskablePPO |",
@@ -228,4 +229,10 @@ def format_train_table(rows: Sequence[Row]) -> str:
                      f"{r['nn_evals_per_s']:,.0f} | {ratio(r['env_steps_per_s'])} | "
                      f"{r['learn_share']:.0%} | {r['env_steps_per_learn_s']:,.0f} | "
                      f"{ratio(r['env_steps_per_learn_s'])} |")
+    ppo = next((r for r in rows if r["impl"] == "rlgo-ppo"), None)
+    if peer and ppo and peer["env_steps_per_s"]:
+        met = ppo["env_steps_per_s"] >= TARGET * peer["env_steps_per_s"]
+        lines.append(f"\ntarget: rlgo-ppo >= {TARGET:g}x MaskablePPO's env steps/s: "
+                     f"{'met' if met else 'not met'}, {ratio(ppo['env_steps_per_s'])} "
+                     f"(ceiling {ratio(ppo['env_steps_per_learn_s'])})")
     return "\n".join(lines)
