@@ -553,12 +553,20 @@ def ladder_rate(
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
-    from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, ladder_play
+    from rlgo.evaluation.reference import (
+        ReferenceTable,
+        adaptive_rating,
+        ladder_play,
+        leaving_out,
+        playable_here,
+    )
     from rlgo.protocols import close_players
 
     players, play = [], None
     try:
-        table = ReferenceTable.load(reference)
+        table, missing = playable_here(ReferenceTable.load(reference))
+        if missing:
+            typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)
         players.append(make_player(player, rules, seed=seed))
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)

@@ -66,6 +66,28 @@ def test_a_player_beyond_the_strongest_anchor_ends_as_a_bound():
     assert "a1500" in out.played and out.rating.games < 200  # stopped: nothing above
 
 
+def test_anchors_whose_engine_is_not_installed_are_left_out_of_the_match_making(
+        tmp_path, monkeypatch):
+    from rlgo.evaluation.players import missing_program
+    from rlgo.evaluation.reference import leaving_out, playable_here
+
+    monkeypatch.setenv("RLGO_PACHI", str(tmp_path / "no-pachi-here"))
+    assert "Pachi is not installed" in missing_program("pachi:500")
+    assert missing_program("rollout:32") is None and missing_program("random") is None
+    assert missing_program("gnugo:0") is None  # installed here and in CI
+    table = ReferenceTable(board_size=7, komi=8.5, anchors={
+        **ANCHORS, "pachi:500": (2000.0, 90.0), "pachi:2000": (2100.0, 95.0)})
+    here, missing = playable_here(table)
+    assert here.anchors == ANCHORS and set(missing) == {"pachi:500", "pachi:2000"}
+    note = leaving_out(missing)
+    assert "pachi:500, pachi:2000 (Pachi is not installed" in note and "RLGO_PACHI" in note
+    # a strong player meets the strongest anchor left and ends as a bound, never Pachi
+    out = adaptive_rating(here, _simulated(5000.0, 0), max_games=200)
+    assert (out.rating.bound, out.rating.bound_elo) == (">", 1500.0)
+    assert not any(a.startswith("pachi") for a in out.played)
+    assert playable_here(TABLE) == (TABLE, {})
+
+
 def test_reference_tables_round_trip_and_refuse_another_board(tmp_path):
     path = TABLE.save(tmp_path / "7x7.toml")
     again = ReferenceTable.load(path, Rules(board_size=7, komi=8.5))
@@ -83,7 +105,8 @@ def test_reference_tables_round_trip_and_refuse_another_board(tmp_path):
         ReferenceTable.load(tmp_path / "bad.toml")
 
 
-def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path):
+def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path,
+                                                                         monkeypatch):
     from rlgo.training import build_trainer, load_metrics
 
     table = ReferenceTable(board_size=5, komi=0.5, anchors={
@@ -99,6 +122,14 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
     assert len(games) == 3 and (games == 12).all()  # steps 0, 200, end; target out of reach
     assert m[m.metric == "eval/elo_stderr"].value.notna().all()
     assert m.metric.str.match(r"eval/vs_(random|rollout:\d)/score").any()
+    with_pachi = ReferenceTable(board_size=5, komi=0.5, anchors={
+        **table.anchors, "pachi:500": (900.0, 50.0)}).save(tmp_path / "pachi.toml")
+    monkeypatch.setenv("RLGO_PACHI", str(tmp_path / "no-pachi-here"))
+    with pytest.warns(UserWarning, match="leaving out anchors .* pachi:500"):
+        build_trainer("reinforce", 5, 100, 0, tmp_path / "pachi", [
+            *sets[:6], f"train.eval_reference={with_pachi}", *sets[7:]], progress=False).fit()
+    m = load_metrics(tmp_path / "pachi")
+    assert not m.metric.str.contains("pachi").any() and m.metric.eq("eval/elo").any()
     wrong = ReferenceTable(board_size=7, komi=8.5, anchors={"random": (0.0, 0.0)})
     bad = wrong.save(tmp_path / "7x7.toml")
     with pytest.raises(ValueError, match="calibrates 7x7"):
@@ -257,3 +288,21 @@ def test_comparing_two_calibrations_anchor_by_anchor(tmp_path):
     res = CliRunner().invoke(app, ["ladder", "compare", *map(str, paths)])
     assert res.exit_code == 0, res.output
     assert "1 of 2 anchors within the first table's 95% interval; 2 of 2 within" in res.output
+
+
+def test_rlgo_ladder_rate_says_which_anchors_it_left_out(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    monkeypatch.setenv("RLGO_PACHI", str(tmp_path / "no-pachi-here"))
+    table = ReferenceTable(board_size=5, komi=0.5, anchors={
+        "random": (0.0, 0.0), "rollout:4": (150.0, 20.0), "pachi:500": (900.0, 50.0)})
+    path = table.save(tmp_path / "5x5.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "rollout:2", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--max-games", "4", "--round-games", "2"])
+    assert res.exit_code == 0, res.output
+    assert "note: leaving out anchors this machine cannot play: pachi:500" in res.output
+    result = res.output.splitlines()[-1]
+    assert result.startswith("rollout:2: ") and "Elo after" in result and "pachi" not in result

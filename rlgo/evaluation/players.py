@@ -35,16 +35,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from pathlib import Path
 
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
 from rlgo.agents.gtp_player import GTPPlayer
 from rlgo.agents.network_player import checkpoint_player_name
 from rlgo.agents.pachi_player import MIN_PLAYOUTS as PACHI_MIN_PLAYOUTS
-from rlgo.agents.pachi_player import PachiPlayer
+from rlgo.agents.pachi_player import PachiPlayer, find_pachi
 from rlgo.agents.random_player import RandomPlayer
 from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
 from rlgo.envs import Rules
+from rlgo.gtp.client import GNUGO_PATH
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player, describe
@@ -115,6 +117,20 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
     if kind == "gtp":
         return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
     return _checkpoint_player(spec, rules, seed)
+
+
+def missing_program(spec: str) -> str | None:
+    """Why the engine that a built-in engine spec (``gnugo``, ``gnugo-mc``, ``pachi``)
+    plays through cannot run on this machine, or None when it is installed or ``spec``
+    names no such engine. A check of the executable only: it does not start it."""
+    kind = spec.strip().partition(":")[0]
+    if kind in ("gnugo", "gnugo-mc") and shutil.which(GNUGO_PATH) is None:
+        return f"GNU Go is not installed ({GNUGO_PATH}; apt-get install gnugo)"
+    if kind == "pachi":
+        path = find_pachi()
+        if path is None or shutil.which(path) is None:
+            return f"Pachi is not installed ({path or 'no pachi on the PATH'}; set RLGO_PACHI)"
+    return None
 
 
 def _command_line(spec: str, text: str) -> list[str]:

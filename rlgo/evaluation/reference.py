@@ -18,6 +18,10 @@ whose rating is nearest the snapshot's current estimate, so that expected scores
 a game says most, until the standard error is at most ``target_stderr`` or ``max_games``
 have been played. A record that stays saturated against the strongest (weakest) anchor
 ends as a bound.
+
+**Anchors this machine cannot play** (an engine not installed, say Pachi):
+:func:`playable_here` leaves them out of the match-making; the others keep their
+calibrated ratings, so the scale is the same and only its top may be shorter.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import math
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,7 @@ from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.elo import ELO_PER_NAT, black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.players import make_player
+from rlgo.evaluation.players import make_player, missing_program
 from rlgo.protocols import Player, close_players
 
 VERSION = 1
@@ -92,6 +96,27 @@ class ReferenceTable:
                   for spec, (elo, err) in sorted(self.anchors.items(), key=lambda kv: kv[1])]
         path.write_text("\n".join(lines) + "\n")
         return path
+
+
+def playable_here(table: ReferenceTable) -> tuple[ReferenceTable, dict[str, str]]:
+    """``table`` without the anchors whose engine is not installed on this machine
+    (:func:`rlgo.evaluation.players.missing_program`), and why each was left out."""
+    missing = {a: why for a in table.anchors if (why := missing_program(a)) is not None}
+    if not missing:
+        return table, {}
+    return replace(table, anchors={a: v for a, v in table.anchors.items()
+                                   if a not in missing}), missing
+
+
+def leaving_out(missing: dict[str, str]) -> str:
+    """One line saying which anchors :func:`playable_here` left out, and why."""
+    reasons: dict[str, list[str]] = {}
+    for anchor, why in missing.items():
+        reasons.setdefault(why, []).append(anchor)
+    return ("leaving out anchors this machine cannot play: "
+            + "; ".join(f"{', '.join(a)} ({why})" for why, a in reasons.items())
+            + ". The scale is unchanged; a player above the strongest anchor left is "
+              "rated as a bound.")
 
 
 def compare_tables(first: ReferenceTable, second: ReferenceTable) -> pd.DataFrame:

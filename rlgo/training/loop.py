@@ -32,7 +32,13 @@ import torch
 from rlgo.envs import Rules
 from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.reference import ReferenceTable, adaptive_rating, ladder_play
+from rlgo.evaluation.reference import (
+    ReferenceTable,
+    adaptive_rating,
+    ladder_play,
+    leaving_out,
+    playable_here,
+)
 from rlgo.learning.files import (
     CheckpointError,
     config_to_dict,
@@ -361,7 +367,9 @@ class Trainer:
         (:mod:`rlgo.evaluation.reference`): the Elo on its fixed scale, the error, the
         bound flag, the games played and the score against each anchor met."""
         cfg = self.cfg
-        table = ReferenceTable.load(cfg.eval_reference, self.rules)
+        table, missing = playable_here(ReferenceTable.load(cfg.eval_reference, self.rules))
+        if missing:
+            warnings.warn(f"train.eval_reference: {leaving_out(missing)}", stacklevel=2)
         play = ladder_play(me, self.rules, self.db(), run=self.name, env_steps=steps,
                            seed=seed, tags={"run_id": self.run.run_id()})
         start = (self.state.last_elo if prefix == "eval" and math.isfinite(self.state.last_elo)
