@@ -28,6 +28,27 @@ def test_rating_against_fixed_opponents_by_hand():
     assert draws.elo == pytest.approx(100.0)
 
 
+def test_rating_converges_on_records_far_from_their_opponents():
+    # Losing every game to the strongest 7x7 anchor and to random (a fresh network's
+    # first evaluation): pure Newton from the opponents' mean overshot until the
+    # curvature underflowed (a ZeroDivisionError that stopped a study's runs).
+    low = rate_against([(2471.0, 0.0)] * 10 + [(0.0, 0.0)] * 10)
+    assert (low.bound, low.bound_elo) == ("<", 0.0) and -2000 < low.elo < 0
+    high = rate_against([(0.0, 1.0)] * 10 + [(2471.0, 1.0)] * 10)
+    assert (high.bound, high.bound_elo) == (">", 2471.0) and 2471 < high.elo < 4500
+    # a mixed record: the maximum of the log posterior, found on a fine grid
+    results = [(1861.0, 0.0)] * 20 + [(0.0, 1.0)] * 20 + [(361.0, 0.5)] * 3
+    grid = np.linspace(-1000.0, 3000.0, 400_001)
+    opp = np.array([r[0] for r in results])[:, None]
+    score = np.array([r[1] for r in results])[:, None]
+    p = expected_score(grid[None, :], opp)
+    centre = opp.mean()
+    log_post = (score * np.log(p) + (1 - score) * np.log1p(-p)).sum(0) + 2.0 * (
+        0.5 * np.log(expected_score(grid, centre)) + 0.5 * np.log1p(-expected_score(grid,
+                                                                                    centre)))
+    assert rate_against(results).elo == pytest.approx(grid[np.argmax(log_post)], abs=0.05)
+
+
 def test_a_saturated_record_against_fixed_opponents_is_a_bound():
     r = rate_against([(0.0, 1.0), (400.0, 1.0), (200.0, 1.0)])
     assert (r.bound, r.bound_elo) == (">", 400.0)

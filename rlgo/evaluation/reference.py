@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
@@ -301,23 +302,38 @@ class Rating:
 
 def rate_against(results: Sequence[tuple[float, float]], prior_games: float = 2.0) -> Rating:
     """Rating from ``(opponent Elo, score)`` pairs, opponents' ratings fixed (module
-    docstring). Newton's method on the log posterior in nats."""
+    docstring). Newton's method on the log posterior in nats, safeguarded by bisection:
+    the posterior's slope falls monotonically from positive to negative, so the root is
+    kept in a bracket and a Newton step that leaves it (far from every opponent the
+    curvature vanishes and a pure Newton step overshoots) is replaced by the midpoint."""
     if not results:
         raise ValueError("no games to rate")
     opp_elo = np.array([r[0] for r in results], float)
     opp = opp_elo / ELO_PER_NAT
     score = np.array([r[1] for r in results], float)
     centre = float(opp.mean())
+
+    def slope_and_info(theta: float) -> tuple[float, float]:
+        p, p0 = expit(theta - opp), float(expit(theta - centre))
+        return (float((score - p).sum()) + prior_games * (0.5 - p0),
+                float((p * (1 - p)).sum()) + prior_games * p0 * (1 - p0))
+
+    # the slope is > 0 far below every opponent and < 0 far above (prior included)
+    lo, hi = float(opp.min()) - 50.0, float(opp.max()) + 50.0
     theta = centre
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(theta - opp)))
-        p0 = 1.0 / (1.0 + math.exp(-(theta - centre)))
-        grad = float((score - p).sum()) + prior_games * (0.5 - p0)
-        info = float((p * (1 - p)).sum()) + prior_games * p0 * (1 - p0)
-        step = grad / info
-        theta += step
-        if abs(step) < 1e-10:
+    for _ in range(200):
+        grad, info = slope_and_info(theta)
+        if grad > 0:
+            lo = theta
+        else:
+            hi = theta
+        newton = theta + grad / info if info > 0 else math.nan
+        step_to = newton if lo < newton < hi else 0.5 * (lo + hi)
+        done = abs(step_to - theta) < 1e-10 or hi - lo < 1e-10
+        theta = step_to
+        if done:
             break
+    _, info = slope_and_info(theta)
     rating = Rating(elo=theta * ELO_PER_NAT, stderr=ELO_PER_NAT / math.sqrt(info),
                     games=len(results))
     if (score == 1.0).all():
