@@ -55,9 +55,10 @@ class NetConfig:
     precision: str = "float32"
     """Arithmetic of every forward pass, in play and in training: "float32", or
     "bfloat16" (torch autocast: convolutions and matrix products in bfloat16; weights,
-    optimiser state, normalisation and the outputs stay float32). bfloat16 made a 7x7
-    training step of the default network 1.7x faster on a CPU with AVX512-BF16; on a CPU
-    without bfloat16 instructions it is slower. Acting and learning use the same
+    optimiser state, normalisation and the outputs stay float32). On a CPU with
+    AVX512-BF16, PPO with the default network on 7x7 learned as well in 1.59x less
+    training time (``studies/precision_7x7.toml``); too small a network (1x8) or a CPU
+    without bfloat16 instructions makes it slower. Acting and learning use the same
     arithmetic, so PPO's ratio still starts at 1."""
 
     def __post_init__(self) -> None:
