@@ -323,6 +323,8 @@ def rate_against(results: Sequence[tuple[float, float]], prior_games: float = 2.
     theta = centre
     for _ in range(200):
         grad, info = slope_and_info(theta)
+        if grad == 0:
+            break
         if grad > 0:
             lo = theta
         else:

@@ -54,8 +54,9 @@ class NetConfig:
     same function in training and in play, whatever the batch)."""
     precision: str = "float32"
     """Arithmetic of every forward pass, in play and in training: "float32", or
-    "bfloat16" (torch autocast: convolutions and matrix products in bfloat16; weights,
-    optimiser state, normalisation and the outputs stay float32). On a CPU with
+    "bfloat16" (torch autocast: convolutions, matrix products and the activations between
+    them in bfloat16; weights, normalisation statistics, optimiser state and the outputs
+    stay float32). On a CPU with
     AVX512-BF16, PPO with the default network on 7x7 learned as well in 1.59x less
     training time (``studies/precision_7x7.toml``); too small a network (1x8) or a CPU
     without bfloat16 instructions makes it slower. Acting and learning use the same
