@@ -56,11 +56,10 @@ class NetConfig:
     """Arithmetic of every forward pass, in play and in training: "float32", or
     "bfloat16" (torch autocast: convolutions, matrix products and the activations between
     them in bfloat16; weights, normalisation statistics, optimiser state and the outputs
-    stay float32). On a CPU with
-    AVX512-BF16, PPO with the default network on 7x7 learned as well in 1.59x less
-    training time (``studies/precision_7x7.toml``); too small a network (1x8) or a CPU
-    without bfloat16 instructions makes it slower. Acting and learning use the same
-    arithmetic, so PPO's ratio still starts at 1."""
+    stay float32). On a CPU with AVX512-BF16, PPO with the default network on 7x7
+    learned as well in 1.59x less training time (``studies/precision_7x7.toml``); too
+    small a network (1x8) or a CPU without bfloat16 instructions makes it slower. Acting
+    and learning use the same arithmetic, so PPO's ratio still starts at 1."""
 
     def __post_init__(self) -> None:
         check_config(self, positive=("blocks", "channels", "value_hidden"))
