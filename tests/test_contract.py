@@ -4,6 +4,7 @@ train` without touching rlgo), devices."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -329,8 +330,7 @@ def test_group_norm_networks_are_one_function_in_training_and_in_play():
 def test_a_bfloat16_network_computes_in_bfloat16_and_keeps_float32_weights_and_outputs():
     torch.manual_seed(0)
     full = PolicyValueNet(5, TINY)
-    half = PolicyValueNet(5, NetConfig(blocks=1, channels=8, value_hidden=8,
-                                       precision="bfloat16"))
+    half = PolicyValueNet(5, dataclasses.replace(TINY, precision="bfloat16"))
     half.load_state_dict(full.state_dict())
     x = torch.randint(0, 2, (16, 17, 5, 5), dtype=torch.uint8)
     full.eval(), half.eval()
@@ -344,6 +344,10 @@ def test_a_bfloat16_network_computes_in_bfloat16_and_keeps_float32_weights_and_o
     (logits.logsumexp(1) + value).sum().backward()
     assert all(p.dtype == torch.float32 and p.grad is not None and torch.isfinite(p.grad).all()
                for p in (half.stem[0].weight, half.policy_fc.weight))
+    # a float32 network adds no context of its own: an autocast opened around it applies
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        caller_lf, _ = full(x)
+    assert not torch.equal(caller_lf, lf)
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
         NetConfig(precision="float16")
 

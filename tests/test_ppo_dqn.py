@@ -3,7 +3,7 @@ objective, ratio 1 before the first update, masked play, double Q, prioritised r
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -82,8 +82,7 @@ def test_clip_stops_the_gradient_only_in_the_direction_the_advantage_favours():
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_ppo_ratio_is_one_before_the_first_update(precision):
     torch.manual_seed(0)
-    learner = _learner("ppo", NetConfig(**{**asdict(TINY), "precision": precision}),
-                       minibatch=4096)
+    learner = _learner("ppo", replace(TINY, precision=precision), minibatch=4096)
     batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
     adv, ret = learner.advantages(batch)
     b = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (

@@ -20,6 +20,7 @@ see a tensor.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -143,7 +144,7 @@ class PolicyValueNet(nn.Module):
             ownership = self.ownership_conv(x).flatten(1)
         return logits.float(), value.float(), ownership.float()
 
-    def _autocast(self) -> torch.autocast:
+    def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.config.precision, self.device)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -195,11 +196,14 @@ class PolicyValueNet(nn.Module):
         return logp.float().cpu().numpy(), value.float().cpu().numpy()
 
 
-def autocast(precision: str, device: torch.device) -> torch.autocast:
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
     """The autocast context of ``precision`` (:attr:`NetConfig.precision`) on ``device``'s
-    kind; a disabled one for float32."""
+    kind; for float32 no context at all (a disabled autocast would also switch off one the
+    caller opened around the network)."""
     dtype = PRECISIONS[precision]
-    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _nhwc(obs: torch.Tensor) -> torch.Tensor:
