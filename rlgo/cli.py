@@ -127,8 +127,9 @@ def bench_train(
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Env steps/s and network evaluations/s of self-play plus learning for each learner
-    (default configs), beside sb3-contrib's MaskablePPO on rlgo/Go-v0 in the same run
-    (target: rlgo's PPO >= 10x MaskablePPO's env steps/s)."""
+    (default configs), beside sb3-contrib's MaskablePPO on rlgo/Go-v0 in the same run, and
+    each learner's network FLOP/s in acting and in learning as shares of this machine's
+    bfloat16 peak, measured first."""
     import dataclasses
 
     from rlgo.bench.train import format_train_table, parse_net, run_train_bench

@@ -26,6 +26,14 @@ recording), and ``env_steps_per_learn_s`` the env steps per second of learning a
 below a speed target, no faster self-play reaches the target: only less learning work
 per env step (a smaller network, fewer epochs, fewer trained moves) or faster passes do.
 
+Against the machine's limit (rlgo rows): ``act_flops_per_s`` is the network FLOPs of
+self-play (acting evaluations, search and pool included, times one position's forward
+FLOPs as torch counts them on the network as built) per second of self-play, and
+``learn_flops_per_s`` the FLOPs of ``learn`` (counted by torch over one extra iteration,
+per trained sample) per second of learning. The table gives both as shares of the
+bfloat16 peak measured at the start of the run (:mod:`rlgo.bench.flops`): the model FLOP
+utilisation. MaskablePPO's row, context for a user choosing between the two, has none.
+
 Each row first runs a warm-up (numba compilation, torch's first calls), then measures for
 ``seconds``. Only ratios within one run mean anything; measure on an idle machine.
 """
@@ -40,20 +48,18 @@ from pathlib import Path
 
 import gymnasium
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from rlgo.bench.flops import forward_flops, peaks, utilisation
 from rlgo.envs.gym_env import ENV_ID
 from rlgo.learning.network import NetConfig, PolicyValueNet, autocast
 from rlgo.training import build_trainer
 
 Row = dict[str, object]
 
-TARGET = 10.0
-"""rlgo PPO env steps/s over MaskablePPO's."""
-
-
 def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
                   net: NetConfig | None = None) -> Row:
-    """Env steps/s and network evaluations/s of ``agent``'s training iterations."""
+    """Env steps/s, network evaluations/s and FLOP/s of ``agent``'s training iterations."""
     net = net or NetConfig()
     trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
                             ["train.eval_every=0", f"train.checkpoint_every={10**12}",
@@ -61,17 +67,52 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
                             progress=False)
     trainer.iterate()  # warm-up: compilation, first calls
     c = trainer.state.counters
-    steps0, evals0, learn_s, start = c.env_steps, c.nn_evals, 0.0, time.perf_counter()
+    before = (c.env_steps, c.nn_evals, _acting_evals(c), c.train_samples)
+    learn_s, start = 0.0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         learn_s += trainer.iterate()["charts/learn_s"]
     elapsed = time.perf_counter() - start
+    steps, evals, acting, samples = (c.env_steps - before[0], c.nn_evals - before[1],
+                                     _acting_evals(c) - before[2], c.train_samples - before[3])
     trunk = {k: v for k, v in trainer.learner.snapshot().items()
              if k.startswith(("stem.", "trunk."))}
+    play_s = elapsed - learn_s
+    acting_flops = acting * forward_flops(PolicyValueNet(board_size, trainer.net_config),
+                                          board_size)
     return {"impl": f"rlgo-{agent}", "board_size": board_size,
             "net": _net_name(trainer.net_config), "trunk_size": _size(trunk),
-            "env_steps_per_s": (c.env_steps - steps0) / elapsed,
-            "nn_evals_per_s": (c.nn_evals - evals0) / elapsed,
-            **_learning(c.env_steps - steps0, learn_s, elapsed)}
+            "env_steps_per_s": steps / elapsed, "nn_evals_per_s": evals / elapsed,
+            **_learning(steps, learn_s, elapsed),
+            "act_flops_per_s": acting_flops / play_s if play_s > 0 else 0.0,
+            "learn_flops_per_s": samples * _learn_flops_per_sample(trainer) / learn_s
+            if learn_s > 0 else 0.0}
+
+
+def _acting_evals(counters) -> int:
+    """Network evaluations in self-play: the learner's moves (search included) and the
+    pool's."""
+    return counters.nn_evals_act + counters.nn_evals_opponent
+
+
+def _learn_flops_per_sample(trainer) -> float:
+    """FLOPs of one more iteration's ``learn`` (counted by torch, forward and backward
+    passes and any recomputation) per trained sample."""
+    learner, c = trainer.learner, trainer.state.counters
+    learn, counted = learner.learn, [0]
+
+    def counting(batch):
+        with FlopCounterMode(display=False) as counter:
+            metrics = learn(batch)
+        counted[0] = counter.get_total_flops()
+        return metrics
+
+    samples0 = c.train_samples
+    learner.learn = counting  # this instance only, for one iteration
+    try:
+        trainer.iterate()
+    finally:
+        del learner.learn
+    return counted[0] / max(c.train_samples - samples0, 1)
 
 
 def _learning(env_steps: int, learn_s: float, elapsed: float) -> Row:
@@ -179,13 +220,16 @@ def _timed_train(model) -> list[float]:
 
 
 def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float = 30.0,
-                    peer: bool = True, net: NetConfig | None = None) -> list[Row]:
-    """Rows of :func:`bench_learner` for each agent, then MaskablePPO's (``peer``), all
-    with the network ``net`` (default: rlgo's default)."""
+                    peer: bool = True, net: NetConfig | None = None,
+                    peak_seconds: float = 1.0) -> list[Row]:
+    """Rows of :func:`bench_learner` for each agent, each with the machine's peaks measured
+    first (``peak_float32``, ``peak_bfloat16``: :func:`~rlgo.bench.flops.peaks`), then
+    MaskablePPO's (``peer``), all with the network ``net`` (default: rlgo's default)."""
+    peak = {f"peak_{name}": flops for name, flops in peaks(peak_seconds).items()}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for agent in agents:
-            rows.append(bench_learner(agent, board_size, seconds, Path(tmp), net))
+            rows.append({**bench_learner(agent, board_size, seconds, Path(tmp), net), **peak})
     if peer:
         rows.append(bench_maskable_ppo(board_size, seconds, net))
     return rows
@@ -212,27 +256,36 @@ def parse_net(text: str) -> NetConfig:
 
 def format_train_table(rows: Sequence[Row]) -> str:
     """A Markdown table with each row's env steps/s, and its ceiling (env steps per second
-    of learning), as multiples of MaskablePPO's env steps/s; then, when rlgo's PPO and
-    MaskablePPO are both rows, whether PPO meets :data:`TARGET`."""
+    of learning), as multiples of MaskablePPO's env steps/s, and the network FLOP/s of
+    acting and of learning as shares of the bfloat16 peak measured in the same run."""
     peer = next((r for r in rows if r["impl"] == "sb3-maskableppo"), None)
-    lines = ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO "
-             "| learning share | ceiling (env steps per learning s) | ceiling x MaskablePPO |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    peak = next((r["peak_bfloat16"] for r in rows if r.get("peak_bfloat16")), 0.0)
+    lines = []
+    if peak:
+        f32 = next(r["peak_float32"] for r in rows if r.get("peak_float32"))
+        lines += [f"peak of this machine (2048x2048 matrix product): float32 "
+                  f"{f32 / 1e9:,.0f} GFLOP/s, bfloat16 {peak / 1e9:,.0f} GFLOP/s; "
+                  "'% peak' is of bfloat16's", ""]
+    lines += ["| board | net | impl | env steps/s | nn evals/s | x MaskablePPO "
+              "| learning share | ceiling (env steps per learning s) | ceiling x MaskablePPO "
+              "| acting GFLOP/s | % peak | learning GFLOP/s | % peak |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def ratio(value: float) -> str:
         return f"{value / peer['env_steps_per_s']:.1f}x" if peer and peer[
             "env_steps_per_s"] else "-"
+
+    def flops(row: Row, key: str) -> str:
+        if key not in row:
+            return "- | -"
+        share = f"{utilisation(row[key], peak):.1%}" if peak else "-"
+        return f"{row[key] / 1e9:,.1f} | {share}"
 
     for r in rows:
         n = r["board_size"]
         lines.append(f"| {n}x{n} | {r['net']} | {r['impl']} | {r['env_steps_per_s']:,.0f} | "
                      f"{r['nn_evals_per_s']:,.0f} | {ratio(r['env_steps_per_s'])} | "
                      f"{r['learn_share']:.0%} | {r['env_steps_per_learn_s']:,.0f} | "
-                     f"{ratio(r['env_steps_per_learn_s'])} |")
-    ppo = next((r for r in rows if r["impl"] == "rlgo-ppo"), None)
-    if peer and ppo and peer["env_steps_per_s"]:
-        met = ppo["env_steps_per_s"] >= TARGET * peer["env_steps_per_s"]
-        lines.append(f"\ntarget: rlgo-ppo >= {TARGET:g}x MaskablePPO's env steps/s: "
-                     f"{'met' if met else 'not met'}, {ratio(ppo['env_steps_per_s'])} "
-                     f"(ceiling {ratio(ppo['env_steps_per_learn_s'])})")
+                     f"{ratio(r['env_steps_per_learn_s'])} | {flops(r, 'act_flops_per_s')} | "
+                     f"{flops(r, 'learn_flops_per_s')} |")
     return "\n".join(lines)
