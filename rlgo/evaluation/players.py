@@ -14,6 +14,9 @@
                                (``shlex.split``, but run without one), e.g.
                                ``gtp:/usr/games/gnugo --mode gtp --level 3``
                                (:mod:`rlgo.agents.gtp_player`)
+``mix:<player>:<e>``           any other player's move with probability 1 - e, a uniform
+                               random legal move with probability e (e in [0, 1]),
+                               e.g. ``mix:gnugo:0:0.5`` (:mod:`rlgo.agents.mixed_player`)
 ``<checkpoint>[:greedy]``      a snapshot or checkpoint of any learner playing its best
                                move (a policy's argmax, a Q-learner's argmax over Q)
 ``<checkpoint>:sample``        the same snapshot sampling from its policy
@@ -33,6 +36,7 @@ when it searches. The file names its agent, which rebuilds the player
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -40,6 +44,7 @@ from pathlib import Path
 
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
 from rlgo.agents.gtp_player import GTPPlayer
+from rlgo.agents.mixed_player import MixedPlayer
 from rlgo.agents.network_player import checkpoint_player_name
 from rlgo.agents.pachi_player import MIN_PLAYOUTS as PACHI_MIN_PLAYOUTS
 from rlgo.agents.pachi_player import PachiPlayer, find_pachi
@@ -61,6 +66,7 @@ VALID_FORMS = (
     "gnugo-mc:<playouts>",
     "pachi:<playouts>",
     "gtp:<engine command line>",
+    "mix:<player>:<random share 0..1>",
     "<checkpoint.pt>[:greedy|:sample|:search=<simulations>]",
 )
 """The player specifications :func:`make_player` accepts, for error messages and help."""
@@ -116,14 +122,36 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
                            seed=seed)
     if kind == "gtp":
         return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
+    if kind == "mix":
+        inner, epsilon = _mix_arguments(spec, arg)
+        return MixedPlayer(make_player(inner, rules, seed), epsilon, seed)
     return _checkpoint_player(spec, rules, seed)
 
 
+def _mix_arguments(spec: str, arg: str) -> tuple[str, float]:
+    """(the strong player's spec, the random share) of ``mix:<player>:<e>``."""
+    inner, _, value = arg.rpartition(":")
+    if not inner.strip():
+        raise PlayerSpecError(f"{spec!r}: mix: needs a player and a random share, e.g. "
+                              "mix:gnugo:0:0.5")
+    try:
+        epsilon = float(value)
+    except ValueError:
+        epsilon = math.nan
+    if not 0.0 <= epsilon <= 1.0:  # NaN fails too
+        raise PlayerSpecError(f"{spec!r}: the random share must be a number in [0, 1], "
+                              f"got {value!r}")
+    return inner.strip(), epsilon
+
+
 def missing_program(spec: str) -> str | None:
-    """Why the engine that a built-in engine spec (``gnugo``, ``gnugo-mc``, ``pachi``)
-    plays through cannot run on this machine, or None when it is installed or ``spec``
-    names no such engine. A check of the executable only: it does not start it."""
-    kind = spec.strip().partition(":")[0]
+    """Why the engine that a built-in engine spec (``gnugo``, ``gnugo-mc``, ``pachi``, or a
+    ``mix:`` of one) plays through cannot run on this machine, or None when it is installed
+    or ``spec`` names no such engine. A check of the executable only: it does not start
+    it."""
+    kind, _, arg = spec.strip().partition(":")
+    if kind == "mix":
+        return missing_program(arg.rpartition(":")[0])
     if kind in ("gnugo", "gnugo-mc") and shutil.which(GNUGO_PATH) is None:
         return f"GNU Go is not installed ({GNUGO_PATH}; apt-get install gnugo)"
     if kind == "pachi":
