@@ -218,10 +218,12 @@ def test_two_worker_processes_run_exactly_the_trials_asked(tmp_path):
     run_search(path, workers=2)
     trials = _trials(path)
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    logs = sorted((tmp_path / "out" / "logs").glob("worker-*.log"))
+    failed = [(t.number, t.state.name, t.user_attrs.get("failed_reason")) for t in trials
+              if t.state not in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert not failed, (failed, [log.read_text()[-2000:] for log in logs])
     assert len({t.user_attrs["run_dir"] for t in trials}) == 4
     assert all(Path(t.user_attrs["run_dir"]).exists() for t in trials)
-    logs = list((tmp_path / "out" / "logs").glob("worker-*.log"))
     assert len(logs) == 2
 
 
