@@ -20,7 +20,11 @@ on.
 
 The loss is computed with the network in eval mode (BatchNorm's running statistics), the
 function that sampled the moves, so the ratio is exactly 1 before the first update; the
-statistics are refreshed from the batch afterwards (see :mod:`rlgo.learning.network`).
+statistics are refreshed from the batch afterwards (see :mod:`rlgo.learning.network`). In
+bfloat16 the moves were sampled by the network's acting copy, the same function up to
+rounding: there the behaviour log-probabilities and values are recomputed by the loss's
+forward pass before the first epoch (one more forward pass over the batch), which keeps
+the ratio exactly 1.
 REINFORCE learned far slower with such an eval-mode gradient (:mod:`.reinforce`);
 ``--set net.norm=group`` (GroupNorm, one function in both modes) keeps the ratio exact
 with a normalisation that takes part in the gradient.
@@ -160,6 +164,8 @@ class PPO:
             ("logp", batch.extras["logp"]), ("value", batch.extras["value"]),
             ("adv", adv), ("ret", ret))}
         self.net.eval()  # the function that acted (module docstring)
+        if not self.net.acts_as_it_learns:
+            t["logp"], t["value"] = self._behaviour(t)
         sums: dict[str, float] = {}
         steps, epochs = 0, 0
         for _ in range(cfg.epochs):
@@ -185,6 +191,20 @@ class PPO:
             "train_samples": n * epochs,
         })
         return metrics
+
+    @torch.no_grad()
+    def _behaviour(self, t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and v(s) of the batch recomputed by the loss's own forward pass, for
+        a network that acted through its bfloat16 acting copy (the same weights, rounded
+        otherwise): so the ratio is exactly 1 before the first update."""
+        logps, values = [], []
+        for start in range(0, len(t["obs"]), self.config.minibatch):
+            part = slice(start, start + self.config.minibatch)
+            logits, value = self.net(t["obs"][part])
+            logp_all = masked_log_softmax(logits, t["mask"][part])
+            logps.append(logp_all.gather(1, t["action"][part, None]).squeeze(1))
+            values.append(value)
+        return torch.cat(logps), torch.cat(values)
 
     def _step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step on minibatch ``b``; returns its statistics."""

@@ -13,7 +13,7 @@ from rlgo.agents.dqn import DQNConfig, QPlayer, legal_q
 from rlgo.agents.ppo import PPOConfig, clipped_surrogate
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning import ReplayBuffer
-from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Positions
 from rlgo.registry import get_agent
 from rlgo.training import SelfPlay
@@ -82,19 +82,25 @@ def test_clip_stops_the_gradient_only_in_the_direction_the_advantage_favours():
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_ppo_ratio_is_one_before_the_first_update(precision):
     torch.manual_seed(0)
-    learner = _learner("ppo", replace(TINY, precision=precision), minibatch=4096)
+    learner = _learner("ppo", replace(TINY, precision=precision), minibatch=4096, epochs=1)
     batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
-    adv, ret = learner.advantages(batch)
-    b = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (
-        ("obs", batch.obs), ("mask", batch.mask), ("action", batch.action),
-        ("logp", batch.extras["logp"]), ("value", batch.extras["value"]),
-        ("adv", adv), ("ret", ret))}
     learner.net.eval()
-    first = learner._step(b)  # the statistics are of the forward pass before the step
-    assert first["approx_kl"] == pytest.approx(0.0, abs=1e-9)
-    assert first["clipfrac"] == 0.0
-    second = learner._step(b)
-    assert second["approx_kl"] > 0.0  # the step moved the policy
+    with torch.no_grad():
+        logits, _ = learner.net(torch.from_numpy(batch.obs))
+    logp = masked_log_softmax(logits, torch.from_numpy(batch.mask))
+    loss_logp = logp.gather(1, torch.from_numpy(batch.action)[:, None]).squeeze(1).numpy()
+    if precision == "float32":  # acting and the loss run one function
+        np.testing.assert_allclose(batch.extras["logp"], loss_logp, atol=1e-5)
+    else:  # the bfloat16 acting copy rounds otherwise: PPO recomputes its behaviour
+        assert not np.allclose(batch.extras["logp"], loss_logp, atol=1e-5)
+        np.testing.assert_allclose(batch.extras["logp"], loss_logp, atol=0.05)
+    first = learner.learn(batch)  # one epoch of one minibatch: the statistics of the
+    assert first["losses/approx_kl"] == pytest.approx(0.0, abs=1e-9)  # pass before the step
+    assert first["losses/clipfrac"] == 0.0
+    learner.net.eval()
+    with torch.no_grad():
+        moved, _ = learner.net(torch.from_numpy(batch.obs))
+    assert not torch.allclose(moved, logits, atol=1e-4)  # the step moved the policy
 
 
 def test_ppo_logs_what_the_issue_names():

@@ -13,6 +13,18 @@ eval mode too, and may then refresh the statistics with :meth:`PolicyValueNet.re
 (a no-gradient pass in train mode); learners with fixed targets (search distillation) train
 in train mode as usual.
 
+Acting in bfloat16: with ``precision = "bfloat16"``, :meth:`PolicyValueNet.evaluate` runs an
+acting copy of the network instead of the network itself: BatchNorm folded into the
+convolutions before it (eval mode's function), weights held in bfloat16, channels-last, so
+no cast runs per call. It is rebuilt whenever any parameter or buffer of the network changed
+(an optimiser step, ``load_state_dict``, new BatchNorm statistics: torch's in-place version
+counters), so acting always uses the current weights. It computes eval mode's function up
+to bfloat16 rounding, not bit for bit as :meth:`forward` does under autocast: a learner that
+needs the two equal (PPO's ratio) recomputes its behaviour log-probabilities with
+:meth:`forward` (:attr:`PolicyValueNet.acts_as_it_learns`). Where the device has no
+bfloat16 matrix instructions (:func:`bfloat16_supported`), a bfloat16 network falls back to
+float32 throughout, with a warning.
+
 Devices: the network lives on one torch device (``PolicyValueNet.to``); :meth:`evaluate`
 takes and returns numpy arrays and moves them as needed, so players and the search never
 see a tensor.
@@ -21,7 +33,9 @@ see a tensor.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,7 +142,7 @@ class PolicyValueNet(nn.Module):
         """``obs`` [B, 17, N, N] (any dtype) -> (logits [B, A], value [B] in [-1, 1]),
         float32 whatever :attr:`NetConfig.precision`."""
         with self._autocast():
-            x = self.trunk(self.stem(_nhwc(obs)))
+            x = self.trunk(self.stem(self._input(obs)))
             logits, value = self._policy_value(x)
         return logits.float(), value.float()
 
@@ -139,13 +153,39 @@ class PolicyValueNet(nn.Module):
         the mover's area, -1 the opponent's). Only learners that train it call this;
         play never does."""
         with self._autocast():
-            x = self.trunk(self.stem(_nhwc(obs)))
+            x = self.trunk(self.stem(self._input(obs)))
             logits, value = self._policy_value(x)
             ownership = self.ownership_conv(x).flatten(1)
         return logits.float(), value.float(), ownership.float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.policy_fc.weight.dtype != torch.float32:
+            return contextlib.nullcontext()  # held in its precision: it runs in it as it is
         return autocast(self.config.precision, self.device)
+
+    def _input(self, obs: torch.Tensor) -> torch.Tensor:
+        """Planes in the weights' dtype and layout (channels-last)."""
+        return obs.to(self.policy_fc.weight.dtype).contiguous(
+            memory_format=torch.channels_last)
+
+    @property
+    def acts_as_it_learns(self) -> bool:
+        """Whether :meth:`evaluate` computes exactly eval mode's :meth:`forward` (float32,
+        or bfloat16 without the acting copy); False when it runs the acting copy."""
+        return _acting_dtype(self.config.precision, self.device) is None
+
+    def _acting(self) -> nn.Module:
+        """The module :meth:`evaluate` runs: this network, or its acting copy (module
+        docstring), rebuilt when a parameter or buffer changed since it was made."""
+        dtype = _acting_dtype(self.config.precision, self.device)
+        if dtype is None:
+            return self
+        key = tuple((t.data_ptr(), t._version)  # in-place updates bump _version
+                    for t in (*self.parameters(), *self.buffers()))
+        cached = self.__dict__.get("_acting_copy")  # not a submodule: not in state_dict
+        if cached is None or cached[0] != key:
+            self.__dict__["_acting_copy"] = cached = (key, acting_copy(self, dtype))
+        return cached[1]
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """``nn.Module.load_state_dict``; weights saved before the ownership head existed
@@ -187,7 +227,8 @@ class PolicyValueNet(nn.Module):
         self.eval()
         try:
             device = self.device
-            logits, value = self(torch.from_numpy(np.ascontiguousarray(obs)).to(device))
+            logits, value = self._acting()(
+                torch.from_numpy(np.ascontiguousarray(obs)).to(device))
             logp = masked_log_softmax(
                 logits, torch.from_numpy(np.ascontiguousarray(mask)).to(device))
         finally:
@@ -199,16 +240,84 @@ class PolicyValueNet(nn.Module):
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
     """The autocast context of ``precision`` (:attr:`NetConfig.precision`) on ``device``'s
     kind; for float32 no context at all (a disabled autocast would also switch off one the
-    caller opened around the network)."""
-    dtype = PRECISIONS[precision]
+    caller opened around the network, nor where ``device`` has no bfloat16 matrix
+    instructions: :func:`effective_precision`)."""
+    dtype = PRECISIONS[effective_precision(precision, device)]
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 
 
-def _nhwc(obs: torch.Tensor) -> torch.Tensor:
-    """Planes as float in channels-last layout (the layout of the network's weights)."""
-    return obs.float().contiguous(memory_format=torch.channels_last)
+def bfloat16_supported(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA GPU that says
+    so, or a CPU with AVX512-BF16 or AMX that oneDNN uses. Elsewhere bfloat16 is emulated,
+    slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and _cpu_bfloat16()
+
+
+@functools.cache
+def _cpu_bfloat16() -> bool:
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def effective_precision(precision: str, device: torch.device) -> str:
+    """``precision``, or "float32" (with a warning, once per process) when it asks for
+    bfloat16 on a device without bfloat16 matrix instructions."""
+    if precision == "bfloat16" and not bfloat16_supported(device):
+        _warn_no_bfloat16(device.type)
+        return "float32"
+    return precision
+
+
+@functools.cache
+def _warn_no_bfloat16(device_type: str) -> None:
+    warnings.warn(f"net.precision = 'bfloat16' but this {device_type} has no bfloat16 "
+                  "matrix instructions: the network runs in float32", stacklevel=3)
+
+
+def _acting_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype of the acting copy, or None when the network acts as itself."""
+    return PRECISIONS[effective_precision(precision, device)]
+
+
+def fold_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    """One convolution computing ``norm(conv(x))`` with ``norm``'s running statistics
+    (eval mode): ``W' = W * g``, ``b' = beta + (b - mean) * g``, ``g = gamma / sqrt(var +
+    eps)`` per output channel."""
+    g = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                       stride=conv.stride, padding=conv.padding, bias=True)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * g[:, None, None, None])
+        folded.bias.copy_(norm.bias + (bias - norm.running_mean) * g)
+    return folded.to(conv.weight.device)
+
+
+@torch.no_grad()
+def acting_copy(net: PolicyValueNet, dtype: torch.dtype) -> PolicyValueNet:
+    """A copy of ``net`` computing its eval-mode :meth:`~PolicyValueNet.forward` (up to
+    ``dtype``'s rounding): BatchNorm folded into the convolutions before it (GroupNorm
+    kept), every weight in ``dtype``, channels-last, in eval mode, not counting
+    evaluations. The original is left as it is."""
+    copy = PolicyValueNet(net.board_size, net.config)
+    copy.load_state_dict(net.state_dict())
+
+    def fold(pair_owner: nn.Module, conv: str, norm: str) -> None:
+        if isinstance(getattr(pair_owner, norm), nn.BatchNorm2d):
+            setattr(pair_owner, conv, fold_norm(getattr(pair_owner, conv),
+                                                getattr(pair_owner, norm)))
+            setattr(pair_owner, norm, nn.Identity())
+
+    for seq in (copy.stem, copy.policy_conv, copy.value_conv):
+        fold(seq, "0", "1")
+    for block in copy.trunk:
+        fold(block, "conv1", "bn1")
+        fold(block, "conv2", "bn2")
+    return copy.to(net.device, dtype).to(memory_format=torch.channels_last).eval()
 
 
 def check_board_size(name: str, net: PolicyValueNet, positions_obs: np.ndarray) -> None:
