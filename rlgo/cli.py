@@ -93,14 +93,23 @@ def bench_mcts(
     batch: Annotated[int, typer.Option(help="Games searched at once (the network's batch).")] = 64,
     seconds: Annotated[float, typer.Option(help="Time spent measuring each board size.")] = 6.0,
     gumbel: Annotated[bool, typer.Option(help="Gumbel root instead of PUCT.")] = False,
+    precision: Annotated[str, typer.Option(
+        help="The network's arithmetic: float32 or bfloat16 (NetConfig.precision).")
+    ] = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Tree-search simulations/s against the bare network's evaluations/s at the same
-    batch, default network, measured in the same run (target on 9x9: >= 0.75x)."""
+    batch, default network, measured in the same run (target on 9x9: >= 0.75x), with each
+    row's network FLOP/s as a share of this machine's bfloat16 peak."""
     from rlgo.bench.mcts import format_mcts_table, run_mcts_bench
+    from rlgo.learning.network import PRECISIONS
 
+    if precision not in PRECISIONS:
+        typer.echo(f"error: --precision must be one of {', '.join(PRECISIONS)}, got "
+                   f"{precision!r}", err=True)
+        raise typer.Exit(2)
     rows = run_mcts_bench(board_sizes=board_size or [9], simulations=simulations, batch=batch,
-                          seconds=seconds, gumbel=gumbel)
+                          seconds=seconds, gumbel=gumbel, precision=precision)
     typer.echo(json.dumps(rows) if as_json else format_mcts_table(rows))
 
 

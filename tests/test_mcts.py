@@ -12,6 +12,7 @@ import torch
 
 from rlgo.agents.mcts import MCTSConfig, MCTSLearner, make
 from rlgo.agents.search_player import SearchPlayer
+from rlgo.bench.flops import forward_flops
 from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
@@ -391,7 +392,30 @@ def test_tiny_training_run_through_the_harness(tmp_path):
 def test_bench_rows_and_table():
     from rlgo.bench.mcts import format_mcts_table, run_mcts_bench
 
-    rows = run_mcts_bench(board_sizes=(5,), simulations=2, batch=4, seconds=0.2, rounds=1)
+    rows = run_mcts_bench(board_sizes=(5,), simulations=2, batch=4, seconds=0.2, rounds=1,
+                          precision="bfloat16", peak_seconds=0.05)
     assert {r["impl"] for r in rows} == {"search", "network"}
     assert all(r["board_size"] == 5 and r["evals_per_s"] > 0 for r in rows)
+    # FLOP/s: evaluations times one position's forward FLOPs as counted
+    per_eval = forward_flops(PolicyValueNet(5, NetConfig()), 5)
+    for r in rows:
+        assert r["precision"] == "bfloat16" and r["peak_bfloat16"] > 0
+        assert r["flops_per_s"] == pytest.approx(r["evals_per_s"] * per_eval, rel=1e-2)
     assert "x network" in format_mcts_table(rows)
+
+
+def test_bench_table_gives_the_share_of_the_peak():
+    from rlgo.bench.mcts import format_mcts_table
+
+    row = {"board_size": 9, "batch": 256, "peak_float32": 400e9, "peak_bfloat16": 2_000e9}
+    rows = [{**row, "impl": "search", "evals_per_s": 45_000.0, "simulations": 64,
+             "flops_per_s": 450e9},
+            {**row, "impl": "network", "evals_per_s": 50_000.0, "simulations": 0,
+             "flops_per_s": 500e9}]
+    lines = format_mcts_table(rows).splitlines()
+    assert lines[0] == ("peak (2048x2048 matrix product): float32 400 GFLOP/s, "
+                        "bfloat16 2,000 GFLOP/s")
+    assert lines[3].split() == ["9x9", "search", "256", "64", "45,000", "0.90x", "450.0",
+                                "22.5%"]
+    assert lines[4].split() == ["9x9", "network", "256", "-", "50,000", "1.00x", "500.0",
+                                "25.0%"]

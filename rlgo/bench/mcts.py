@@ -13,6 +13,12 @@ The ratio search / network is the fraction of the network's throughput the searc
 the target is >= 0.75 on 9x9 (tree work and Python overhead <= 25%). Rounds are
 interleaved and the median reported, so a burst of load from another process hits both
 rows alike. Only ratios within one run mean anything.
+
+Against the machine's limit: each row's network FLOP/s (evaluations per second times one
+position's forward FLOPs, counted by torch on the network as built) and its share of the
+bfloat16 peak of a large matrix product measured at the start of the run
+(:mod:`rlgo.bench.flops`). ``precision`` runs the network as ``NetConfig.precision`` says
+(bfloat16: its acting copy).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from rlgo.bench.flops import forward_flops, peaks, utilisation
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.learning.search import SearchConfig, Workspace, run_search
@@ -74,18 +81,20 @@ def bench_search(net, eng, simulations: int, seconds: float, gumbel: bool = Fals
 
 def run_mcts_bench(board_sizes: Sequence[int] = (9,), simulations: int = 64, batch: int = 64,
                    seconds: float = 6.0, rounds: int = 3, gumbel: bool = False,
-                   threads: int = 0) -> list[Row]:
+                   threads: int = 0, precision: str = "float32",
+                   peak_seconds: float = 1.0) -> list[Row]:
     """Rows ``{"impl": "search" | "network", "board_size", "evals_per_s", "batch",
-    "simulations"}``: the median over ``rounds`` interleaved rounds of
-    ``seconds / rounds / 2`` each. ``threads`` > 0 sets torch's intra-op threads."""
-
-
+    "simulations", "precision", "flops_per_s", "peak_float32", "peak_bfloat16"}``: the
+    median over ``rounds`` interleaved rounds of ``seconds / rounds / 2`` each.
+    ``threads`` > 0 sets torch's intra-op threads."""
     if threads > 0:
         torch.set_num_threads(threads)
+    peak = {f"peak_{name}": flops for name, flops in peaks(peak_seconds).items()}
     rows: list[Row] = []
     for n in board_sizes:
         torch.manual_seed(0)
-        net = PolicyValueNet(n, NetConfig()).eval()
+        net = PolicyValueNet(n, NetConfig(precision=precision)).eval()
+        per_eval = forward_flops(net, n)
         eng = _positions(n, batch, seed=n)
         measured: dict[str, list[float]] = {"search": [], "network": []}
         per = seconds / rounds / 2
@@ -93,15 +102,24 @@ def run_mcts_bench(board_sizes: Sequence[int] = (9,), simulations: int = 64, bat
             measured["search"].append(bench_search(net, eng, simulations, per, gumbel))
             measured["network"].append(bench_network(net, eng, per))
         for impl, values in measured.items():
-            rows.append({"impl": impl, "board_size": n,
-                         "evals_per_s": round(float(np.median(values)), 1),
-                         "batch": batch, "simulations": simulations if impl == "search" else 0})
+            rate = float(np.median(values))
+            rows.append({"impl": impl, "board_size": n, "evals_per_s": round(rate, 1),
+                         "batch": batch, "simulations": simulations if impl == "search" else 0,
+                         "precision": precision, "flops_per_s": rate * per_eval, **peak})
     return rows
 
 
 def format_mcts_table(rows: list[Row]) -> str:
-    """The two rows of each size side by side, with search / network."""
-    lines = [f"{'board':>5}  {'impl':<9}{'batch':>7}{'sims':>6}{'evals/s':>12}{'x network':>11}"]
+    """The two rows of each size side by side, with search / network, and each row's
+    network GFLOP/s as a share of the bfloat16 peak (after a line giving the peaks)."""
+    peak = next((r["peak_bfloat16"] for r in rows if r.get("peak_bfloat16")), 0.0)
+    lines = []
+    if peak:
+        f32 = next(r["peak_float32"] for r in rows if r.get("peak_float32"))
+        lines += [f"peak (2048x2048 matrix product): float32 {f32 / 1e9:,.0f} GFLOP/s, "
+                  f"bfloat16 {peak / 1e9:,.0f} GFLOP/s", ""]
+    lines.append(f"{'board':>5}  {'impl':<9}{'batch':>7}{'sims':>6}{'evals/s':>12}"
+                 f"{'x network':>11}{'GFLOP/s':>10}{'% bf16 peak':>13}")
     for n in sorted({r["board_size"] for r in rows}):
         same = {r["impl"]: r for r in rows if r["board_size"] == n}
         base = float(same["network"]["evals_per_s"]) if "network" in same else None
@@ -109,8 +127,11 @@ def format_mcts_table(rows: list[Row]) -> str:
             v = float(r["evals_per_s"])
             ratio = f"{v / base:.2f}x" if base else "-"
             sims = r.get("simulations") or "-"
+            flops = r.get("flops_per_s")
+            gflops = f"{flops / 1e9:,.1f}" if flops is not None else "-"
+            share = f"{utilisation(flops, peak):.1%}" if flops is not None and peak else "-"
             lines.append(f"{n:>3}x{n:<2} {impl:<9}{r.get('batch', '-'):>7}{sims:>6}"
-                         f"{v:>12,.0f}{ratio:>11}")
+                         f"{v:>12,.0f}{ratio:>11}{gflops:>10}{share:>13}")
     lines.append("")
     lines.append(f"target (9x9): search >= {TARGET:.2f}x network (overhead <= "
                  f"{1 - TARGET:.0%})")
