@@ -118,6 +118,14 @@ def test_bad_search_files_are_refused_naming_file_key_and_choices(tmp_path, sear
     assert "bad.toml" in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["..", "a/b", "/tmp/x", ""])
+def test_a_search_name_is_a_plain_name_not_a_path(tmp_path, name):
+    path = _search_file(tmp_path)
+    path.write_text(path.read_text().replace('name = "tiny"', f'name = "{name}"'))
+    with pytest.raises(ValueError, match="name must be a plain name"):
+        load_search(path)
+
+
 def test_search_file_missing_keys_and_misplaced_train_keys(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[search]\nagent = "ppo"\n')

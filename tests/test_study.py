@@ -86,12 +86,26 @@ def tiny_study(tmp_path: Path, name: str = "tiny.toml", **replace: str) -> Path:
      "agents.ppo.train sets \\['env_steps'\\], which the study fixes"),
     ("board_size = 5", "board_size = 4", "board"),
     ("blocks = 1", "blocks = 'one'", "blocks = 'one' is not a int"),
+    ("[agents.ppo]", '[agents."../../x"]', "agent label '../../x' must be a plain name"),
+    ("[agents.ppo]", '[agents."/tmp/x"]', "agent label '/tmp/x' must be a plain name"),
+    ("[agents.ppo]", '[agents."a:b"]', "agent label 'a:b' must be a plain name"),
+    ('name = "tiny"', 'name = ".."', "study.name must be a plain name"),
 ])
 def test_bad_study_files_name_the_file_the_key_and_the_choices(tmp_path, old, new, message):
     path = tiny_study(tmp_path, **{old: new})
     with pytest.raises(StudyFileError, match=message) as info:
         load_study(path)
     assert str(path) in str(info.value)
+
+
+def test_an_agent_label_that_is_a_path_writes_nothing_outside_the_study(tmp_path):
+    # the probe: [agents."../../x"] made x-s0/, x-s0.log and x-s0.toml two folders up
+    study_dir = tmp_path / "a" / "b"
+    study_dir.mkdir(parents=True)
+    path = tiny_study(study_dir, **{"[agents.ppo]": '[agents."../../x"]'})
+    with pytest.raises(StudyFileError, match="must be a plain name"):
+        run_study(path, show=False)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "tiny.toml"]
 
 
 def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):

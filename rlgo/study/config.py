@@ -22,7 +22,7 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     [train]                      # harness settings shared by every agent (optional)
     parallel_games = 32
 
-    [agents.ppo]                 # one table per agent; the key is its label
+    [agents.ppo]                 # one table per agent; the key is its label (a plain name)
     learner = "ppo"              # a registered learner (rlgo agents) or package.module:make
     config = "best.toml"         # optional config file (rlgo tune exports one)
     agent = { lr = 0.001 }       # optional overrides of its config, net and harness
@@ -37,7 +37,7 @@ one of those is an error, since it would make the comparison unequal.
 
 from __future__ import annotations
 
-import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +61,19 @@ _UNCAPPED = 10**12
 """``env_steps`` of a run whose budget is on another axis (the budget stops it first)."""
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""What a study's name and its agents' labels may be: they name files and folders
+(``runs/<name>``, ``<label>-s<seed>.log``), so never a path: letters, digits, ``_``,
+``.`` and ``-``, starting with a letter or digit, at most 100 characters."""
+
+
 class StudyFileError(ValueError):
     """A study file is missing, malformed, or names an unknown key or value."""
+
+
+def plain_name(value: str) -> bool:
+    """Whether ``value`` is a :data:`PLAIN_NAME` (no path: no ``/``, no ``..``)."""
+    return PLAIN_NAME.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,8 @@ class AgentEntry:
     """One agent of a study: a learner and its settings."""
 
     label: str
-    """Name of the agent in the study's tables and figures (its key under ``[agents]``)."""
+    """Name of the agent in the study's tables and figures (its key under ``[agents]``); a
+    :data:`PLAIN_NAME`, since it names the run's folder, log and config files."""
     learner: str
     """Registered learner name, or ``package.module:make``."""
     config: str = ""
@@ -177,8 +189,9 @@ class StudyConfig:
             raise StudyFileError(f"{where}: study.seeds repeats a seed: {list(self.seeds)}")
         if not self.agents:
             raise StudyFileError(f"{where}: no agents; add an [agents.<label>] table")
-        if not self.name or "/" in self.name or os.sep in self.name:
-            raise StudyFileError(f"{where}: study.name must be a plain name, got {self.name!r}")
+        if not plain_name(self.name):
+            raise StudyFileError(f"{where}: study.name must be a plain name (letters, digits, "
+                                 f"_ . -, not a path), got {self.name!r}")
         try:
             Rules(board_size=self.board_size, komi=self.komi)
         except ValueError as exc:
@@ -279,6 +292,9 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
 
 def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
     where = f"{path}: agents.{label}"
+    if not plain_name(label):  # it names the run's folder, log and config files
+        raise StudyFileError(f"{path}: agent label {label!r} must be a plain name (letters, "
+                             "digits, _ . -, starting with a letter or digit), not a path")
     if not isinstance(spec, dict):
         raise StudyFileError(f"{where} must be a table ([agents.{label}])")
     bad = sorted(set(spec) - set(_AGENT_KEYS))

@@ -82,6 +82,7 @@ from rlgo.evaluation.players import make_player
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_agent
+from rlgo.study.config import plain_name
 from rlgo.training import RunConfigs, TrainConfig, Trainer
 from rlgo.training.config import dump_toml, read_toml, to_table
 
@@ -173,9 +174,9 @@ class Search:
     """The search file it was read from (for messages)."""
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or "/" in self.name:
-            raise ValueError(f"name must be a non-empty study name without '/', got "
-                             f"{self.name!r}")
+        if not plain_name(self.name):  # it names the output folder, runs/<name>
+            raise ValueError(f"name must be a plain name (letters, digits, _ . -, not a "
+                             f"path), got {self.name!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
                              f"{self.sampler!r}")
