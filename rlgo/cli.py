@@ -36,6 +36,12 @@ analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is
 app.add_typer(analyze_app, name="analyze")
 
 
+ALLOW_COMMANDS = Annotated[bool, typer.Option(
+    "--allow-commands", help="Let anchors read from a file (a reference table, a study's "
+    "ladder, a config's train.eval_ladder) run the programs they name (gtp:<command "
+    "line>). Without it such a file is refused: a shared file is data, not code.")]
+
+
 @bench_app.command("env")
 def bench_env(
     board_size: Annotated[list[int] | None, typer.Option("--board-size", "-n",
@@ -177,6 +183,7 @@ def train(
         "--set", help="Config override key=value; 'net.' and 'train.' prefixes for the "
         "network and harness, no prefix for the agent.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
     from rlgo.evaluation.matchdb import MatchDBError
@@ -185,7 +192,7 @@ def train(
 
     try:
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
-                                progress, config=config)
+                                progress, config=config, allow_commands=allow_commands)
         counters = trainer.fit()
     except (ValueError, CheckpointError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -392,6 +399,7 @@ def study_run(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster address (ray://host:10001, or 'auto'); default: a local Ray "
         "instance.")] = None,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train every agent and seed of a study, play its league, and write its report.
     A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
@@ -399,7 +407,8 @@ def study_run(
     from rlgo.study.runner import StudyFailed, run_study
 
     try:
-        config = run_study(study, workers, show=progress, backend=backend, address=address)
+        config = run_study(study, workers, show=progress, backend=backend, address=address,
+                           allow_commands=allow_commands)
     except (StudyFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -419,7 +428,7 @@ def study_report(study: STUDY_FILE) -> None:
     from rlgo.study.report import write_report
 
     try:
-        config = load_study(study)
+        config = load_study(study, allow_commands=True)  # a report plays no game
         write_report(config)
     except (StudyFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -451,6 +460,7 @@ def tune(
     report_only: Annotated[bool, typer.Option(
         "--report-only", help="Run no trial: rewrite trials.csv, figures/ and best.toml "
         "from the stored study.")] = False,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Search one agent's hyper-parameters with Optuna: one training run per trial, all
     rated on one Elo scale. A rerun resumes up to the file's `trials`. Writes trials.csv,
@@ -459,7 +469,8 @@ def tune(
     from rlgo.study.workers import SearchError
 
     try:
-        summary = tune_main(search, workers, report_only, echo=typer.echo)
+        summary = tune_main(search, workers, report_only, echo=typer.echo,
+                            allow_commands=allow_commands)
     except ValueError as exc:  # bad search file, ladder, storage or out
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -509,6 +520,9 @@ def ladder_calibrate(
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
     typer.echo(f"wrote {path} ({table.games} games)")
+    if table.runs_programs():
+        typer.echo(f"note: its anchors {table.runs_programs()} run programs: rating against "
+                   "the table, and studies and runs on it, need --allow-commands", err=True)
 
 
 @ladder_app.command("compare")
@@ -521,7 +535,8 @@ def ladder_compare(
     from rlgo.evaluation.reference import ReferenceTable, compare_tables
 
     try:
-        moved = compare_tables(ReferenceTable.load(first), ReferenceTable.load(second))
+        moved = compare_tables(*(ReferenceTable.load(t, allow_commands=True)  # no game
+                                 for t in (first, second)))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -547,6 +562,7 @@ def ladder_rate(
     round_games: Annotated[int, typer.Option(help="Games per round (even).")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
@@ -564,7 +580,8 @@ def ladder_rate(
 
     players, play = [], None
     try:
-        table, missing = playable_here(ReferenceTable.load(reference))
+        table, missing = playable_here(ReferenceTable.load(reference,
+                                                           allow_commands=allow_commands))
         if missing:
             typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)

@@ -106,6 +106,8 @@ BAD = [  # (added to [search], added after the space, the error must say)
     ("", '[space."net.channels"]\ntype = "int"\nlow = 4\nhigh = 16\n',
      r"net.channels is both fixed in \[net\] and searched"),
     ("", '[space."train.seed"]\ntype = "int"\nlow = 0\nhigh = 3\n', r"set by the search"),
+    ("allow_commands = true", "", r"allow_commands is not a key of a search file; only the "
+                                  r"command line says it \(--allow-commands\)"),
 ]
 
 
@@ -124,6 +126,20 @@ def test_a_search_name_is_a_plain_name_not_a_path(tmp_path, name):
     path.write_text(path.read_text().replace('name = "tiny"', f'name = "{name}"'))
     with pytest.raises(ValueError, match="name must be a plain name"):
         load_search(path)
+
+
+def test_a_ladder_opponent_that_runs_a_program_needs_allow_commands(tmp_path):
+    path = _search_file(tmp_path)
+    path.write_text(path.read_text().replace('eval_ladder = ["random"]',
+                                             'eval_ladder = ["random", "gtp:/bin/true"]'))
+    with pytest.raises(ValueError, match=r"eval_ladder names 'gtp:/bin/true', which runs a "
+                                         r"program.*--allow-commands"):
+        tune_main(path)
+    assert not (tmp_path / "out").exists()
+    # opted in: the program is started (and found not to speak GTP) before any trial
+    with pytest.raises(ValueError, match=r"eval_ladder: 'gtp:/bin/true': "):
+        tune_main(path, allow_commands=True)
+    assert load_search(path, allow_commands=True).allow_commands
 
 
 def test_search_file_missing_keys_and_misplaced_train_keys(tmp_path):

@@ -324,7 +324,7 @@ def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
 
 
 @pytest.mark.parametrize("anchors, message", [
-    ({"random": (0.0, 0.0)}, "not in the reference table"),
+    ({"random": (0.0, 0.0), "rollout:64": (500.0, 40.0)}, "not in the reference table"),
     (None, "evaluation.reference"),
 ])
 def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
@@ -333,6 +333,29 @@ def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
     path = tiny_study(tmp_path, **{"snapshots = 1": f'snapshots = 1\nreference = "{table}"'})
     with pytest.raises(StudyFileError, match=message):
         load_study(path)
+
+
+def test_a_study_whose_anchors_run_programs_needs_allow_commands(tmp_path):
+    from rlgo.study.runner import league_tasks, training_tasks
+
+    program = "gtp:/bin/sh -c 'touch M; exec gnugo --mode gtp'"
+    table = _reference_table(tmp_path, {"random": (0.0, 0.0), "rollout:4": (250.0, 30.0),
+                                        program: (1400.0, 60.0)})
+    cases = {"reference": {"snapshots = 1": f'snapshots = 1\nreference = "{table}"'},
+             "ladder": {'ladder = ["random", "rollout:4"]': f'ladder = ["random", "{program}"]'},
+             "league": {"opening_moves = 2": f'opening_moves = 2\nanchors = ["{program}"]'}}
+    for key, change in cases.items():
+        path = tiny_study(tmp_path, f"{key}.toml", **change)
+        with pytest.raises(StudyFileError, match=f"{key}.*runs a program.*--allow-commands"):
+            load_study(path)
+        with pytest.raises(StudyFileError, match="--allow-commands"):
+            run_study(path, show=False)
+        assert not (tmp_path / key).exists()  # refused before anything was written
+    study = load_study(path, allow_commands=True)
+    assert all("--allow-commands" in t.argv for t in training_tasks(study))
+    assert all(t.argv[-1] == "--allow-commands" for t in league_tasks(study, path, 2))
+    assert not any("--allow-commands" in t.argv for t in training_tasks(load_study(
+        tiny_study(tmp_path))))
 
 
 @pytest.mark.parametrize("name, agents", [("quickstart", 4), ("compare_7x7", 4),

@@ -26,6 +26,7 @@ calibrated ratings, so the scale is the same and only its top may be shorter.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import tomllib
@@ -42,7 +43,12 @@ from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.elo import ELO_PER_NAT, black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.players import make_player, missing_program
+from rlgo.evaluation.players import (
+    make_player,
+    missing_program,
+    refuse_programs,
+    runs_program,
+)
 from rlgo.protocols import Player, close_players
 
 VERSION = 1
@@ -62,24 +68,46 @@ class ReferenceTable:
     games: int = 0
     """Games the calibration played."""
 
+    def __post_init__(self) -> None:
+        if len(self.anchors) < 2:
+            raise ValueError(f"[anchors] holds {len(self.anchors)} anchor(s); a scale needs "
+                             "at least two")
+        for spec, (elo, err) in self.anchors.items():
+            if not math.isfinite(elo):
+                raise ValueError(f"anchor {spec!r}: elo = {elo} is not a finite number")
+            if not (math.isfinite(err) and err >= 0):
+                raise ValueError(f"anchor {spec!r}: stderr = {err} must be a finite number "
+                                 ">= 0")
+
     @classmethod
-    def load(cls, path: str | Path, rules: Rules | None = None) -> ReferenceTable:
-        """Read a table; ValueError if it is malformed, of another version, or (with
-        ``rules``) of another board size or komi."""
+    def load(cls, path: str | Path, rules: Rules | None = None, *,
+             allow_commands: bool = False) -> ReferenceTable:
+        """Read a table; ValueError if it is malformed, of another version, holds fewer
+        than two anchors, a rating that is not finite or a negative error, (with
+        ``rules``) is of another board size or komi, or (unless ``allow_commands``: the
+        user's ``--allow-commands``) names an anchor that runs a program: a table is
+        data (:func:`rlgo.evaluation.players.refuse_programs`)."""
         path = Path(path)
         try:
             doc = tomllib.loads(path.read_text())
             head = doc["reference"]
-            table = cls(board_size=int(head["board_size"]), komi=float(head["komi"]),
-                        anchors={k: (float(v["elo"]), float(v["stderr"]))
-                                 for k, v in doc["anchors"].items()},
-                        command=str(head.get("command", "")), games=int(head.get("games", 0)))
+            fields = dict(board_size=int(head["board_size"]), komi=float(head["komi"]),
+                          anchors={str(k): (float(v["elo"]), float(v["stderr"]))
+                                   for k, v in doc["anchors"].items()},
+                          command=str(head.get("command", "")),
+                          games=int(head.get("games", 0)))
             version = int(head["version"])
-        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError,
+                ValueError, AttributeError) as exc:
             raise ValueError(f"{path} is not an rlgo reference table: {exc}") from exc
         if version != VERSION:
             raise ValueError(f"{path} is a version {version} reference table; this rlgo "
                              f"reads version {VERSION}")
+        try:
+            table = cls(**fields)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        refuse_programs(table.anchors, f"reference table {path}", allow_commands)
         if rules is not None and (rules.board_size, rules.komi) != (table.board_size,
                                                                     table.komi):
             raise ValueError(f"{path} calibrates {table.board_size}x{table.board_size} with "
@@ -92,11 +120,22 @@ class ReferenceTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = ["[reference]", f"version = {VERSION}", f"board_size = {self.board_size}",
                  f"komi = {self.komi!r}", f"games = {self.games}",
-                 f'command = "{self.command}"', "", "[anchors]"]
-        lines += [f'"{spec}" = {{ elo = {elo:.1f}, stderr = {err:.1f} }}'
+                 f"command = {_toml_string(self.command)}", "", "[anchors]"]
+        lines += [f"{_toml_string(spec)} = {{ elo = {elo:.1f}, stderr = {err:.1f} }}"
                   for spec, (elo, err) in sorted(self.anchors.items(), key=lambda kv: kv[1])]
         path.write_text("\n".join(lines) + "\n")
         return path
+
+    def runs_programs(self) -> list[str]:
+        """Its anchors that run a program (``gtp:``): using the table needs
+        ``--allow-commands``."""
+        return [a for a in self.anchors if runs_program(a)]
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (JSON's escapes are TOML's): a spec or command
+    holding quotes stays one string."""
+    return json.dumps(text)
 
 
 def playable_here(table: ReferenceTable) -> tuple[ReferenceTable, dict[str, str]]:
@@ -105,6 +144,9 @@ def playable_here(table: ReferenceTable) -> tuple[ReferenceTable, dict[str, str]
     missing = {a: why for a in table.anchors if (why := missing_program(a)) is not None}
     if not missing:
         return table, {}
+    if len(table.anchors) - len(missing) < 2:
+        raise ValueError("fewer than two anchors of the table can be played on this "
+                         "machine: " + "; ".join(f"{a} ({why})" for a, why in missing.items()))
     return replace(table, anchors={a: v for a, v in table.anchors.items()
                                    if a not in missing}), missing
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.network import NetConfig
 from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
@@ -155,6 +156,10 @@ class StudyConfig:
     """Network overrides shared by every agent."""
     source: str = ""
     """The study file this came from (for messages and relative paths)."""
+    allow_commands: bool = False
+    """Whether ladder, league and reference-table anchors may run programs (``gtp:``):
+    only the command line sets it (``--allow-commands``), never the study file, which
+    is data (:func:`rlgo.evaluation.players.refuse_programs`)."""
 
     def __post_init__(self) -> None:
         where = self.source or "the study"
@@ -171,10 +176,17 @@ class StudyConfig:
         for key, ok in checks:
             if not ok:
                 raise StudyFileError(f"{where}: {key} is out of range")
+        for key, specs in (("evaluation.ladder", self.eval_ladder),
+                           ("league.anchors", self.league_anchors)):
+            try:
+                refuse_programs(specs, f"{where}: {key}", self.allow_commands)
+            except ValueError as exc:
+                raise StudyFileError(str(exc)) from exc
         if self.eval_reference:
             try:
                 table = ReferenceTable.load(self.eval_reference,
-                                            Rules(board_size=self.board_size, komi=self.komi))
+                                            Rules(board_size=self.board_size, komi=self.komi),
+                                            allow_commands=self.allow_commands)
             except (OSError, ValueError) as exc:
                 raise StudyFileError(f"{where}: evaluation.reference: {exc}") from exc
             missing = [a for a in self.anchors if a not in table.anchors]
@@ -230,10 +242,11 @@ _SCHEMA: dict[str, dict[str, str]] = {
 _AGENT_KEYS = ("learner", "config", "agent", "net", "train")
 
 
-def load_study(path: str | Path) -> StudyConfig:
+def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig:
     """Parse and check a study file: unknown tables and keys, values of the wrong type,
-    unknown learners, and agent configs that do not build are :class:`StudyFileError`
-    naming the file, the key and the valid choices."""
+    unknown learners, agent configs that do not build and (unless ``allow_commands``,
+    the user's ``--allow-commands``) anchors that run programs are
+    :class:`StudyFileError` naming the file, the key and the valid choices."""
     path = Path(path)
     doc = read_toml(path, "study file", StudyFileError)
     tables = [*_SCHEMA, "train", "net", "agents"]
@@ -241,7 +254,7 @@ def load_study(path: str | Path) -> StudyConfig:
     if unknown:
         raise StudyFileError(f"{path}: unknown tables {unknown}; a study has "
                              f"{', '.join(f'[{t}]' for t in tables)}")
-    values: dict[str, Any] = {"source": str(path)}
+    values: dict[str, Any] = {"source": str(path), "allow_commands": allow_commands}
     hints = typing.get_type_hints(StudyConfig)
     for table, keys in _SCHEMA.items():
         given = _table(doc, table, path)

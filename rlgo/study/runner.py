@@ -38,6 +38,7 @@ from pathlib import Path
 
 from rlgo.evaluation.arena import StopOnSignals
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import ALLOW_COMMANDS
 from rlgo.study.config import StudyConfig, load_study, run_configs
 from rlgo.training.config import dump_toml, to_table
 from rlgo.training.loop import finished
@@ -99,9 +100,14 @@ def training_tasks(study: StudyConfig) -> list[Task]:
         if finished(out, train):
             continue
         argv = [sys.executable, "-m", "rlgo.cli", "train", "--config", str(files[run]),
-                "--out", str(out), "--no-progress"]
+                "--out", str(out), "--no-progress", *_passed_on(study)]
         tasks.append(Task(f"train {run}", argv, study.out_dir / "logs" / f"{run}.log", out))
     return tasks
+
+
+def _passed_on(study: StudyConfig) -> list[str]:
+    """Flags of the study's command line that its workers take too."""
+    return [ALLOW_COMMANDS] if study.allow_commands else []
 
 
 def league_tasks(study: StudyConfig, study_file: Path, workers: int) -> list[Task]:
@@ -110,7 +116,8 @@ def league_tasks(study: StudyConfig, study_file: Path, workers: int) -> list[Tas
         return []
     return [Task(f"league {k + 1}/{workers}",
                  [sys.executable, "-m", "rlgo.study.league", str(study_file.resolve()), str(k),
-                  str(workers)], study.out_dir / "logs" / f"league_{k + 1}_of_{workers}.log")
+                  str(workers), *_passed_on(study)],
+                 study.out_dir / "logs" / f"league_{k + 1}_of_{workers}.log")
             for k in range(workers)]
 
 
@@ -287,15 +294,17 @@ def _run_command(argv: list[str], log: str, env: dict[str, str], cwd: str) -> in
 
 
 def run_study(study_file: str | Path, workers: int | None = None, show: bool = True,
-              backend: str = "local", address: str | None = None) -> StudyConfig:
+              backend: str = "local", address: str | None = None, *,
+              allow_commands: bool = False) -> StudyConfig:
     """Train every run, play the league, write the report (module docstring).
     ``backend``: "local" (processes here) or "ray" (Ray tasks; ``address`` the cluster's).
+    ``allow_commands``: the user's ``--allow-commands`` (anchors that run programs).
     Raises StudyFileError for a bad study file, StudyFailed if a worker failed (the report
     is still written for what finished), KeyboardInterrupt when stopped."""
     from rlgo.study.report import write_report
 
     study_file = Path(study_file)
-    study = load_study(study_file)
+    study = load_study(study_file, allow_commands=allow_commands)
     study.out_dir.mkdir(parents=True, exist_ok=True)
     MatchDB(study.db_url).close()  # created here, before workers open it at once
     shutil.copyfile(study_file, study.out_dir / "study.toml")
