@@ -408,7 +408,8 @@ def study_run(
 
     try:
         config = run_study(study, workers, show=progress, backend=backend, address=address,
-                           allow_commands=allow_commands)
+                           allow_commands=allow_commands,
+                           say=lambda line: typer.echo(f"note: {line}", err=True))
     except (StudyFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -470,7 +471,8 @@ def tune(
 
     try:
         summary = tune_main(search, workers, report_only, echo=typer.echo,
-                            allow_commands=allow_commands)
+                            allow_commands=allow_commands,
+                            say=lambda line: typer.echo(f"note: {line}", err=True))
     except ValueError as exc:  # bad search file, ladder, storage or out
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

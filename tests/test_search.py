@@ -249,6 +249,14 @@ def test_two_worker_processes_run_exactly_the_trials_asked(tmp_path):
     assert len(logs) == 2
 
 
+def test_a_search_starts_no_more_workers_than_trials_left(tmp_path):
+    path = _search_file(tmp_path, trials=1, env_steps=200)
+    notes: list[str] = []
+    run_search(path, workers=3, say=notes.append)
+    assert len(_trials(path)) == 1 and notes == []
+    assert not (tmp_path / "out" / "logs").exists()  # one trial left: run here, no process
+
+
 def test_the_median_pruner_stops_a_trial_that_is_behind(tmp_path, monkeypatch):
     """Evaluations faked to +1 (lr = 1e-3) or -1 (lr = 1e-4) Elo per env step: with two
     good trials complete, the bad one is pruned at its first evaluation after step 0."""

@@ -203,6 +203,33 @@ def test_a_partial_league_pairing_is_replayed_whole(tmp_path):
     assert play_pairing(study, 0) == 0
 
 
+def test_workers_never_outnumber_the_tasks_nor_go_without_a_thread():
+    from rlgo.study.runner import plan_workers
+
+    # the probe: workers = 100 on 2 cores for 3 league pairings started 100 processes
+    # with cores // workers = 0 threads each
+    processes, threads, note = plan_workers(100, 3, 2)
+    assert (processes, threads) == (3, 1)
+    assert note.startswith("workers = 100 exceeds this machine's 2 cores: 3 processes")
+    assert plan_workers(1, 3, 2) == (1, 2, "")
+    assert plan_workers(4, 10, 16) == (4, 4, "")  # 16 // 4
+    assert plan_workers(3, 3, 8) == (3, 2, "")  # 8 // 3, rounded down
+    assert plan_workers(2, 0, 2) == (1, 2, "")  # nothing left to run: one, idle at once
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        plan_workers(0, 3, 2)
+
+
+def test_a_league_starts_no_more_workers_than_pairings(tmp_path):
+    from rlgo.study.runner import league_tasks
+
+    path = tiny_study(tmp_path, **{'ladder = ["random", "rollout:4"]':
+                                   'ladder = ["random", "rollout:4", "rollout:8"]'})
+    study = load_study(path)
+    assert len(pairings(study)) == 3  # no run has a snapshot yet: the anchors' pairs
+    assert len(league_tasks(study, path, 100)) == 3
+    assert [t.argv[-1] for t in league_tasks(study, path, 2)] == ["2", "2"]
+
+
 def test_latest_row_reads_counters_and_elo_from_the_end_of_the_metrics(tmp_path):
     from rlgo.training.runs import Counters, RunDir
 

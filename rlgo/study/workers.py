@@ -1,7 +1,8 @@
 """The workers of a search (:mod:`rlgo.study.search`): how many trials run, where, and
 what becomes of a trial whose worker dies.
 
-**Processes.** :func:`run_search` with ``workers > 1`` starts that many processes
+**Processes.** :func:`run_search` with ``workers > 1`` starts that many processes (never
+more than trials are left to run; :func:`rlgo.study.runner.plan_workers`)
 (``python -m rlgo.study._worker``, logging to ``<out>/logs/worker-<i>.log``) the way
 ``rlgo study run`` starts its workers (:func:`rlgo.study.runner.run_tasks`): each gets
 ``max(1, cores // workers)`` threads for numba, torch and BLAS, so that they do not
@@ -51,7 +52,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from rlgo.evaluation.players import ALLOW_COMMANDS
-from rlgo.study.runner import Task, cpu_cores, run_tasks
+from rlgo.study.runner import Task, cpu_cores, plan_workers, run_tasks
 from rlgo.study.search import (
     Search,
     check_ladder,
@@ -176,14 +177,17 @@ def _check_out(search: Search, study: optuna.Study) -> None:
 
 def run_search(path: str | Path, workers: int = 1,
                on_trial: Callable[[FrozenTrial], None] | None = None, *,
-               allow_commands: bool = False) -> optuna.Study:
+               allow_commands: bool = False,
+               say: Callable[[str], None] | None = None) -> optuna.Study:
     """Run (or resume) the search of file ``path`` until its study holds ``trials``
     trials. ``workers > 1`` starts that many processes (module docstring); 1 runs here.
     ``on_trial(frozen_trial)`` is called as trials end (with several workers, within a
     second or so). Raises ValueError for a bad search file, ladder or output folder,
     :class:`SearchError` when a worker process fails, and KeyboardInterrupt on SIGINT or
     SIGTERM (the running trials fail as "interrupted"; a rerun goes on).
-    ``allow_commands``: the user's ``--allow-commands`` (:attr:`Search.allow_commands`)."""
+    ``allow_commands``: the user's ``--allow-commands`` (:attr:`Search.allow_commands`).
+    Never more processes start than trials are left to run; ``say`` gets a note when
+    more were asked for than there are cores (default: the log)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     search = load_search(path, allow_commands=allow_commands)
@@ -191,10 +195,13 @@ def run_search(path: str | Path, workers: int = 1,
     with _flock(search.out_dir / "optuna.lock"):
         study = open_study(search)
         _check_out(search, study)
+        started = len(study.get_trials(deepcopy=False, states=STARTED))
+    workers, threads, note = plan_workers(workers, search.trials - started, cpu_cores())
+    if note:
+        (say or log.warning)(note)
     if workers == 1:
         work(search, 0, on_trial)
         return study
-    threads = max(1, cpu_cores() // workers)
     logs = search.out_dir / "logs"
     tasks = [Task(f"worker {i}", [sys.executable, "-m", "rlgo.study._worker",
                                   str(Path(path).resolve()), "--worker", str(i),
