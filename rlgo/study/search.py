@@ -62,6 +62,7 @@ neither independent nor interchangeable.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import shutil
 import time
@@ -84,8 +85,11 @@ from rlgo.learning.network import NetConfig
 from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_agent
 from rlgo.study.config import plain_name
+from rlgo.study.journal import set_aside_torn_tail
 from rlgo.training import RunConfigs, TrainConfig, Trainer
 from rlgo.training.config import dump_toml, read_toml, to_table
+
+log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "patient", "none")
@@ -506,10 +510,21 @@ def _pruner(search: Search) -> optuna.pruners.BasePruner:
 
 
 def _storage(search: Search) -> str | optuna.storages.BaseStorage:
+    """The storage URL, or the journal file (a torn last record first set aside, with a
+    note on the log: :mod:`rlgo.study.journal`); ValueError naming an unreadable
+    journal."""
     if search.storage:
         return search.storage
     search.out_dir.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(search.out_dir / "optuna.journal")))
+    journal = search.out_dir / "optuna.journal"
+    note = set_aside_torn_tail(journal)
+    if note:
+        log.warning("note: %s", note)
+    try:
+        return JournalStorage(JournalFileBackend(str(journal)))
+    except (ValueError, KeyError, TypeError) as exc:  # Optuna replays every record here
+        raise ValueError(f"{journal} is not a readable Optuna journal ({type(exc).__name__}:"
+                         f" {exc}); move it away to start the search anew") from exc
 
 
 def open_study(search: Search, create: bool = True) -> optuna.Study:
