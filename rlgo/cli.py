@@ -197,6 +197,10 @@ def train(
     except (ValueError, CheckpointError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except OSError as exc:  # a full disk: what was written whole is kept
+        typer.echo(f"error: {exc}; the run stopped at its last checkpoint: rerun the same "
+                   "command to resume once there is room", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 

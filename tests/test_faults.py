@@ -55,6 +55,15 @@ if point == "torch_save":  # dies with the temporary file half written, before t
             os._exit(137)
         return real_save(obj, f, *a, **k)
     files.torch.save = save
+elif point == "enospc":  # the disk fills up halfway through a checkpoint or snapshot
+    import errno
+    real_save = torch.save
+    def save(obj, f, *a, **k):
+        if due():
+            f.write(b"PK\x03\x04 half a zip archive")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+    files.torch.save = save
 elif point == "after_tmp":  # dies after the temporary file is complete, before the rename
     real_replace = files.os.replace
     class _OS:
@@ -87,7 +96,7 @@ main()
 '''
 
 
-def _train(out: Path, *, fault: tuple[str, int] | None = None) -> int:
+def _run(out: Path, fault: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
     args = [*ARGS, "--out", str(out)]
     for kv in SETS:
         args += ["--set", kv]
@@ -95,7 +104,11 @@ def _train(out: Path, *, fault: tuple[str, int] | None = None) -> int:
         cmd = [sys.executable, "-m", "rlgo.cli", "train", *args]
     else:
         cmd = [sys.executable, "-c", CHILD, fault[0], str(fault[1]), *args]
-    return subprocess.run(cmd, capture_output=True, env=ENV, timeout=300).returncode
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+
+
+def _train(out: Path, *, fault: tuple[str, int] | None = None) -> int:
+    return _run(out, fault).returncode
 
 
 def _metrics(out: Path) -> pd.DataFrame:
@@ -137,6 +150,22 @@ def test_a_run_killed_inside_a_write_resumes_to_the_uninterrupted_run(tmp_path, 
     steps = load_metrics(out).env_steps
     assert steps.is_monotonic_increasing
     assert not list(out.rglob("*.tmp"))  # the resume rewrote what the kill left half done
+
+
+@pytest.mark.parametrize("when", [1, 4])  # the first snapshot; the second checkpoint
+def test_a_full_disk_ends_a_run_in_one_line_and_a_resume_finishes_it(tmp_path, reference,
+                                                                      when):
+    # the probe: an OSError [Errno 28] traceback and a leftover step_*.pt.tmp
+    out = tmp_path / "run"
+    full = _run(out, fault=("enospc", when))
+    assert full.returncode == 1, full.stderr
+    (line,) = full.stderr.strip().splitlines()
+    assert line.startswith(f"error: [Errno 28] cannot write {out}") and \
+        "No space left on device" in line and "rerun the same command" in line
+    assert not list(out.rglob("*.tmp"))
+    assert _train(out) == 0  # a disk with room: the run resumes to the uninterrupted one
+    pd.testing.assert_frame_equal(_metrics(out), _metrics(reference))
+    pd.testing.assert_frame_equal(_games(out), _games(reference))
 
 
 def test_a_resume_killed_while_rewriting_the_metrics_resumes_again(tmp_path, reference):
