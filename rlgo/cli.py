@@ -186,6 +186,7 @@ def train(
     allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
+    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.learning.files import CheckpointError
     from rlgo.training import build_trainer
@@ -194,7 +195,8 @@ def train(
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
                                 progress, config=config, allow_commands=allow_commands)
         counters = trainer.fit()
-    except (ValueError, CheckpointError, MatchDBError) as exc:
+    except (ValueError, CheckpointError, MatchDBError, GTPPlayerError) as exc:  # a ladder
+        # engine that cannot start, too
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except OSError as exc:  # a full disk: what was written whole is kept
@@ -572,6 +574,7 @@ def ladder_rate(
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
+    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
@@ -582,6 +585,7 @@ def ladder_rate(
         leaving_out,
         playable_here,
     )
+    from rlgo.gtp.client import GTPEngineError
     from rlgo.protocols import close_players
 
     players, play = [], None
@@ -595,7 +599,8 @@ def ladder_rate(
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,
                                  max_games=max_games, round_games=round_games)
-    except (ValueError, MatchDBError) as exc:
+    except (ValueError, MatchDBError, GTPPlayerError, GTPEngineError) as exc:  # an anchor
+        # that is not a GTP engine, or whose engine dies, is the table's fault
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     finally:

@@ -209,6 +209,11 @@ def test_cli_train_smoke_and_clear_errors(tmp_path):
     res = runner.invoke(app, ["train", "--agent", "reinforce", "--out", str(tmp_path / "y"),
                               "--set", "nope=1"])
     assert res.exit_code == 2 and "unknown config key" in res.output
+    res = runner.invoke(app, ["train", "--agent", "reinforce", "--board-size", "5",
+                              "--out", str(tmp_path / "z"), "--no-progress", *sets,
+                              "--set", "train.eval_ladder=random,gtp:cat", "--allow-commands"])
+    assert res.exit_code == 2, res.output  # a ladder engine that is none: one line, not
+    assert res.output.startswith("error: cat (cat) does not answer GTP")  # "a bug in rlgo"
 
 
 def test_train_config_validation():

@@ -431,3 +431,20 @@ def test_a_run_refuses_a_ladder_or_table_that_runs_a_program(tmp_path):
         build_trainer("reinforce", 5, 100, 0, tmp_path / "run", [key, "train.komi=0.5"],
                       progress=False, allow_commands=True)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_rlgo_ladder_rate_with_an_anchor_that_is_no_gtp_engine_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: a full traceback (rlgo arena says it in one line)
+    path = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "gtp:cat": (100.0, 20.0)}).save(
+        tmp_path / "t.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "random", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--max-games", "4", "--round-games", "2",
+                                   "--allow-commands"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: cat (cat) does not answer GTP's `name`: is it a "
+                                 "GTP engine?")
