@@ -409,6 +409,7 @@ def study_run(
 ) -> None:
     """Train every agent and seed of a study, play its league, and write its report.
     A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.config import StudyFileError
     from rlgo.study.runner import StudyFailed, run_study
 
@@ -416,7 +417,7 @@ def study_run(
         config = run_study(study, workers, show=progress, backend=backend, address=address,
                            allow_commands=allow_commands,
                            say=lambda line: typer.echo(f"note: {line}", err=True))
-    except (StudyFileError, ValueError) as exc:
+    except (StudyFileError, ValueError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except StudyFailed as exc:
@@ -431,13 +432,14 @@ def study_run(
 @study_app.command("report")
 def study_report(study: STUDY_FILE) -> None:
     """Rewrite a study's tables and figures from its runs and match database."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.config import StudyFileError, load_study
     from rlgo.study.report import write_report
 
     try:
         config = load_study(study, allow_commands=True)  # a report plays no game
         write_report(config)
-    except (StudyFileError, ValueError) as exc:
+    except (StudyFileError, ValueError, MatchDBError) as exc:  # e.g. its database deleted
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     _print_study_summary(config)

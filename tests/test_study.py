@@ -230,6 +230,21 @@ def test_a_league_starts_no_more_workers_than_pairings(tmp_path):
     assert [t.argv[-1] for t in league_tasks(study, path, 2)] == ["2", "2"]
 
 
+def test_study_report_without_its_match_database_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+    from rlgo.training.runs import Counters, RunDir
+
+    path = tiny_study(tmp_path)
+    run = RunDir(tmp_path / "tiny" / "runs" / "ppo-s0")  # a run with metrics, and no
+    run.open_metrics(keep_rows=0)                           # matches.sqlite beside it
+    run.log(Counters(env_steps=250), {"eval/elo": 10.0, "eval/elo_stderr": 30.0})
+    res = CliRunner().invoke(app, ["study", "report", str(path)])
+    assert res.exit_code == 2, res.output  # was an uncaught MatchDBError
+    assert res.output == f"error: no match database at {tmp_path / 'tiny' / 'matches.sqlite'}\n"
+
+
 def test_latest_row_reads_counters_and_elo_from_the_end_of_the_metrics(tmp_path):
     from rlgo.training.runs import Counters, RunDir
 
