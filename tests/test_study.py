@@ -234,11 +234,16 @@ def test_study_report_without_its_match_database_is_one_line(tmp_path):
     from typer.testing import CliRunner
 
     from rlgo.cli import app
+    from rlgo.training.config import to_table
     from rlgo.training.runs import Counters, RunDir
 
     path = tiny_study(tmp_path)
-    run = RunDir(tmp_path / "tiny" / "runs" / "ppo-s0")  # a run with metrics, and no
-    run.open_metrics(keep_rows=0)                           # matches.sqlite beside it
+    study = load_study(path)
+    run = RunDir(tmp_path / "tiny" / "runs" / "ppo-s0")  # a run with its config and
+    configs = run_configs(study, study.agents[1], 0)     # metrics, and no matches.sqlite
+    run.write_config(dict(zip(("train", "agent", "net"), map(to_table, configs),
+                              strict=True)))
+    run.open_metrics(keep_rows=0)
     run.log(Counters(env_steps=250), {"eval/elo": 10.0, "eval/elo_stderr": 30.0})
     res = CliRunner().invoke(app, ["study", "report", str(path)])
     assert res.exit_code == 2, res.output  # was an uncaught MatchDBError
