@@ -19,10 +19,14 @@ app = typer.Typer(
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the Python traceback of an unexpected error.")] = False,
+        "--debug", help="Show the Python traceback of an unexpected error (a study's "
+        "workers too).")] = False,
 ) -> None:
-    """Options of every command (read by :func:`main`)."""
+    """Options of every command (read by :func:`main`; ``rlgo study run`` passes
+    ``--debug`` on to its workers)."""
+    ctx.obj = {"debug": debug}
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -189,20 +193,23 @@ def train(
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.learning.files import CheckpointError
+    from rlgo.registry import third_party_frame
     from rlgo.training import build_trainer
 
+    trainer = None
     try:
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
                                 progress, config=config, allow_commands=allow_commands)
         counters = trainer.fit()
-    except (ValueError, CheckpointError, MatchDBError, GTPPlayerError) as exc:  # a ladder
-        # engine that cannot start, too
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except OSError as exc:  # a full disk: what was written whole is kept
-        typer.echo(f"error: {exc}; the run stopped at its last checkpoint: rerun the same "
-                   "command to resume once there is room", err=True)
-        raise typer.Exit(1) from exc
+    except (ValueError, CheckpointError, MatchDBError, GTPPlayerError, OSError) as exc:
+        if trainer is not None and third_party_frame(exc) is not None:
+            raise  # a third-party learner failed while training: main() names it
+        if isinstance(exc, OSError):  # a full disk: what was written whole is kept
+            typer.echo(f"error: {exc}; the run stopped at its last checkpoint: rerun the "
+                       "same command to resume once there is room", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"error: {exc}", err=True)  # bad input, or a ladder engine that
+        raise typer.Exit(2) from exc            # cannot start
     typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
@@ -394,6 +401,7 @@ STUDY_FILE = Annotated[str, typer.Argument(metavar="STUDY", help="Study file (TO
 
 @study_app.command("run")
 def study_run(
+    ctx: typer.Context,
     study: STUDY_FILE,
     workers: Annotated[int | None, typer.Option(
         help="Runs trained at once, one process each (default: the study's workers, "
@@ -415,7 +423,7 @@ def study_run(
 
     try:
         config = run_study(study, workers, show=progress, backend=backend, address=address,
-                           allow_commands=allow_commands,
+                           allow_commands=allow_commands, debug=(ctx.obj or {}).get("debug", False),
                            say=lambda line: typer.echo(f"note: {line}", err=True))
     except (StudyFileError, ValueError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -662,15 +670,27 @@ def analyze_credit(
 
 def main() -> None:
     """The console entry point. Bad input ends with ``error: ...`` and exit status 2 in
-    each command; anything else that escapes is a bug in rlgo: reported in one line with
-    exit status 70, the traceback only with ``--debug``."""
+    each command. An exception raised inside a third-party learner's code is that
+    learner's: its module is named, with the traceback, and exit status 1. Anything else
+    that escapes is a bug in rlgo: reported in one line with exit status 70, the
+    traceback only with ``--debug``."""
     import sys
+    import traceback
+
+    from rlgo.registry import third_party_frame
 
     try:
         app()
     except Exception as exc:
         if "--debug" in sys.argv[1:]:
             raise
+        source = third_party_frame(exc)
+        if source is not None:
+            typer.echo(f"error: the learner's code at {source} raised {type(exc).__name__}: "
+                       f"{exc}\n(not rlgo's code: report it to that learner's authors; its "
+                       "traceback follows)", err=True)
+            traceback.print_exception(exc, file=sys.stderr)
+            raise SystemExit(1) from None
         typer.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in rlgo; rerun with "
                    "--debug before the command for the traceback, and report it)", err=True)
         raise SystemExit(70) from None

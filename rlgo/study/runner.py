@@ -107,8 +107,9 @@ def write_run_configs(study: StudyConfig) -> dict[str, Path]:
     return files
 
 
-def training_tasks(study: StudyConfig) -> list[Task]:
-    """A task for every run not yet finished."""
+def training_tasks(study: StudyConfig, debug: bool = False) -> list[Task]:
+    """A task for every run not yet finished (``debug``: each ``rlgo --debug train``, so
+    that an error's traceback goes to the run's log)."""
     files = write_run_configs(study)
     tasks = []
     for agent, seed, run in study.run_names():
@@ -116,7 +117,8 @@ def training_tasks(study: StudyConfig) -> list[Task]:
         train, _, _ = run_configs(study, agent, seed)
         if finished(out, train):
             continue
-        argv = [sys.executable, "-m", "rlgo.cli", "train", "--config", str(files[run]),
+        argv = [sys.executable, "-m", "rlgo.cli", *(["--debug"] if debug else []), "train",
+                "--config", str(files[run]),
                 "--out", str(out), "--no-progress", *_passed_on(study)]
         tasks.append(Task(f"train {run}", argv, study.out_dir / "logs" / f"{run}.log", out))
     return tasks
@@ -318,11 +320,12 @@ def _run_command(argv: list[str], log: str, env: dict[str, str], cwd: str) -> in
 
 def run_study(study_file: str | Path, workers: int | None = None, show: bool = True,
               backend: str = "local", address: str | None = None, *,
-              allow_commands: bool = False,
+              allow_commands: bool = False, debug: bool = False,
               say: Callable[[str], None] | None = None) -> StudyConfig:
     """Train every run, play the league, write the report (module docstring).
     ``backend``: "local" (processes here) or "ray" (Ray tasks; ``address`` the cluster's).
-    ``allow_commands``: the user's ``--allow-commands`` (anchors that run programs).
+    ``allow_commands``: the user's ``--allow-commands`` (anchors that run programs);
+    ``debug``: ``rlgo --debug`` (the training workers get it too).
     ``say`` gets notes (more workers than cores; default: stderr).
     Raises StudyFileError for a bad study file, StudyFailed if a worker failed (the report
     is still written for what finished), KeyboardInterrupt when stopped."""
@@ -351,7 +354,7 @@ def run_study(study_file: str | Path, workers: int | None = None, show: bool = T
             return run_tasks_on_ray(tasks, threads=threads, address=address, show=printer)
         return run_tasks(tasks, processes, threads=threads, show=printer)
 
-    failed = run(training_tasks(study))
+    failed = run(training_tasks(study, debug))
     if not failed:
         failed = run(league_tasks(study, study_file, n))
     write_report(study)
