@@ -523,17 +523,29 @@ def ladder_calibrate(
 
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
+    from rlgo.evaluation.arena import StopOnSignals
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
-    from rlgo.evaluation.reference import calibrate
+    from rlgo.evaluation.reference import calibrate, calibration_kept
 
-    try:
-        rules = Rules(board_size=board_size, komi=komi)
-        command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
-                          command=command, progress=lambda line: typer.echo(line, err=True))
-    except (ValueError, MatchDBError, GTPPlayerError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    database = None
+    with StopOnSignals() as stop:  # SIGINT and SIGTERM stop it between moves
+        try:
+            rules = Rules(board_size=board_size, komi=komi)
+            command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            database = MatchDB(db)
+            table = calibrate(anchors, rules, database, games=games, seed=seed,
+                              command=command, should_stop=stop,
+                              progress=lambda line: typer.echo(line, err=True))
+        except (ValueError, MatchDBError, GTPPlayerError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt as exc:
+            if database is not None:
+                done, kept, total = calibration_kept(anchors, rules, database, games, seed)
+                typer.echo(f"interrupted: {done} of {total} pairings finished, their {kept} "
+                           f"games kept in {db}; rerun the same command to resume (a "
+                           "pairing cut short is replayed)", err=True)
+            raise typer.Exit(130) from exc
     path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")

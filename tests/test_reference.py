@@ -448,3 +448,68 @@ def test_rlgo_ladder_rate_with_an_anchor_that_is_no_gtp_engine_is_one_line(tmp_p
     assert res.exit_code == 2, res.output
     assert res.output.startswith("error: cat (cat) does not answer GTP's `name`: is it a "
                                  "GTP engine?")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-games", "0"], "max_games must allow one round of 2 games, got 0"),
+    (["--target-stderr", "-1"], "target_stderr must be a positive number of Elo, got -1.0"),
+    (["--target-stderr", "nan"], "target_stderr must be a positive number of Elo, got nan"),
+])
+def test_rlgo_ladder_rate_refuses_a_stop_rule_that_cannot_rate(tmp_path, flags, message):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: --max-games 0 printed "± inf after 0 games" with exit 0; -1 and nan ran
+    path = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "rollout:2": (60.0, 20.0)}).save(
+        tmp_path / "t.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "random", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--round-games", "2", *flags])
+    assert res.exit_code == 2 and res.output == f"error: {message}\n", res.output
+
+
+def test_rlgo_ladder_calibrate_with_no_games_is_an_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: --games 0 said "3 of 3 pairings already played"
+    res = CliRunner().invoke(app, ["ladder", "calibrate", "random", "rollout:1", "rollout:2",
+                                   "-n", "5", "--games", "0", "--db",
+                                   f"sqlite:///{tmp_path / 'c.sqlite'}", "--out",
+                                   str(tmp_path / "t.toml")])
+    assert res.exit_code == 2 and res.output == "error: games per pairing must be >= 1, " \
+        "got 0\n", res.output
+    assert not (tmp_path / "t.toml").exists()
+
+
+def test_rlgo_ladder_calibrate_on_sigint_says_what_it_kept(tmp_path):
+    """As rlgo arena does; resuming after a kill is the test above."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rlgo.evaluation.matchdb import MatchDB
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    cmd = [sys.executable, "-m", "rlgo.cli", "ladder", "calibrate", "random", "rollout:1",
+           "rollout:300", "-n", "5", "--komi", "0.5", "--games", "6", "--db", url, "--out",
+           str(tmp_path / "t.toml")]
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    err, deadline = [], time.time() + 120
+    while time.time() < deadline:  # the first pairing (random vs rollout:1) is quick
+        line = proc.stderr.readline()
+        err.append(line)
+        if line.startswith("random vs rollout:1:") or not line:
+            break
+    proc.send_signal(signal.SIGINT)  # inside the second pairing, against rollout:300
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(err) + rest
+    assert rest.strip().splitlines()[-1] == (
+        f"interrupted: 1 of 3 pairings finished, their 6 games kept in {url}; rerun the "
+        "same command to resume (a pairing cut short is replayed)")
+    assert len(MatchDB(url, read_only=True).games(run="calibration")) >= 6

@@ -194,7 +194,8 @@ def compare_tables(first: ReferenceTable, second: ReferenceTable) -> pd.DataFram
 
 def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
               seed: int = 0, opening_moves: int = 2, command: str = "",
-              progress: Callable[[str], None] | None = None) -> ReferenceTable:
+              progress: Callable[[str], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> ReferenceTable:
     """Play each anchor of ``specs`` (weakest first, ``random`` among them) against the
     next two in the list, ``games`` games per pairing, and fit their ratings (module
     docstring). The games go to ``db``, tagged ``run = "calibration"`` and with their
@@ -209,8 +210,12 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     seed, games per pairing or opening length): the fit would mix them. Every anchor is
     built once before any game, so a bad spec or an engine that does not start fails
     first. ``progress``, if given, is told of the pairings kept and of each pairing as
-    it ends."""
+    it ends. ``should_stop`` is asked between moves (:func:`play_match`): True stops the
+    calibration with KeyboardInterrupt, every finished pairing kept
+    (:func:`calibration_kept` counts them)."""
     say = progress or (lambda line: None)
+    if games < 1:
+        raise ValueError(f"games per pairing must be >= 1, got {games}")
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
     if len(set(specs)) != len(specs):
@@ -222,10 +227,22 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
         i, j = specs.index(a), specs.index(b)
         _play_pairing(a, b, (seed + i, seed + j), games, rules, db, say,
                       tags={"calibration": pairings[(a, b)]}, opening_moves=opening_moves,
-                      seed=seed + 1_000 * i + j)
+                      seed=seed + 1_000 * i + j, should_stop=should_stop)
     played = _calibration_games(db, rules)
     return ReferenceTable(rules.board_size, float(rules.komi), _fit_anchors(played, specs),
                           command=command, games=len(played))
+
+
+def calibration_kept(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
+                     seed: int = 0, opening_moves: int = 2) -> tuple[int, int, int]:
+    """(finished pairings, their games, all pairings) of the calibration :func:`calibrate`
+    would run with these arguments, as ``db`` holds it: what a rerun keeps (a pairing
+    cut short is replayed whole)."""
+    pairings = calibration_pairings(specs, games, seed, opening_moves)
+    counts = _calibration_games(db, rules).tags.map(
+        lambda t: (t or {}).get("calibration")).value_counts()
+    done = sum(counts.get(key, 0) == games for key in pairings.values())
+    return done, done * games, len(pairings)
 
 
 def _pairings_to_play(pairings: dict[tuple[str, str], str], games: int, rules: Rules,
@@ -405,6 +422,11 @@ def adaptive_rating(table: ReferenceTable, play: Callable[[str, int], list[float
     stores the games."""
     if round_games < 2 or round_games % 2:
         raise ValueError("round_games must be even and >= 2 (colours alternate)")
+    if not (math.isfinite(target_stderr) and target_stderr > 0):
+        raise ValueError(f"target_stderr must be a positive number of Elo, got {target_stderr}")
+    if max_games < round_games:
+        raise ValueError(f"max_games must allow one round of {round_games} games, got "
+                         f"{max_games}")
     elos = dict(sorted(table.anchors.items(), key=lambda kv: kv[1][0]))
     estimate = start_elo if start_elo is not None else float(np.median(
         [e for e, _ in elos.values()]))
