@@ -422,8 +422,9 @@ def study_run(
     from rlgo.study.runner import StudyFailed, run_study
 
     try:
+        debug = bool((ctx.obj or {}).get("debug"))  # rlgo --debug: the workers get it too
         config = run_study(study, workers, show=progress, backend=backend, address=address,
-                           allow_commands=allow_commands, debug=(ctx.obj or {}).get("debug", False),
+                           allow_commands=allow_commands, debug=debug,
                            say=lambda line: typer.echo(f"note: {line}", err=True))
     except (StudyFileError, ValueError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)

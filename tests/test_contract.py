@@ -316,6 +316,24 @@ def test_a_study_passes_debug_on_to_its_training_workers(tmp_path):
     assert task.argv[1:4] == ["-m", "rlgo.cli", "train"]
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_rlgo_debug_study_run_hands_debug_to_the_runner(monkeypatch, debug):
+    from typer.testing import CliRunner
+
+    import rlgo.study.runner as runner
+    from rlgo.cli import app
+
+    seen = {}
+
+    def run_study(*args, **kwargs):
+        seen.update(kwargs)
+        raise runner.StudyFailed("stopped here")
+
+    monkeypatch.setattr(runner, "run_study", run_study)
+    res = CliRunner().invoke(app, [*(["--debug"] if debug else []), "study", "run", "s.toml"])
+    assert res.exit_code == 1 and seen["debug"] is debug
+
+
 def test_the_rlgo_command_is_main_with_its_one_line_errors():
     import importlib.metadata
 
