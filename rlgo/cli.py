@@ -19,10 +19,14 @@ app = typer.Typer(
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the Python traceback of an unexpected error.")] = False,
+        "--debug", help="Show the Python traceback of an unexpected error (a study's "
+        "workers too).")] = False,
 ) -> None:
-    """Options of every command (read by :func:`main`)."""
+    """Options of every command (read by :func:`main`; ``rlgo study run`` passes
+    ``--debug`` on to its workers)."""
+    ctx.obj = {"debug": debug}
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -34,6 +38,12 @@ study_app = typer.Typer(help="Comparative studies: several learners and seeds, o
 app.add_typer(study_app, name="study")
 analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True)
 app.add_typer(analyze_app, name="analyze")
+
+
+ALLOW_COMMANDS = Annotated[bool, typer.Option(
+    "--allow-commands", help="Let anchors read from a file (a reference table, a study's "
+    "ladder, a config's train.eval_ladder) run the programs they name (gtp:<command "
+    "line>). Without it such a file is refused: a shared file is data, not code.")]
 
 
 @bench_app.command("env")
@@ -187,19 +197,29 @@ def train(
         "--set", help="Config override key=value; 'net.' and 'train.' prefixes for the "
         "network and harness, no prefix for the agent.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
+    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.learning.files import CheckpointError
+    from rlgo.registry import third_party_frame
     from rlgo.training import build_trainer
 
+    trainer = None
     try:
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
-                                progress, config=config)
+                                progress, config=config, allow_commands=allow_commands)
         counters = trainer.fit()
-    except (ValueError, CheckpointError, MatchDBError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except (ValueError, CheckpointError, MatchDBError, GTPPlayerError, OSError) as exc:
+        if trainer is not None and third_party_frame(exc) is not None:
+            raise  # a third-party learner failed while training: main() names it
+        if isinstance(exc, OSError):  # a full disk: what was written whole is kept
+            typer.echo(f"error: {exc}; the run stopped at its last checkpoint: rerun the "
+                       "same command to resume once there is room", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"error: {exc}", err=True)  # bad input, or a ladder engine that
+        raise typer.Exit(2) from exc            # cannot start
     typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
@@ -391,6 +411,7 @@ STUDY_FILE = Annotated[str, typer.Argument(metavar="STUDY", help="Study file (TO
 
 @study_app.command("run")
 def study_run(
+    ctx: typer.Context,
     study: STUDY_FILE,
     workers: Annotated[int | None, typer.Option(
         help="Runs trained at once, one process each (default: the study's workers, "
@@ -402,15 +423,20 @@ def study_run(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster address (ray://host:10001, or 'auto'); default: a local Ray "
         "instance.")] = None,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train every agent and seed of a study, play its league, and write its report.
     A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.config import StudyFileError
     from rlgo.study.runner import StudyFailed, run_study
 
     try:
-        config = run_study(study, workers, show=progress, backend=backend, address=address)
-    except (StudyFileError, ValueError) as exc:
+        debug = bool((ctx.obj or {}).get("debug"))  # rlgo --debug: the workers get it too
+        config = run_study(study, workers, show=progress, backend=backend, address=address,
+                           allow_commands=allow_commands, debug=debug,
+                           say=lambda line: typer.echo(f"note: {line}", err=True))
+    except (StudyFileError, ValueError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except StudyFailed as exc:
@@ -425,13 +451,14 @@ def study_run(
 @study_app.command("report")
 def study_report(study: STUDY_FILE) -> None:
     """Rewrite a study's tables and figures from its runs and match database."""
+    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.config import StudyFileError, load_study
     from rlgo.study.report import write_report
 
     try:
-        config = load_study(study)
+        config = load_study(study, allow_commands=True)  # a report plays no game
         write_report(config)
-    except (StudyFileError, ValueError) as exc:
+    except (StudyFileError, ValueError, MatchDBError) as exc:  # e.g. its database deleted
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     _print_study_summary(config)
@@ -461,6 +488,7 @@ def tune(
     report_only: Annotated[bool, typer.Option(
         "--report-only", help="Run no trial: rewrite trials.csv, figures/ and best.toml "
         "from the stored study.")] = False,
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Search one agent's hyper-parameters with Optuna: one training run per trial, all
     rated on one Elo scale. A rerun resumes up to the file's `trials`. Writes trials.csv,
@@ -469,7 +497,9 @@ def tune(
     from rlgo.study.workers import SearchError
 
     try:
-        summary = tune_main(search, workers, report_only, echo=typer.echo)
+        summary = tune_main(search, workers, report_only, echo=typer.echo,
+                            allow_commands=allow_commands,
+                            say=lambda line: typer.echo(f"note: {line}", err=True))
     except ValueError as exc:  # bad search file, ladder, storage or out
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -504,21 +534,36 @@ def ladder_calibrate(
 
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
+    from rlgo.evaluation.arena import StopOnSignals
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
-    from rlgo.evaluation.reference import calibrate
+    from rlgo.evaluation.reference import calibrate, calibration_kept
 
-    try:
-        rules = Rules(board_size=board_size, komi=komi)
-        command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
-                          command=command, progress=lambda line: typer.echo(line, err=True))
-    except (ValueError, MatchDBError, GTPPlayerError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    database = None
+    with StopOnSignals() as stop:  # SIGINT and SIGTERM stop it between moves
+        try:
+            rules = Rules(board_size=board_size, komi=komi)
+            command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            database = MatchDB(db)
+            table = calibrate(anchors, rules, database, games=games, seed=seed,
+                              command=command, should_stop=stop,
+                              progress=lambda line: typer.echo(line, err=True))
+        except (ValueError, MatchDBError, GTPPlayerError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt as exc:
+            if database is not None:
+                done, kept, total = calibration_kept(anchors, rules, database, games, seed)
+                typer.echo(f"interrupted: {done} of {total} pairings finished, their {kept} "
+                           f"games kept in {db}; rerun the same command to resume (a "
+                           "pairing cut short is replayed)", err=True)
+            raise typer.Exit(130) from exc
     path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
     typer.echo(f"wrote {path} ({table.games} games)")
+    if table.runs_programs():
+        typer.echo(f"note: its anchors {table.runs_programs()} run programs: rating against "
+                   "the table, and studies and runs on it, need --allow-commands", err=True)
 
 
 @ladder_app.command("compare")
@@ -531,7 +576,8 @@ def ladder_compare(
     from rlgo.evaluation.reference import ReferenceTable, compare_tables
 
     try:
-        moved = compare_tables(ReferenceTable.load(first), ReferenceTable.load(second))
+        moved = compare_tables(*(ReferenceTable.load(t, allow_commands=True)  # no game
+                                 for t in (first, second)))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -557,9 +603,11 @@ def ladder_rate(
     round_games: Annotated[int, typer.Option(help="Games per round (even).")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+    allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
+    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.players import make_player
@@ -570,11 +618,13 @@ def ladder_rate(
         leaving_out,
         playable_here,
     )
+    from rlgo.gtp.client import GTPEngineError
     from rlgo.protocols import close_players
 
     players, play = [], None
     try:
-        table, missing = playable_here(ReferenceTable.load(reference))
+        table, missing = playable_here(ReferenceTable.load(reference,
+                                                           allow_commands=allow_commands))
         if missing:
             typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)
@@ -582,7 +632,8 @@ def ladder_rate(
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,
                                  max_games=max_games, round_games=round_games)
-    except (ValueError, MatchDBError) as exc:
+    except (ValueError, MatchDBError, GTPPlayerError, GTPEngineError) as exc:  # an anchor
+        # that is not a GTP engine, or whose engine dies, is the table's fault
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     finally:
@@ -642,15 +693,27 @@ def analyze_credit(
 
 def main() -> None:
     """The console entry point. Bad input ends with ``error: ...`` and exit status 2 in
-    each command; anything else that escapes is a bug in rlgo: reported in one line with
-    exit status 70, the traceback only with ``--debug``."""
+    each command. An exception raised inside a third-party learner's code is that
+    learner's: its module is named, with the traceback, and exit status 1. Anything else
+    that escapes is a bug in rlgo: reported in one line with exit status 70, the
+    traceback only with ``--debug``."""
     import sys
+    import traceback
+
+    from rlgo.registry import third_party_frame
 
     try:
         app()
     except Exception as exc:
         if "--debug" in sys.argv[1:]:
             raise
+        source = third_party_frame(exc)
+        if source is not None:
+            typer.echo(f"error: the learner's code at {source} raised {type(exc).__name__}: "
+                       f"{exc}\n(not rlgo's code: report it to that learner's authors; its "
+                       "traceback follows)", err=True)
+            traceback.print_exception(exc, file=sys.stderr)
+            raise SystemExit(1) from None
         typer.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in rlgo; rerun with "
                    "--debug before the command for the traceback, and report it)", err=True)
         raise SystemExit(70) from None

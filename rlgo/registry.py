@@ -123,6 +123,24 @@ def _import_make(path: str) -> Callable[..., Learner]:
     return make
 
 
+_THIRD_PARTY: set[str] = set()
+"""Top-level packages of the third-party agents loaded in this process."""
+
+
+def third_party_frame(exc: BaseException) -> str | None:
+    """``module:line`` of the innermost frame of ``exc``'s traceback that belongs to a
+    third-party agent's package (an entry point or ``package.module:make`` loaded here),
+    or None: the error came from that learner's code, not from rlgo's."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _THIRD_PARTY:
+            found = f"{module}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Agent:
     try:
         hints = typing.get_type_hints(make)
@@ -133,6 +151,9 @@ def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Ag
     if config_class is None or not dataclasses.is_dataclass(config_class):
         raise UnknownAgentError(f"agent {name!r}: make's 'config' parameter must be "
                                 "annotated with a config dataclass")
+    package = str(getattr(make, "__module__", "") or "").split(".")[0]
+    if not builtin and package and package != "rlgo":
+        _THIRD_PARTY.add(package)
     return Agent(name, make, config_class, builtin)
 
 

@@ -277,6 +277,70 @@ def test_a_third_party_learner_trains_through_rlgo_train(tmp_path):
     assert Path(__file__).resolve().parents[1] not in (tmp_path / "pkg").parents
 
 
+@pytest.mark.parametrize("error", ["RuntimeError", "ValueError"])  # ValueError: not "bad
+def test_a_third_party_learner_that_raises_is_named_with_its_traceback(tmp_path, error):
+    """The probe: a third-party learner raising in ``learn`` was reported in the worker
+    log as "a bug in rlgo", with no traceback, and a study could not pass --debug on."""
+    (tmp_path / "pkg").mkdir()  # input" either, when it comes from inside the learner
+    broken = textwrap.dedent(THIRD_PARTY).replace(
+        "    def learn(self, batch):\n",
+        f"    def learn(self, batch):\n        raise {error}('the bias overflowed')\n")
+    (tmp_path / "pkg" / "bad_agent.py").write_text(broken)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "NUMBA_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", "bad_agent:make",
+            "--board-size", "5", "--env-steps", "100", "--out", str(tmp_path / "run"),
+            "--no-progress", "--set", "train.eval_every=0", "--set", "train.parallel_games=4",
+            "--set", "train.games_per_iteration=4"]
+    res = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 1, res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: the learner's code at bad_agent:") and \
+        first.endswith(f"raised {error}: the bias overflowed"), res.stderr
+    assert "Traceback (most recent call last)" in res.stderr
+    assert f"raise {error}('the bias overflowed')" in res.stderr
+    assert "a bug in rlgo" not in res.stderr
+
+
+def test_a_study_passes_debug_on_to_its_training_workers(tmp_path):
+    from rlgo.study.config import load_study
+    from rlgo.study.runner import training_tasks
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'[study]\nname = "s"\nboard_size = 5\nbudget = "env_steps"\n'
+                    f'amount = 100\nout = "{tmp_path / "s"}"\n[agents.r]\n'
+                    'learner = "reinforce"\n')
+    study = load_study(path)
+    (task,) = training_tasks(study, debug=True)
+    assert task.argv[1:5] == ["-m", "rlgo.cli", "--debug", "train"]
+    (task,) = training_tasks(study)
+    assert task.argv[1:4] == ["-m", "rlgo.cli", "train"]
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_rlgo_debug_study_run_hands_debug_to_the_runner(monkeypatch, debug):
+    from typer.testing import CliRunner
+
+    import rlgo.study.runner as runner
+    from rlgo.cli import app
+
+    seen = {}
+
+    def run_study(*args, **kwargs):
+        seen.update(kwargs)
+        raise runner.StudyFailed("stopped here")
+
+    monkeypatch.setattr(runner, "run_study", run_study)
+    res = CliRunner().invoke(app, [*(["--debug"] if debug else []), "study", "run", "s.toml"])
+    assert res.exit_code == 1 and seen["debug"] is debug
+
+
+def test_the_rlgo_command_is_main_with_its_one_line_errors():
+    import importlib.metadata
+
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="rlgo")
+    assert script.value.split()[0] == "rlgo.cli:main"
+
+
 # ----------------------------------------------------------------- devices
 
 

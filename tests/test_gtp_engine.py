@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rlgo.cli import app
@@ -107,7 +109,7 @@ def test_administrative_commands():
 def test_boardsize_clear_board_and_komi():
     srv = server(board_sizes=[5, 7])
     assert ask(srv, "boardsize 9", "boardsize five", "boardsize") == [
-        "? unacceptable size", "? syntax error: 'five' is not a number",
+        "? unacceptable size", "? syntax error: 'five' is not an integer 0..2147483647",
         "? syntax error: boardsize takes one number"]
     assert ask(srv, "boardsize 7", "play b D4") == ["", ""]
     assert srv.size == 7 and srv.moves == [gtp_to_action("D4", 7)]
@@ -275,9 +277,39 @@ def test_loadsgf(tmp_path):
     (tmp_path / "bad.sgf").write_text("(;GM[1]SZ[5];B[cc];B[dd])")
     assert ask(srv, f"loadsgf {tmp_path / 'bad.sgf'}")[0].startswith("? cannot load file")
     assert srv.moves == moves[:2]  # the failures changed nothing
+    logged: list[str] = []  # the probe: "? internal error: TypeError" and a traceback
+    srv._log = logged.append
+    for number in ("99999999999999999999", "2147483648", "-1", "3.5"):
+        assert ask(srv, f"loadsgf {path} {number}") == [
+            f"? syntax error: '{number}' is not an integer 0..2147483647"]
+    assert ask(srv, "boardsize 99999999999999999999", "time_left b 10 99999999999999999999",
+               "time_settings 1e999 0 0") == [
+        "? syntax error: '99999999999999999999' is not an integer 0..2147483647"] * 2 + [
+        "? syntax error: '1e999' is not a number"]
+    assert logged == [] and srv.moves == moves[:2]
     setup = tmp_path / "setup.sgf"
     setup.write_text("(;GM[1]SZ[5]KM[0.5]AB[cc][dd]PL[W];W[aa])")
     assert ask(srv, f"loadsgf {setup}", "final_score", "genmove b") == ["", "B+0.5", "B5"]
+
+
+WORDS = ["5", "7", "0", "-1", "3.5", "99999999999999999999", "1e999", "nan", "-inf", "x",
+         "b", "w", "C3", "pass", "Z99", "", "\x00", "loadsgf"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(COMMANDS), st.lists(st.sampled_from(WORDS),
+                                                              max_size=3)), max_size=12))
+def test_no_command_line_makes_the_engine_fail_inside(script):
+    """GTP never dies on input, and no argument reaches a command it cannot hold: every
+    line is answered, with a result or a GTP error, never an internal error."""
+    logged: list[str] = []
+    srv = GTPServer(lambda rules: make_player("random", rules), RULES,
+                    board_sizes=[5, 7], log=logged.append)
+    for command, args in script:
+        response = srv.handle(" ".join([command, *args]))
+        assert response is not None and "internal error" not in response, (command, args,
+                                                                          response)
+    assert not [line for line in logged if "Traceback" in line]
 
 
 def test_a_checkpoint_plays_through_the_server(checkpoints):

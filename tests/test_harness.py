@@ -209,11 +209,21 @@ def test_cli_train_smoke_and_clear_errors(tmp_path):
     res = runner.invoke(app, ["train", "--agent", "reinforce", "--out", str(tmp_path / "y"),
                               "--set", "nope=1"])
     assert res.exit_code == 2 and "unknown config key" in res.output
+    res = runner.invoke(app, ["train", "--agent", "reinforce", "--board-size", "5",
+                              "--out", str(tmp_path / "z"), "--no-progress", *sets,
+                              "--set", "train.eval_ladder=random,gtp:cat", "--allow-commands"])
+    assert res.exit_code == 2, res.output  # a ladder engine that is none: one line, not
+    assert res.output.startswith("error: cat (cat) does not answer GTP")  # "a bug in rlgo"
 
 
 def test_train_config_validation():
     with pytest.raises(ValueError, match="board_size"):
         TrainConfig(board_size=21)
+    with pytest.raises(ValueError, match="eval_max_games = 2 allows no round of 4 games"):
+        TrainConfig(eval_reference="t.toml", eval_games=5, eval_max_games=2)
+    assert TrainConfig(eval_games=5, eval_max_games=2).eval_max_games == 2  # no table
+    with pytest.raises(ValueError, match="eval_target_stderr must be a finite number"):
+        TrainConfig(eval_target_stderr=float("nan"))
     with pytest.raises(ValueError, match="opponent"):
         TrainConfig(opponent="league")
     with pytest.raises(ValueError, match="env_steps must be positive"):

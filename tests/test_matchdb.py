@@ -215,3 +215,48 @@ def test_read_only_opening_creates_and_alters_nothing(tmp_path):
     res = CliRunner().invoke(app, ["elo", "--db", f"sqlite:///{missing}"])
     assert res.exit_code == 2 and "no match database" in res.output
     assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("schema, missing", [
+    ("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)", "'players' lacks"),
+    ("CREATE TABLE games (id INTEGER PRIMARY KEY, foo TEXT)", "'players' lacks"),
+])
+def test_writers_refuse_another_programs_database_and_leave_it_as_it_was(tmp_path, schema,
+                                                                         missing):
+    # the probe: a customers-only file gained players and games tables and the games; a
+    # foreign games(id, foo) gained players, then an SQLAlchemy traceback
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute(schema)
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(MatchDBError, match=f"not an rlgo match database.*{missing}"):
+        MatchDB(f"sqlite:///{other}")
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    res = CliRunner().invoke(app, ["arena", "random", "random", "--games", "2", "-n", "5",
+                                   "--db", f"sqlite:///{other}"])
+    assert res.exit_code == 2 and res.output.startswith("error: ") and \
+        "not an rlgo match database" in res.output, res.output
+    assert other.read_bytes() == before  # no table added, journal mode unchanged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]  # no -wal, -shm
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(MatchDBError, match="garbage.sqlite"):
+        MatchDB(f"sqlite:///{garbage}")
+
+
+def test_an_empty_file_or_an_rlgo_database_opens_for_writing(tmp_path):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # e.g. made by another tool: no tables yet
+    MatchDB(f"sqlite:///{empty}").add_player("random", "random")
+    again = MatchDB(f"sqlite:///{empty}")  # rlgo's own: opens, adds nothing twice
+    assert list(again.players().name) == ["random"]
+    extra = sqlite3.connect(empty)  # rlgo's tables beside a user's own: still rlgo's
+    extra.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+    extra.commit()
+    extra.close()
+    assert list(MatchDB(f"sqlite:///{empty}").players().name) == ["random"]

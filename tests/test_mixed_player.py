@@ -103,3 +103,12 @@ def test_missing_program_looks_inside_a_mix(monkeypatch):
     monkeypatch.setattr("rlgo.evaluation.players.shutil.which", lambda _: None)
     assert "GNU Go is not installed" in missing_program("mix:gnugo:0:0.5")
     assert missing_program("mix:random:0.5") is None
+
+
+def test_a_mix_of_a_program_runs_a_program():
+    from rlgo.evaluation.players import refuse_programs, runs_program
+
+    assert runs_program("mix:gtp:/usr/games/gnugo --mode gtp:0.5")
+    assert not runs_program("mix:gnugo:0:0.5") and not runs_program("mix:mix:random:0.1:0.2")
+    with pytest.raises(PlayerSpecError, match="runs a program"):
+        refuse_programs(["random", "mix:gtp:/bin/sh -c x:0.5"], "t.toml [anchors]")

@@ -151,7 +151,8 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
             *sets[:6], f"train.eval_reference={with_pachi}", *sets[7:]], progress=False).fit()
     m = load_metrics(tmp_path / "pachi")
     assert not m.metric.str.contains("pachi").any() and m.metric.eq("eval/elo").any()
-    wrong = ReferenceTable(board_size=7, komi=8.5, anchors={"random": (0.0, 0.0)})
+    wrong = ReferenceTable(board_size=7, komi=8.5, anchors={"random": (0.0, 0.0),
+                                                           "rollout:2": (60.0, 20.0)})
     bad = wrong.save(tmp_path / "7x7.toml")
     with pytest.raises(ValueError, match="calibrates 7x7"):
         build_trainer("reinforce", 5, 300, 0, tmp_path / "bad",
@@ -327,3 +328,188 @@ def test_rlgo_ladder_rate_says_which_anchors_it_left_out(tmp_path, monkeypatch):
     assert "note: leaving out anchors this machine cannot play: pachi:500" in res.output
     result = res.output.splitlines()[-1]
     assert result.startswith("rollout:2: ") and "Elo after" in result and "pachi" not in result
+
+
+# ----------------------------------------------------------------- tables are data
+
+HEAD = "[reference]\nversion = 1\nboard_size = 5\nkomi = 0.5\n\n[anchors]\n"
+
+
+@pytest.mark.parametrize("anchors, message", [
+    ('"random" = { elo = 0.0, stderr = 0.0 }\n"x" = { elo = 250.0, stderr = -28.0 }\n',
+     r"anchor 'x': stderr = -28.0 must be a finite number >= 0"),
+    ('"random" = { elo = nan, stderr = 0.0 }\n"x" = { elo = 250.0, stderr = 28.0 }\n',
+     r"anchor 'random': elo = nan is not a finite number"),
+    ('"random" = { elo = 0.0, stderr = 0.0 }\n"x" = { elo = inf, stderr = 28.0 }\n',
+     r"anchor 'x': elo = inf is not a finite number"),
+    ('"random" = { elo = 0.0, stderr = nan }\n"x" = { elo = 250.0, stderr = 28.0 }\n',
+     r"stderr = nan must be a finite number >= 0"),
+    ("", r"\[anchors\] holds 0 anchor\(s\); a scale needs at least two"),
+    ('"random" = { elo = 0.0, stderr = 0.0 }\n', r"holds 1 anchor\(s\)"),
+    ('"random" = 7\n"x" = { elo = 250.0, stderr = 28.0 }\n', r"not an rlgo reference table"),
+])
+def test_a_reference_table_with_bad_numbers_is_refused_on_load(tmp_path, anchors, message):
+    path = tmp_path / "t.toml"
+    path.write_text(HEAD + anchors)
+    with pytest.raises(ValueError, match=message) as info:
+        ReferenceTable.load(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("command", [
+    ["ladder", "compare", "{t}", "{t}"],  # printed 250 ± -28
+    ["ladder", "rate", "random", "--reference", "{t}", "--db", "{db}", "--max-games", "2",
+     "--round-games", "2"],  # rated nan ± nan, exit 0
+])
+def test_rlgo_ladder_refuses_a_table_with_bad_numbers_in_one_line(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    table = tmp_path / "t.toml"
+    table.write_text(HEAD + '"random" = { elo = nan, stderr = 0.0 }\n'
+                     '"rollout:2" = { elo = 250.0, stderr = -28.0 }\n')
+    args = [a.format(t=table, db=f"sqlite:///{tmp_path / 'm.sqlite'}") for a in command]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and res.output.startswith(f"error: {table}: anchor "), res.output
+    table.write_text(HEAD)  # no anchors: "min() arg is an empty sequence" before
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "at least two" in res.output, res.output
+
+
+SHELL_ANCHOR = 'gtp:/bin/sh -c "touch {marker}; exec {gnugo} --mode gtp"'
+
+
+def test_a_table_anchor_that_runs_a_program_is_refused_without_allow_commands(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    marker = tmp_path / "M"
+    anchor = SHELL_ANCHOR.format(marker=marker, gnugo="/usr/games/gnugo")
+    table = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), anchor: (1400.0, 60.0)})
+    path = table.save(tmp_path / "t.toml")
+    with pytest.raises(ValueError, match=r"runs a program.*--allow-commands"):
+        ReferenceTable.load(path)
+    again = ReferenceTable.load(path, allow_commands=True)  # the spec survives its quotes
+    assert again.anchors == table.anchors and again.runs_programs() == [anchor]
+    res = CliRunner().invoke(app, ["ladder", "rate", "random", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--max-games", "2", "--round-games", "2"])
+    assert res.exit_code == 2 and "--allow-commands" in res.output, res.output
+    assert not marker.exists() and not (tmp_path / "m.sqlite").exists()
+    res = CliRunner().invoke(app, ["ladder", "compare", str(path), str(path)])
+    assert res.exit_code == 0, res.output  # comparing plays no game: nothing runs
+
+
+def test_allow_commands_lets_a_table_anchor_run_its_program(tmp_path, gnugo):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    marker = tmp_path / "M"
+    anchor = SHELL_ANCHOR.format(marker=marker, gnugo=gnugo)
+    path = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), anchor: (1400.0, 60.0)}).save(
+        tmp_path / "t.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "rollout:64", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--max-games", "4", "--round-games", "2",
+                                   "--allow-commands"])
+    assert res.exit_code == 0, res.output
+    assert marker.exists()  # the user opted in: the program ran
+
+
+def test_a_run_refuses_a_ladder_or_table_that_runs_a_program(tmp_path):
+    from rlgo.training import build_trainer
+
+    table = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "gtp:gnugo --mode gtp":
+                                    (1400.0, 60.0)}).save(tmp_path / "t.toml")
+    for key in (f"train.eval_reference={table}", "train.eval_ladder=random,gtp:gnugo"):
+        with pytest.raises(ValueError, match="runs a program.*--allow-commands"):
+            build_trainer("reinforce", 5, 100, 0, tmp_path / "run", [key, "train.komi=0.5"],
+                          progress=False)
+        build_trainer("reinforce", 5, 100, 0, tmp_path / "run", [key, "train.komi=0.5"],
+                      progress=False, allow_commands=True)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_rlgo_ladder_rate_with_an_anchor_that_is_no_gtp_engine_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: a full traceback (rlgo arena says it in one line)
+    path = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "gtp:cat": (100.0, 20.0)}).save(
+        tmp_path / "t.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "random", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--max-games", "4", "--round-games", "2",
+                                   "--allow-commands"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: cat (cat) does not answer GTP's `name`: is it a "
+                                 "GTP engine?")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-games", "0"], "max_games must allow one round of 2 games, got 0"),
+    (["--target-stderr", "-1"], "target_stderr must be a positive number of Elo, got -1.0"),
+    (["--target-stderr", "nan"], "target_stderr must be a positive number of Elo, got nan"),
+])
+def test_rlgo_ladder_rate_refuses_a_stop_rule_that_cannot_rate(tmp_path, flags, message):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: --max-games 0 printed "± inf after 0 games" with exit 0; -1 and nan ran
+    path = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "rollout:2": (60.0, 20.0)}).save(
+        tmp_path / "t.toml")
+    res = CliRunner().invoke(app, ["ladder", "rate", "random", "--reference", str(path),
+                                   "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+                                   "--round-games", "2", *flags])
+    assert res.exit_code == 2 and res.output == f"error: {message}\n", res.output
+
+
+def test_rlgo_ladder_calibrate_with_no_games_is_an_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    # the probe: --games 0 said "3 of 3 pairings already played"
+    res = CliRunner().invoke(app, ["ladder", "calibrate", "random", "rollout:1", "rollout:2",
+                                   "-n", "5", "--games", "0", "--db",
+                                   f"sqlite:///{tmp_path / 'c.sqlite'}", "--out",
+                                   str(tmp_path / "t.toml")])
+    assert res.exit_code == 2 and res.output == "error: games per pairing must be >= 1, " \
+        "got 0\n", res.output
+    assert not (tmp_path / "t.toml").exists()
+
+
+def test_rlgo_ladder_calibrate_on_sigint_says_what_it_kept(tmp_path):
+    """As rlgo arena does; resuming after a kill is the test above."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rlgo.evaluation.matchdb import MatchDB
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    cmd = [sys.executable, "-m", "rlgo.cli", "ladder", "calibrate", "random", "rollout:1",
+           "rollout:300", "-n", "5", "--komi", "0.5", "--games", "6", "--db", url, "--out",
+           str(tmp_path / "t.toml")]
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    err, deadline = [], time.time() + 120
+    while time.time() < deadline:  # the first pairing (random vs rollout:1) is quick
+        line = proc.stderr.readline()
+        err.append(line)
+        if line.startswith("random vs rollout:1:") or not line:
+            break
+    proc.send_signal(signal.SIGINT)  # inside the second pairing, against rollout:300
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(err) + rest
+    assert rest.strip().splitlines()[-1] == (
+        f"interrupted: 1 of 3 pairings finished, their 6 games kept in {url}; rerun the "
+        "same command to resume (a pairing cut short is replayed)")
+    assert len(MatchDB(url, read_only=True).games(run="calibration")) >= 6

@@ -106,6 +106,8 @@ BAD = [  # (added to [search], added after the space, the error must say)
     ("", '[space."net.channels"]\ntype = "int"\nlow = 4\nhigh = 16\n',
      r"net.channels is both fixed in \[net\] and searched"),
     ("", '[space."train.seed"]\ntype = "int"\nlow = 0\nhigh = 3\n', r"set by the search"),
+    ("allow_commands = true", "", r"allow_commands is not a key of a search file; only the "
+                                  r"command line says it \(--allow-commands\)"),
 ]
 
 
@@ -116,6 +118,28 @@ def test_bad_search_files_are_refused_naming_file_key_and_choices(tmp_path, sear
     with pytest.raises(ValueError, match=message) as info:
         open_study(load_search(path))
     assert "bad.toml" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "/tmp/x", ""])
+def test_a_search_name_is_a_plain_name_not_a_path(tmp_path, name):
+    path = _search_file(tmp_path)
+    path.write_text(path.read_text().replace('name = "tiny"', f'name = "{name}"'))
+    with pytest.raises(ValueError, match="name must be a plain name"):
+        load_search(path)
+
+
+def test_a_ladder_opponent_that_runs_a_program_needs_allow_commands(tmp_path):
+    path = _search_file(tmp_path)
+    path.write_text(path.read_text().replace('eval_ladder = ["random"]',
+                                             'eval_ladder = ["random", "gtp:/bin/true"]'))
+    with pytest.raises(ValueError, match=r"eval_ladder names 'gtp:/bin/true', which runs a "
+                                         r"program.*--allow-commands"):
+        tune_main(path)
+    assert not (tmp_path / "out").exists()
+    # opted in: the program is started (and found not to speak GTP) before any trial
+    with pytest.raises(ValueError, match=r"eval_ladder: 'gtp:/bin/true': "):
+        tune_main(path, allow_commands=True)
+    assert load_search(path, allow_commands=True).allow_commands
 
 
 def test_search_file_missing_keys_and_misplaced_train_keys(tmp_path):
@@ -225,6 +249,14 @@ def test_two_worker_processes_run_exactly_the_trials_asked(tmp_path):
     assert len({t.user_attrs["run_dir"] for t in trials}) == 4
     assert all(Path(t.user_attrs["run_dir"]).exists() for t in trials)
     assert len(logs) == 2
+
+
+def test_a_search_starts_no_more_workers_than_trials_left(tmp_path):
+    path = _search_file(tmp_path, trials=1, env_steps=200)
+    notes: list[str] = []
+    run_search(path, workers=3, say=notes.append)
+    assert len(_trials(path)) == 1 and notes == []
+    assert not (tmp_path / "out" / "logs").exists()  # one trial left: run here, no process
 
 
 def test_the_median_pruner_stops_a_trial_that_is_behind(tmp_path, monkeypatch):

@@ -86,12 +86,26 @@ def tiny_study(tmp_path: Path, name: str = "tiny.toml", **replace: str) -> Path:
      "agents.ppo.train sets \\['env_steps'\\], which the study fixes"),
     ("board_size = 5", "board_size = 4", "board"),
     ("blocks = 1", "blocks = 'one'", "blocks = 'one' is not a int"),
+    ("[agents.ppo]", '[agents."../../x"]', "agent label '../../x' must be a plain name"),
+    ("[agents.ppo]", '[agents."/tmp/x"]', "agent label '/tmp/x' must be a plain name"),
+    ("[agents.ppo]", '[agents."a:b"]', "agent label 'a:b' must be a plain name"),
+    ('name = "tiny"', 'name = ".."', "study.name must be a plain name"),
 ])
 def test_bad_study_files_name_the_file_the_key_and_the_choices(tmp_path, old, new, message):
     path = tiny_study(tmp_path, **{old: new})
     with pytest.raises(StudyFileError, match=message) as info:
         load_study(path)
     assert str(path) in str(info.value)
+
+
+def test_an_agent_label_that_is_a_path_writes_nothing_outside_the_study(tmp_path):
+    # the probe: [agents."../../x"] made x-s0/, x-s0.log and x-s0.toml two folders up
+    study_dir = tmp_path / "a" / "b"
+    study_dir.mkdir(parents=True)
+    path = tiny_study(study_dir, **{"[agents.ppo]": '[agents."../../x"]'})
+    with pytest.raises(StudyFileError, match="must be a plain name"):
+        run_study(path, show=False)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "tiny.toml"]
 
 
 def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
@@ -187,6 +201,53 @@ def test_a_partial_league_pairing_is_replayed_whole(tmp_path):
     assert len(again) == 4
     assert list(again.winner) == list(games.winner)  # the same games as the first time
     assert play_pairing(study, 0) == 0
+
+
+def test_workers_never_outnumber_the_tasks_nor_go_without_a_thread():
+    from rlgo.study.runner import plan_workers
+
+    # the probe: workers = 100 on 2 cores for 3 league pairings started 100 processes
+    # with cores // workers = 0 threads each
+    processes, threads, note = plan_workers(100, 3, 2)
+    assert (processes, threads) == (3, 1)
+    assert note.startswith("workers = 100 exceeds this machine's 2 cores: 3 processes")
+    assert plan_workers(1, 3, 2) == (1, 2, "")
+    assert plan_workers(4, 10, 16) == (4, 4, "")  # 16 // 4
+    assert plan_workers(3, 3, 8) == (3, 2, "")  # 8 // 3, rounded down
+    assert plan_workers(2, 0, 2) == (1, 2, "")  # nothing left to run: one, idle at once
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        plan_workers(0, 3, 2)
+
+
+def test_a_league_starts_no_more_workers_than_pairings(tmp_path):
+    from rlgo.study.runner import league_tasks
+
+    path = tiny_study(tmp_path, **{'ladder = ["random", "rollout:4"]':
+                                   'ladder = ["random", "rollout:4", "rollout:8"]'})
+    study = load_study(path)
+    assert len(pairings(study)) == 3  # no run has a snapshot yet: the anchors' pairs
+    assert len(league_tasks(study, path, 100)) == 3
+    assert [t.argv[-1] for t in league_tasks(study, path, 2)] == ["2", "2"]
+
+
+def test_study_report_without_its_match_database_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+    from rlgo.training.config import to_table
+    from rlgo.training.runs import Counters, RunDir
+
+    path = tiny_study(tmp_path)
+    study = load_study(path)
+    run = RunDir(tmp_path / "tiny" / "runs" / "ppo-s0")  # a run with its config and
+    configs = run_configs(study, study.agents[1], 0)     # metrics, and no matches.sqlite
+    run.write_config(dict(zip(("train", "agent", "net"), map(to_table, configs),
+                              strict=True)))
+    run.open_metrics(keep_rows=0)
+    run.log(Counters(env_steps=250), {"eval/elo": 10.0, "eval/elo_stderr": 30.0})
+    res = CliRunner().invoke(app, ["study", "report", str(path)])
+    assert res.exit_code == 2, res.output  # was an uncaught MatchDBError
+    assert res.output == f"error: no match database at {tmp_path / 'tiny' / 'matches.sqlite'}\n"
 
 
 def test_latest_row_reads_counters_and_elo_from_the_end_of_the_metrics(tmp_path):
@@ -310,7 +371,7 @@ def test_a_study_on_a_reference_table_keeps_the_tables_scale(tmp_path):
 
 
 @pytest.mark.parametrize("anchors, message", [
-    ({"random": (0.0, 0.0)}, "not in the reference table"),
+    ({"random": (0.0, 0.0), "rollout:64": (500.0, 40.0)}, "not in the reference table"),
     (None, "evaluation.reference"),
 ])
 def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
@@ -319,6 +380,29 @@ def test_a_reference_table_must_fit_the_study(tmp_path, anchors, message):
     path = tiny_study(tmp_path, **{"snapshots = 1": f'snapshots = 1\nreference = "{table}"'})
     with pytest.raises(StudyFileError, match=message):
         load_study(path)
+
+
+def test_a_study_whose_anchors_run_programs_needs_allow_commands(tmp_path):
+    from rlgo.study.runner import league_tasks, training_tasks
+
+    program = "gtp:/bin/sh -c 'touch M; exec gnugo --mode gtp'"
+    table = _reference_table(tmp_path, {"random": (0.0, 0.0), "rollout:4": (250.0, 30.0),
+                                        program: (1400.0, 60.0)})
+    cases = {"reference": {"snapshots = 1": f'snapshots = 1\nreference = "{table}"'},
+             "ladder": {'ladder = ["random", "rollout:4"]': f'ladder = ["random", "{program}"]'},
+             "league": {"opening_moves = 2": f'opening_moves = 2\nanchors = ["{program}"]'}}
+    for key, change in cases.items():
+        path = tiny_study(tmp_path, f"{key}.toml", **change)
+        with pytest.raises(StudyFileError, match=f"{key}.*runs a program.*--allow-commands"):
+            load_study(path)
+        with pytest.raises(StudyFileError, match="--allow-commands"):
+            run_study(path, show=False)
+        assert not (tmp_path / key).exists()  # refused before anything was written
+    study = load_study(path, allow_commands=True)
+    assert all("--allow-commands" in t.argv for t in training_tasks(study))
+    assert all(t.argv[-1] == "--allow-commands" for t in league_tasks(study, path, 2))
+    assert not any("--allow-commands" in t.argv for t in training_tasks(load_study(
+        tiny_study(tmp_path))))
 
 
 @pytest.mark.parametrize("name, agents", [("quickstart", 4), ("compare_7x7", 4),

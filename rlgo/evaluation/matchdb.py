@@ -191,7 +191,9 @@ class _GameRow(_Base):
 
 
 class MatchDB:
-    """Players and games in one SQL database; tables are created if missing.
+    """Players and games in one SQL database; its tables are created in an empty one. A
+    database that holds other tables but not rlgo's (another program's) is refused
+    before anything is written to it: a SQLite file is first inspected read-only.
 
     ``read_only`` (for commands that only read, such as ``rlgo elo``): nothing is created
     or altered. A SQLite file must exist and is opened read-only, with its journal mode
@@ -205,34 +207,30 @@ class MatchDB:
     def __init__(self, url: str | URL = DEFAULT_URL, *, echo: bool = False,
                  read_only: bool = False) -> None:
         self._url = _parse_url(url)
+        if not read_only and _existing_sqlite_file(self._url):
+            MatchDB(self._url, echo=echo, read_only=True).close()  # another program's
+            # database is refused before a write engine touches it (WAL mode, tables)
         self._engine = (_read_only_engine(self._url, echo=echo) if read_only
                         else _make_engine(self._url, echo=echo))
         try:
             if read_only:
-                self._check_schema()
+                _check_schema(inspect(self._engine), self.url)
             else:
                 with self._write() as conn:
                     if conn.dialect.name == "postgresql":  # two clients creating the tables
                         # at once collide on PostgreSQL's catalog: take turns (lock held
                         # until this transaction ends)
                         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})")
+                    found = inspect(conn)
+                    if found.get_table_names():  # not empty: it must be rlgo's already
+                        _check_schema(found, self.url)
                     _Base.metadata.create_all(conn)
         except DBAPIError as err:
             self._engine.dispose()
             raise MatchDBError(f"cannot open database {self.url}: {err.orig}") from err
-
-    def _check_schema(self) -> None:
-        """MatchDBError unless every rlgo table is there with its columns."""
-        found = inspect(self._engine)
-        tables = set(found.get_table_names())
-        for table in _Base.metadata.sorted_tables:
-            columns = ({c["name"] for c in found.get_columns(table.name)}
-                       if table.name in tables else set())
-            missing = {c.name for c in table.columns} - columns
-            if missing:
-                self._engine.dispose()
-                raise MatchDBError(f"{self.url} is not an rlgo match database (table "
-                                   f"{table.name!r} lacks {sorted(missing)})")
+        except MatchDBError:
+            self._engine.dispose()
+            raise
 
     @property
     def url(self) -> str:
@@ -461,6 +459,31 @@ def _make_engine(url: URL, *, echo: bool) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _check_schema(found: Any, shown: str) -> None:
+    """MatchDBError unless every rlgo table is there with its columns (``found``: an
+    SQLAlchemy inspector). A database holding other tables only is another program's:
+    rlgo neither reads it as its own nor writes its tables into it."""
+    tables = set(found.get_table_names())
+    for table in _Base.metadata.sorted_tables:
+        columns = ({c["name"] for c in found.get_columns(table.name)}
+                   if table.name in tables else set())
+        missing = {c.name for c in table.columns} - columns
+        if missing:
+            raise MatchDBError(f"{shown} is not an rlgo match database (table "
+                               f"{table.name!r} lacks {sorted(missing)}); give another "
+                               "database")
+
+
+def _existing_sqlite_file(url: URL) -> bool:
+    """``url`` names a SQLite file that exists and is not empty."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or \
+            database.startswith("file:"):
+        return False
+    path = Path(database)
+    return path.is_file() and path.stat().st_size > 0
 
 
 def _read_only_engine(url: URL, *, echo: bool) -> Engine:

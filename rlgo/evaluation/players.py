@@ -28,6 +28,13 @@
 A GTP engine plays under the name ``gtp:`` + its command line re-joined by
 ``shlex.join`` (quoting normalised), so one engine keeps one row of the Elo table.
 
+**Programs named in files.** A ``gtp:`` spec runs the program it names. Typed on the
+command line (``rlgo arena``, ``rlgo gtp``, ``rlgo ladder calibrate``) that is the user's
+choice; but a spec read from a file (a reference table's anchors, a study's ladder or
+league anchors, a config or search file's ``train.eval_ladder``) is data someone may
+have shared, so those commands refuse it unless their own command line says
+``--allow-commands`` (:func:`refuse_programs`).
+
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
 samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
 when it searches. The file names its agent, which rebuilds the player
@@ -40,6 +47,7 @@ import math
 import os
 import shlex
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
@@ -57,7 +65,8 @@ from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player, describe
 from rlgo.registry import config_from_dict, get_agent
 
-__all__ = ["VALID_FORMS", "PlayerSpecError", "checkpoint_rules", "make_player"]
+__all__ = ["ALLOW_COMMANDS", "VALID_FORMS", "PlayerSpecError", "checkpoint_rules",
+           "make_player", "refuse_programs", "runs_program"]
 
 VALID_FORMS = (
     "random",
@@ -72,6 +81,12 @@ VALID_FORMS = (
 """The player specifications :func:`make_player` accepts, for error messages and help."""
 
 _CHECKPOINT_OPTIONS = ("greedy", "sample")
+
+PROGRAM_KINDS = ("gtp",)
+"""Spec kinds whose argument is a command line that rlgo runs."""
+
+ALLOW_COMMANDS = "--allow-commands"
+"""The command-line flag that lets a file's specs run programs (module docstring)."""
 
 
 class PlayerSpecError(ValueError):
@@ -142,6 +157,28 @@ def _mix_arguments(spec: str, arg: str) -> tuple[str, float]:
         raise PlayerSpecError(f"{spec!r}: the random share must be a number in [0, 1], "
                               f"got {value!r}")
     return inner.strip(), epsilon
+
+
+def runs_program(spec: str) -> bool:
+    """Whether ``spec`` runs a program it names (:data:`PROGRAM_KINDS`), as opposed to a
+    built-in player, a built-in engine at a fixed path or a checkpoint file; a ``mix:``
+    runs one when its strong player does."""
+    kind, _, arg = spec.strip().partition(":")
+    if kind == "mix":
+        return runs_program(arg.rpartition(":")[0])
+    return kind in PROGRAM_KINDS
+
+
+def refuse_programs(specs: Iterable[str], where: str, allowed: bool = False) -> None:
+    """PlayerSpecError naming ``where`` (the file and key the specs were read from) for
+    the first spec of ``specs`` that runs a program, unless ``allowed`` (the user said
+    :data:`ALLOW_COMMANDS`; module docstring)."""
+    found = [s for s in specs if runs_program(s)]
+    if found and not allowed:
+        raise PlayerSpecError(
+            f"{where} names {found[0]!r}, which runs a program: a spec read from a file "
+            f"is data, so rlgo runs it only when the command line says {ALLOW_COMMANDS} "
+            "(read the file first, then rerun with it)")
 
 
 def missing_program(spec: str) -> str | None:

@@ -26,6 +26,7 @@ calibrated ratings, so the scale is the same and only its top may be shorter.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import tomllib
@@ -42,7 +43,12 @@ from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.elo import ELO_PER_NAT, black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.players import make_player, missing_program
+from rlgo.evaluation.players import (
+    make_player,
+    missing_program,
+    refuse_programs,
+    runs_program,
+)
 from rlgo.protocols import Player, close_players
 
 VERSION = 1
@@ -62,24 +68,46 @@ class ReferenceTable:
     games: int = 0
     """Games the calibration played."""
 
+    def __post_init__(self) -> None:
+        if len(self.anchors) < 2:
+            raise ValueError(f"[anchors] holds {len(self.anchors)} anchor(s); a scale needs "
+                             "at least two")
+        for spec, (elo, err) in self.anchors.items():
+            if not math.isfinite(elo):
+                raise ValueError(f"anchor {spec!r}: elo = {elo} is not a finite number")
+            if not (math.isfinite(err) and err >= 0):
+                raise ValueError(f"anchor {spec!r}: stderr = {err} must be a finite number "
+                                 ">= 0")
+
     @classmethod
-    def load(cls, path: str | Path, rules: Rules | None = None) -> ReferenceTable:
-        """Read a table; ValueError if it is malformed, of another version, or (with
-        ``rules``) of another board size or komi."""
+    def load(cls, path: str | Path, rules: Rules | None = None, *,
+             allow_commands: bool = False) -> ReferenceTable:
+        """Read a table; ValueError if it is malformed, of another version, holds fewer
+        than two anchors, a rating that is not finite or a negative error, (with
+        ``rules``) is of another board size or komi, or (unless ``allow_commands``: the
+        user's ``--allow-commands``) names an anchor that runs a program: a table is
+        data (:func:`rlgo.evaluation.players.refuse_programs`)."""
         path = Path(path)
         try:
             doc = tomllib.loads(path.read_text())
             head = doc["reference"]
-            table = cls(board_size=int(head["board_size"]), komi=float(head["komi"]),
-                        anchors={k: (float(v["elo"]), float(v["stderr"]))
-                                 for k, v in doc["anchors"].items()},
-                        command=str(head.get("command", "")), games=int(head.get("games", 0)))
+            fields = dict(board_size=int(head["board_size"]), komi=float(head["komi"]),
+                          anchors={str(k): (float(v["elo"]), float(v["stderr"]))
+                                   for k, v in doc["anchors"].items()},
+                          command=str(head.get("command", "")),
+                          games=int(head.get("games", 0)))
             version = int(head["version"])
-        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError,
+                ValueError, AttributeError) as exc:
             raise ValueError(f"{path} is not an rlgo reference table: {exc}") from exc
         if version != VERSION:
             raise ValueError(f"{path} is a version {version} reference table; this rlgo "
                              f"reads version {VERSION}")
+        try:
+            table = cls(**fields)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        refuse_programs(table.anchors, f"reference table {path}", allow_commands)
         if rules is not None and (rules.board_size, rules.komi) != (table.board_size,
                                                                     table.komi):
             raise ValueError(f"{path} calibrates {table.board_size}x{table.board_size} with "
@@ -92,11 +120,22 @@ class ReferenceTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = ["[reference]", f"version = {VERSION}", f"board_size = {self.board_size}",
                  f"komi = {self.komi!r}", f"games = {self.games}",
-                 f'command = "{self.command}"', "", "[anchors]"]
-        lines += [f'"{spec}" = {{ elo = {elo:.1f}, stderr = {err:.1f} }}'
+                 f"command = {_toml_string(self.command)}", "", "[anchors]"]
+        lines += [f"{_toml_string(spec)} = {{ elo = {elo:.1f}, stderr = {err:.1f} }}"
                   for spec, (elo, err) in sorted(self.anchors.items(), key=lambda kv: kv[1])]
         path.write_text("\n".join(lines) + "\n")
         return path
+
+    def runs_programs(self) -> list[str]:
+        """Its anchors that run a program (``gtp:``): using the table needs
+        ``--allow-commands``."""
+        return [a for a in self.anchors if runs_program(a)]
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (JSON's escapes are TOML's): a spec or command
+    holding quotes stays one string."""
+    return json.dumps(text)
 
 
 def playable_here(table: ReferenceTable) -> tuple[ReferenceTable, dict[str, str]]:
@@ -105,6 +144,9 @@ def playable_here(table: ReferenceTable) -> tuple[ReferenceTable, dict[str, str]
     missing = {a: why for a in table.anchors if (why := missing_program(a)) is not None}
     if not missing:
         return table, {}
+    if len(table.anchors) - len(missing) < 2:
+        raise ValueError("fewer than two anchors of the table can be played on this "
+                         "machine: " + "; ".join(f"{a} ({why})" for a, why in missing.items()))
     return replace(table, anchors={a: v for a, v in table.anchors.items()
                                    if a not in missing}), missing
 
@@ -152,7 +194,8 @@ def compare_tables(first: ReferenceTable, second: ReferenceTable) -> pd.DataFram
 
 def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
               seed: int = 0, opening_moves: int = 2, command: str = "",
-              progress: Callable[[str], None] | None = None) -> ReferenceTable:
+              progress: Callable[[str], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> ReferenceTable:
     """Play each anchor of ``specs`` (weakest first, ``random`` among them) against the
     next two in the list, ``games`` games per pairing, and fit their ratings (module
     docstring). The games go to ``db``, tagged ``run = "calibration"`` and with their
@@ -167,8 +210,12 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
     seed, games per pairing or opening length): the fit would mix them. Every anchor is
     built once before any game, so a bad spec or an engine that does not start fails
     first. ``progress``, if given, is told of the pairings kept and of each pairing as
-    it ends."""
+    it ends. ``should_stop`` is asked between moves (:func:`play_match`): True stops the
+    calibration with KeyboardInterrupt, every finished pairing kept
+    (:func:`calibration_kept` counts them)."""
     say = progress or (lambda line: None)
+    if games < 1:
+        raise ValueError(f"games per pairing must be >= 1, got {games}")
     if "random" not in specs:
         raise ValueError("the anchors must include random, the zero of the scale")
     if len(set(specs)) != len(specs):
@@ -180,10 +227,22 @@ def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
         i, j = specs.index(a), specs.index(b)
         _play_pairing(a, b, (seed + i, seed + j), games, rules, db, say,
                       tags={"calibration": pairings[(a, b)]}, opening_moves=opening_moves,
-                      seed=seed + 1_000 * i + j)
+                      seed=seed + 1_000 * i + j, should_stop=should_stop)
     played = _calibration_games(db, rules)
     return ReferenceTable(rules.board_size, float(rules.komi), _fit_anchors(played, specs),
                           command=command, games=len(played))
+
+
+def calibration_kept(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
+                     seed: int = 0, opening_moves: int = 2) -> tuple[int, int, int]:
+    """(finished pairings, their games, all pairings) of the calibration :func:`calibrate`
+    would run with these arguments, as ``db`` holds it: what a rerun keeps (a pairing
+    cut short is replayed whole)."""
+    pairings = calibration_pairings(specs, games, seed, opening_moves)
+    counts = _calibration_games(db, rules).tags.map(
+        lambda t: (t or {}).get("calibration")).value_counts()
+    done = sum(counts.get(key, 0) == games for key in pairings.values())
+    return done, done * games, len(pairings)
 
 
 def _pairings_to_play(pairings: dict[tuple[str, str], str], games: int, rules: Rules,
@@ -363,6 +422,11 @@ def adaptive_rating(table: ReferenceTable, play: Callable[[str, int], list[float
     stores the games."""
     if round_games < 2 or round_games % 2:
         raise ValueError("round_games must be even and >= 2 (colours alternate)")
+    if not (math.isfinite(target_stderr) and target_stderr > 0):
+        raise ValueError(f"target_stderr must be a positive number of Elo, got {target_stderr}")
+    if max_games < round_games:
+        raise ValueError(f"max_games must allow one round of {round_games} games, got "
+                         f"{max_games}")
     elos = dict(sorted(table.anchors.items(), key=lambda kv: kv[1][0]))
     estimate = start_elo if start_elo is not None else float(np.median(
         [e for e, _ in elos.values()]))

@@ -54,6 +54,7 @@ Choices where GTP leaves room, or where rlgo's rules engine is narrower than GTP
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import traceback
@@ -112,12 +113,22 @@ def _colour(word: str) -> int:
         raise GTPFailure(f"syntax error: {word!r} is not a colour") from None
 
 
+MAX_INT = 2**31 - 1
+"""GTP's ``int``: an unsigned integer up to 2^31 - 1 (GTP 2, section 2.6)."""
+
+
 def _number(word: str, kind: type = float) -> float:
+    """``word`` as GTP's ``float`` (finite) or ``int`` (0..:data:`MAX_INT`); a syntax
+    error otherwise, so that no command meets a number it cannot hold."""
     try:
         value = kind(word)
     except ValueError:
         value = None
-    if value is None or not np.isfinite(value):
+    if kind is int:
+        if value is None or not 0 <= value <= MAX_INT:
+            raise GTPFailure(f"syntax error: {word!r} is not an integer 0..{MAX_INT}")
+        return value
+    if value is None or not math.isfinite(value):
         raise GTPFailure(f"syntax error: {word!r} is not a number")
     return value
 

@@ -53,7 +53,8 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 def save_file(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write atomically (temporary file, fsync, rename): a run killed mid-write leaves the
-    previous file intact and never a truncated one under the final name."""
+    previous file intact and never a truncated one under the final name. A write that
+    fails (a full disk) removes its temporary file and raises OSError naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"rlgo_version": __version__, **payload}
@@ -61,12 +62,25 @@ def save_file(path: str | Path, payload: dict[str, Any]) -> Path:
     if missing or payload["kind"] not in KINDS:
         raise ValueError(f"run file payload lacks {missing} or has an unknown kind")
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
+    except BaseException:  # e.g. Ctrl-C mid-write: no half file is left behind either
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_error(path: Path, exc: OSError) -> OSError:
+    """``exc`` (from writing ``path``) as an OSError of the same errno whose message names
+    the file: ``[Errno 28] cannot write runs/x/step.pt: No space left on device``."""
+    return OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}")
 
 
 def load_file(path: str | Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     [train]                      # harness settings shared by every agent (optional)
     parallel_games = 32
 
-    [agents.ppo]                 # one table per agent; the key is its label
+    [agents.ppo]                 # one table per agent; the key is its label (a plain name)
     learner = "ppo"              # a registered learner (rlgo agents) or package.module:make
     config = "best.toml"         # optional config file (rlgo tune exports one)
     agent = { lr = 0.001 }       # optional overrides of its config, net and harness
@@ -37,13 +37,14 @@ one of those is an error, since it would make the comparison unequal.
 
 from __future__ import annotations
 
-import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.network import NetConfig
 from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
@@ -61,8 +62,19 @@ _UNCAPPED = 10**12
 """``env_steps`` of a run whose budget is on another axis (the budget stops it first)."""
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""What a study's name and its agents' labels may be: they name files and folders
+(``runs/<name>``, ``<label>-s<seed>.log``), so never a path: letters, digits, ``_``,
+``.`` and ``-``, starting with a letter or digit, at most 100 characters."""
+
+
 class StudyFileError(ValueError):
     """A study file is missing, malformed, or names an unknown key or value."""
+
+
+def plain_name(value: str) -> bool:
+    """Whether ``value`` is a :data:`PLAIN_NAME` (no path: no ``/``, no ``..``)."""
+    return PLAIN_NAME.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,8 @@ class AgentEntry:
     """One agent of a study: a learner and its settings."""
 
     label: str
-    """Name of the agent in the study's tables and figures (its key under ``[agents]``)."""
+    """Name of the agent in the study's tables and figures (its key under ``[agents]``); a
+    :data:`PLAIN_NAME`, since it names the run's folder, log and config files."""
     learner: str
     """Registered learner name, or ``package.module:make``."""
     config: str = ""
@@ -143,6 +156,10 @@ class StudyConfig:
     """Network overrides shared by every agent."""
     source: str = ""
     """The study file this came from (for messages and relative paths)."""
+    allow_commands: bool = False
+    """Whether ladder, league and reference-table anchors may run programs (``gtp:``):
+    only the command line sets it (``--allow-commands``), never the study file, which
+    is data (:func:`rlgo.evaluation.players.refuse_programs`)."""
 
     def __post_init__(self) -> None:
         where = self.source or "the study"
@@ -159,10 +176,17 @@ class StudyConfig:
         for key, ok in checks:
             if not ok:
                 raise StudyFileError(f"{where}: {key} is out of range")
+        for key, specs in (("evaluation.ladder", self.eval_ladder),
+                           ("league.anchors", self.league_anchors)):
+            try:
+                refuse_programs(specs, f"{where}: {key}", self.allow_commands)
+            except ValueError as exc:
+                raise StudyFileError(str(exc)) from exc
         if self.eval_reference:
             try:
                 table = ReferenceTable.load(self.eval_reference,
-                                            Rules(board_size=self.board_size, komi=self.komi))
+                                            Rules(board_size=self.board_size, komi=self.komi),
+                                            allow_commands=self.allow_commands)
             except (OSError, ValueError) as exc:
                 raise StudyFileError(f"{where}: evaluation.reference: {exc}") from exc
             missing = [a for a in self.anchors if a not in table.anchors]
@@ -177,8 +201,9 @@ class StudyConfig:
             raise StudyFileError(f"{where}: study.seeds repeats a seed: {list(self.seeds)}")
         if not self.agents:
             raise StudyFileError(f"{where}: no agents; add an [agents.<label>] table")
-        if not self.name or "/" in self.name or os.sep in self.name:
-            raise StudyFileError(f"{where}: study.name must be a plain name, got {self.name!r}")
+        if not plain_name(self.name):
+            raise StudyFileError(f"{where}: study.name must be a plain name (letters, digits, "
+                                 f"_ . -, not a path), got {self.name!r}")
         try:
             Rules(board_size=self.board_size, komi=self.komi)
         except ValueError as exc:
@@ -217,10 +242,11 @@ _SCHEMA: dict[str, dict[str, str]] = {
 _AGENT_KEYS = ("learner", "config", "agent", "net", "train")
 
 
-def load_study(path: str | Path) -> StudyConfig:
+def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig:
     """Parse and check a study file: unknown tables and keys, values of the wrong type,
-    unknown learners, and agent configs that do not build are :class:`StudyFileError`
-    naming the file, the key and the valid choices."""
+    unknown learners, agent configs that do not build and (unless ``allow_commands``,
+    the user's ``--allow-commands``) anchors that run programs are
+    :class:`StudyFileError` naming the file, the key and the valid choices."""
     path = Path(path)
     doc = read_toml(path, "study file", StudyFileError)
     tables = [*_SCHEMA, "train", "net", "agents"]
@@ -228,7 +254,7 @@ def load_study(path: str | Path) -> StudyConfig:
     if unknown:
         raise StudyFileError(f"{path}: unknown tables {unknown}; a study has "
                              f"{', '.join(f'[{t}]' for t in tables)}")
-    values: dict[str, Any] = {"source": str(path)}
+    values: dict[str, Any] = {"source": str(path), "allow_commands": allow_commands}
     hints = typing.get_type_hints(StudyConfig)
     for table, keys in _SCHEMA.items():
         given = _table(doc, table, path)
@@ -279,6 +305,9 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
 
 def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
     where = f"{path}: agents.{label}"
+    if not plain_name(label):  # it names the run's folder, log and config files
+        raise StudyFileError(f"{path}: agent label {label!r} must be a plain name (letters, "
+                             "digits, _ . -, starting with a letter or digit), not a path")
     if not isinstance(spec, dict):
         raise StudyFileError(f"{where} must be a table ([agents.{label}])")
     bad = sorted(set(spec) - set(_AGENT_KEYS))

@@ -9,8 +9,9 @@ games are stored with ``run = "league/<a> vs <b>"``: a pairing with all its game
 one with fewer (a killed study) has them deleted and is played again from the start, with
 the same seeds, so a rerun neither loses nor double-counts a game.
 
-``python -m rlgo.study.league STUDY_FILE K N`` plays the pairings ``K, K + N, K + 2N...``
-of :func:`pairings` (the study runner starts N such processes, one per worker).
+``python -m rlgo.study.league STUDY_FILE K N [--allow-commands]`` plays the pairings
+``K, K + N, K + 2N...`` of :func:`pairings` (the study runner starts N such processes, one
+per worker; ``--allow-commands`` when the study's command line said it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rlgo.envs import Rules
 from rlgo.evaluation.arena import play_match
 from rlgo.evaluation.ladder import snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.players import make_player, snapshot_player
+from rlgo.evaluation.players import ALLOW_COMMANDS, make_player, snapshot_player
 from rlgo.learning.files import load_file
 from rlgo.protocols import Player, close_players, describe
 from rlgo.study.config import StudyConfig, load_study, run_configs
@@ -117,5 +118,7 @@ def play_share(study: StudyConfig, k: int, n: int) -> int:
 
 
 if __name__ == "__main__":
-    played = play_share(load_study(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    allowed = ALLOW_COMMANDS in sys.argv[4:]  # the study's command line said so
+    played = play_share(load_study(sys.argv[1], allow_commands=allowed), int(sys.argv[2]),
+                        int(sys.argv[3]))
     print(f"played {played} league games")

@@ -12,9 +12,11 @@
 
 Each run is one ``rlgo train --config configs/<run>.toml --out runs/<run>`` process, and
 the league is played by ``workers`` ``python -m rlgo.study.league`` processes sharing its
-pairings; at most ``workers`` processes run at once. Every worker is given
-``cores // workers`` threads (numba, torch and BLAS), so workers never oversubscribe the
-cores: numba's thread pool collapses when they do.
+pairings; at most ``workers`` processes run at once, and never more than there are runs
+or pairings to play (:func:`plan_workers`). Every worker is given ``cores // processes``
+threads (numba, torch and BLAS), at least one, so workers never oversubscribe the cores
+when ``workers`` is at most the cores: numba's thread pool collapses when they do. More
+workers than cores is allowed, with a note: they share the cores, one thread each.
 
 Resume: a rerun skips finished runs, resumes the others from their checkpoints (their
 games after the checkpoint are deleted and replayed) and replays unfinished league
@@ -38,7 +40,9 @@ from pathlib import Path
 
 from rlgo.evaluation.arena import StopOnSignals
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import ALLOW_COMMANDS
 from rlgo.study.config import StudyConfig, load_study, run_configs
+from rlgo.study.league import pairings
 from rlgo.training.config import dump_toml, to_table
 from rlgo.training.loop import finished
 
@@ -66,6 +70,20 @@ def cpu_cores() -> int:
         os.cpu_count() or 1)
 
 
+def plan_workers(requested: int, tasks: int, cores: int) -> tuple[int, int, str]:
+    """(processes, threads per process, a note or "") for ``tasks`` tasks, at most
+    ``requested`` at once, on ``cores`` cores: never more processes than tasks, never a
+    process with no thread, and a note when more processes than cores were asked for
+    (they then share cores, each with one thread)."""
+    if requested < 1:
+        raise ValueError(f"workers must be >= 1, got {requested}")
+    processes = max(1, min(requested, tasks))
+    note = (f"workers = {requested} exceeds this machine's {cores} cores: {processes} "
+            "processes will share them, one thread each, and run slower than with "
+            f"workers = {cores}" if processes > cores else "")
+    return processes, max(1, cores // processes), note
+
+
 def worker_env(threads: int) -> dict[str, str]:
     """The environment of a worker: ``threads`` threads for numba, torch and BLAS."""
     n = str(max(1, threads))
@@ -89,8 +107,9 @@ def write_run_configs(study: StudyConfig) -> dict[str, Path]:
     return files
 
 
-def training_tasks(study: StudyConfig) -> list[Task]:
-    """A task for every run not yet finished."""
+def training_tasks(study: StudyConfig, debug: bool = False) -> list[Task]:
+    """A task for every run not yet finished (``debug``: each ``rlgo --debug train``, so
+    that an error's traceback goes to the run's log)."""
     files = write_run_configs(study)
     tasks = []
     for agent, seed, run in study.run_names():
@@ -98,19 +117,28 @@ def training_tasks(study: StudyConfig) -> list[Task]:
         train, _, _ = run_configs(study, agent, seed)
         if finished(out, train):
             continue
-        argv = [sys.executable, "-m", "rlgo.cli", "train", "--config", str(files[run]),
-                "--out", str(out), "--no-progress"]
+        argv = [sys.executable, "-m", "rlgo.cli", *(["--debug"] if debug else []), "train",
+                "--config", str(files[run]),
+                "--out", str(out), "--no-progress", *_passed_on(study)]
         tasks.append(Task(f"train {run}", argv, study.out_dir / "logs" / f"{run}.log", out))
     return tasks
 
 
+def _passed_on(study: StudyConfig) -> list[str]:
+    """Flags of the study's command line that its workers take too."""
+    return [ALLOW_COMMANDS] if study.allow_commands else []
+
+
 def league_tasks(study: StudyConfig, study_file: Path, workers: int) -> list[Task]:
-    """``workers`` processes, each playing its share of the league's pairings."""
+    """``workers`` processes (at most one per pairing), each playing its share of the
+    league's pairings."""
     if study.league_games == 0:
         return []
+    workers = max(1, min(workers, len(pairings(study))))
     return [Task(f"league {k + 1}/{workers}",
                  [sys.executable, "-m", "rlgo.study.league", str(study_file.resolve()), str(k),
-                  str(workers)], study.out_dir / "logs" / f"league_{k + 1}_of_{workers}.log")
+                  str(workers), *_passed_on(study)],
+                 study.out_dir / "logs" / f"league_{k + 1}_of_{workers}.log")
             for k in range(workers)]
 
 
@@ -278,6 +306,10 @@ def run_tasks_on_ray(tasks: Sequence[Task], *, threads: int, address: str | None
     return failed
 
 
+def _to_stderr(line: str) -> None:
+    print(f"note: {line}", file=sys.stderr, flush=True)
+
+
 def _run_command(argv: list[str], log: str, env: dict[str, str], cwd: str) -> int:
     """A Ray task's body: run one worker command, its output appended to ``log``."""
     Path(log).parent.mkdir(parents=True, exist_ok=True)
@@ -287,31 +319,42 @@ def _run_command(argv: list[str], log: str, env: dict[str, str], cwd: str) -> in
 
 
 def run_study(study_file: str | Path, workers: int | None = None, show: bool = True,
-              backend: str = "local", address: str | None = None) -> StudyConfig:
+              backend: str = "local", address: str | None = None, *,
+              allow_commands: bool = False, debug: bool = False,
+              say: Callable[[str], None] | None = None) -> StudyConfig:
     """Train every run, play the league, write the report (module docstring).
     ``backend``: "local" (processes here) or "ray" (Ray tasks; ``address`` the cluster's).
+    ``allow_commands``: the user's ``--allow-commands`` (anchors that run programs);
+    ``debug``: ``rlgo --debug`` (the training workers get it too).
+    ``say`` gets notes (more workers than cores; default: stderr).
     Raises StudyFileError for a bad study file, StudyFailed if a worker failed (the report
     is still written for what finished), KeyboardInterrupt when stopped."""
     from rlgo.study.report import write_report
 
     study_file = Path(study_file)
-    study = load_study(study_file)
+    study = load_study(study_file, allow_commands=allow_commands)
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if workers is not None and workers < 0:
+        raise ValueError(f"--workers must be >= 0 (0: one per core), got {workers}")
     study.out_dir.mkdir(parents=True, exist_ok=True)
     MatchDB(study.db_url).close()  # created here, before workers open it at once
     shutil.copyfile(study_file, study.out_dir / "study.toml")
     n = workers if workers is not None else study.workers
     n = n or cpu_cores()
-    threads = max(1, cpu_cores() // n)
     printer = progress_printer(study) if show else None
-    if backend not in ("local", "ray"):
-        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    notes: set[str] = set()
 
     def run(tasks: list[Task]) -> list[Task]:
+        processes, threads, note = plan_workers(n, len(tasks), cpu_cores())
+        if note and note not in notes:
+            notes.add(note)
+            (say or _to_stderr)(note)
         if backend == "ray":
             return run_tasks_on_ray(tasks, threads=threads, address=address, show=printer)
-        return run_tasks(tasks, n, threads=threads, show=printer)
+        return run_tasks(tasks, processes, threads=threads, show=printer)
 
-    failed = run(training_tasks(study))
+    failed = run(training_tasks(study, debug))
     if not failed:
         failed = run(league_tasks(study, study_file, n))
     write_report(study)

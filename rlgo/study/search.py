@@ -62,6 +62,7 @@ neither independent nor interchangeable.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import shutil
 import time
@@ -78,12 +79,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rlgo.agents.gnugo_player import GnuGoError
 from rlgo.envs import Rules
-from rlgo.evaluation.players import make_player
+from rlgo.evaluation.players import ALLOW_COMMANDS, make_player, refuse_programs
+from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_agent
+from rlgo.study.config import plain_name
+from rlgo.study.journal import set_aside_torn_tail
 from rlgo.training import RunConfigs, TrainConfig, Trainer
 from rlgo.training.config import dump_toml, read_toml, to_table
+
+log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "patient", "none")
@@ -171,11 +177,15 @@ class Search:
     """The ``[space.<key>]`` tables, in file order."""
     source: str = ""
     """The search file it was read from (for messages)."""
+    allow_commands: bool = False
+    """Whether ``train.eval_ladder`` and ``train.eval_reference`` may name anchors that
+    run programs (``gtp:``): only the command line sets it (``rlgo tune
+    --allow-commands``), never the search file."""
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or "/" in self.name:
-            raise ValueError(f"name must be a non-empty study name without '/', got "
-                             f"{self.name!r}")
+        if not plain_name(self.name):  # it names the output folder, runs/<name>
+            raise ValueError(f"name must be a plain name (letters, digits, _ . -, not a "
+                             f"path), got {self.name!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
                              f"{self.sampler!r}")
@@ -229,15 +239,18 @@ class Search:
 TABLES = ("search", "train", "agent", "net", "space")
 """Tables of a search file."""
 _REQUIRED = ("name", "agent", "board_size", "env_steps", "trials")
+_COMMAND_LINE_ONLY = "allow_commands"
+"""The :class:`Search` field a search file may not set."""
 _SPACE_KEYS = {"float": ("type", "low", "high", "log", "step"),
                "int": ("type", "low", "high", "log", "step"),
                "categorical": ("type", "choices")}
 
 
-def load_search(path: str | Path) -> Search:
+def load_search(path: str | Path, *, allow_commands: bool = False) -> Search:
     """Read and check a search file (module docstring). Every error is a ValueError
     naming the file, the table and key, and the valid choices. Each searched key is
-    checked against the config at its bounds (every choice of a categorical one)."""
+    checked against the config at its bounds (every choice of a categorical one).
+    ``allow_commands``: the user's ``--allow-commands`` (:attr:`Search.allow_commands`)."""
     path = Path(path)
     doc = read_toml(path, "search file")
     unknown = sorted(set(doc) - set(TABLES))
@@ -250,6 +263,9 @@ def load_search(path: str | Path) -> Search:
     if nested:
         raise ValueError(f"{path} [search]: sub-tables {nested}; fixed values go in the "
                          "top-level tables [train], [agent] and [net]")
+    if _COMMAND_LINE_ONLY in table:
+        raise ValueError(f"{path} [search]: {_COMMAND_LINE_ONLY} is not a key of a search "
+                         f"file; only the command line says it ({ALLOW_COMMANDS})")
     missing = [k for k in _REQUIRED if k not in table]
     if missing:
         raise ValueError(f"{path} [search]: missing keys {missing}")
@@ -259,7 +275,7 @@ def load_search(path: str | Path) -> Search:
     search = config_from_dict(Search, table, f"{path} [search]")
     search = dataclasses.replace(search, train=doc.get("train", {}),
                                  agent_config=doc.get("agent", {}), net=doc.get("net", {}),
-                                 source=str(path))
+                                 source=str(path), allow_commands=allow_commands)
     configs = trial_configs(search, {}, f"{path} [train]/[agent]/[net]")
     if not configs.train.eval_every:
         raise ValueError(f"{path} [train]: eval_every must be > 0 (the objective is "
@@ -362,6 +378,11 @@ def check_ladder(search: Search) -> None:
     the file."""
     train = trial_configs(search, {}).train
     rules = Rules(board_size=train.board_size, komi=train.komi)
+    refuse_programs(train.eval_ladder, f"{search.source} [train] eval_ladder",
+                    search.allow_commands)
+    if train.eval_reference:
+        ReferenceTable.load(train.eval_reference, rules,
+                            allow_commands=search.allow_commands)
     for spec in train.eval_ladder:
         try:
             player = make_player(spec, rules)
@@ -428,7 +449,7 @@ def objective(trial: optuna.Trial, search: Search) -> float:
                 "net": to_table(configs.net)}
     trial.set_user_attr("config", sections)
     trainer = _TrialTrainer(configs.train, configs.agent, configs.net, out, progress=False,
-                            agent=configs.entry)
+                            agent=configs.entry, allow_commands=search.allow_commands)
     reported: set[int] = set()
     last = {"value": float("nan")}
     t0 = time.perf_counter()
@@ -489,10 +510,21 @@ def _pruner(search: Search) -> optuna.pruners.BasePruner:
 
 
 def _storage(search: Search) -> str | optuna.storages.BaseStorage:
+    """The storage URL, or the journal file (a torn last record first set aside, with a
+    note on the log: :mod:`rlgo.study.journal`); ValueError naming an unreadable
+    journal."""
     if search.storage:
         return search.storage
     search.out_dir.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(search.out_dir / "optuna.journal")))
+    journal = search.out_dir / "optuna.journal"
+    note = set_aside_torn_tail(journal)
+    if note:
+        log.warning("note: %s", note)
+    try:
+        return JournalStorage(JournalFileBackend(str(journal)))
+    except (ValueError, KeyError, TypeError) as exc:  # Optuna replays every record here
+        raise ValueError(f"{journal} is not a readable Optuna journal ({type(exc).__name__}:"
+                         f" {exc}); move it away to start the search anew") from exc
 
 
 def open_study(search: Search, create: bool = True) -> optuna.Study:

@@ -177,16 +177,20 @@ def write_report(study: optuna.Study, search: Search) -> str:
 
 
 def tune_main(path: str | Path, workers: int = 1, report_only: bool = False,
-              echo: Callable[[str], None] | None = print) -> str:
+              echo: Callable[[str], None] | None = print, *,
+              allow_commands: bool = False,
+              say: Callable[[str], None] | None = None) -> str:
     """``rlgo tune FILE``: run or resume the search of file ``path`` with ``workers``
     processes (unless ``report_only``: the study must exist), then write the report
     (module docstring). ``echo`` gets one line per trial as trials end. Returns a short
     summary. Raises ValueError (bad search file, ladder or output folder; no such study
     with ``report_only``), :class:`rlgo.study.workers.SearchError` (a worker process
     failed; the report of the trials that ended is written first) and KeyboardInterrupt
-    (SIGINT or SIGTERM: rerun to go on)."""
+    (SIGINT or SIGTERM: rerun to go on). ``allow_commands``: the user's
+    ``--allow-commands`` (:attr:`rlgo.study.search.Search.allow_commands`); ``say`` gets
+    notes (more workers than cores, a torn journal set aside)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trial lines say it all
-    search = load_search(path)
+    search = load_search(path, allow_commands=allow_commands)
     if report_only:
         study = open_study(search, create=False)
     else:
@@ -195,7 +199,8 @@ def tune_main(path: str | Path, workers: int = 1, report_only: bool = False,
                 echo(describe_trial(t, search))
 
         try:
-            study = run_search(path, workers, on_trial=line)
+            study = run_search(path, workers, on_trial=line, allow_commands=allow_commands,
+                               say=say)
         except SearchError:
             write_report(open_study(search, create=False), search)  # what did finish
             raise

@@ -1,7 +1,8 @@
 """The workers of a search (:mod:`rlgo.study.search`): how many trials run, where, and
 what becomes of a trial whose worker dies.
 
-**Processes.** :func:`run_search` with ``workers > 1`` starts that many processes
+**Processes.** :func:`run_search` with ``workers > 1`` starts that many processes (never
+more than trials are left to run; :func:`rlgo.study.runner.plan_workers`)
 (``python -m rlgo.study._worker``, logging to ``<out>/logs/worker-<i>.log``) the way
 ``rlgo study run`` starts its workers (:func:`rlgo.study.runner.run_tasks`): each gets
 ``max(1, cores // workers)`` threads for numba, torch and BLAS, so that they do not
@@ -50,7 +51,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from rlgo.study.runner import Task, cpu_cores, run_tasks
+from rlgo.evaluation.players import ALLOW_COMMANDS
+from rlgo.study.runner import Task, cpu_cores, plan_workers, run_tasks
 from rlgo.study.search import (
     Search,
     check_ladder,
@@ -174,28 +176,38 @@ def _check_out(search: Search, study: optuna.Study) -> None:
 
 
 def run_search(path: str | Path, workers: int = 1,
-               on_trial: Callable[[FrozenTrial], None] | None = None) -> optuna.Study:
+               on_trial: Callable[[FrozenTrial], None] | None = None, *,
+               allow_commands: bool = False,
+               say: Callable[[str], None] | None = None) -> optuna.Study:
     """Run (or resume) the search of file ``path`` until its study holds ``trials``
     trials. ``workers > 1`` starts that many processes (module docstring); 1 runs here.
     ``on_trial(frozen_trial)`` is called as trials end (with several workers, within a
     second or so). Raises ValueError for a bad search file, ladder or output folder,
     :class:`SearchError` when a worker process fails, and KeyboardInterrupt on SIGINT or
-    SIGTERM (the running trials fail as "interrupted"; a rerun goes on)."""
+    SIGTERM (the running trials fail as "interrupted"; a rerun goes on).
+    ``allow_commands``: the user's ``--allow-commands`` (:attr:`Search.allow_commands`).
+    Never more processes start than trials are left to run; ``say`` gets a note when
+    more were asked for than there are cores (default: the log)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    search = load_search(path)
+    search = load_search(path, allow_commands=allow_commands)
     check_ladder(search)
     with _flock(search.out_dir / "optuna.lock"):
         study = open_study(search)
         _check_out(search, study)
+        started = len(study.get_trials(deepcopy=False, states=STARTED))
+    workers, threads, note = plan_workers(workers, search.trials - started, cpu_cores())
+    if note:
+        (say or log.warning)(note)
     if workers == 1:
         work(search, 0, on_trial)
         return study
-    threads = max(1, cpu_cores() // workers)
     logs = search.out_dir / "logs"
     tasks = [Task(f"worker {i}", [sys.executable, "-m", "rlgo.study._worker",
                                   str(Path(path).resolve()), "--worker", str(i),
-                                  "--threads", str(threads)], logs / f"worker-{i}.log")
+                                  "--threads", str(threads),
+                                  *([ALLOW_COMMANDS] if allow_commands else [])],
+                  logs / f"worker-{i}.log")
              for i in range(workers)]
     seen = {t.number for t in study.get_trials(deepcopy=False, states=FINISHED)}
 
@@ -215,7 +227,8 @@ def run_search(path: str | Path, workers: int = 1,
 
 
 def worker_main(argv: list[str]) -> int:
-    """``python -m rlgo.study._worker FILE --worker I --threads T``: one worker process."""
+    """``python -m rlgo.study._worker FILE --worker I --threads T [--allow-commands]``: one
+    worker process."""
     import argparse
 
     import torch
@@ -224,13 +237,14 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("path")
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(ALLOW_COMMANDS, action="store_true")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     signal.signal(signal.SIGTERM, _interrupt)  # the running trial fails as "interrupted"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    search = load_search(args.path)
+    search = load_search(args.path, allow_commands=args.allow_commands)
     work(search, args.worker, lambda t: print(describe_trial(t, search), flush=True))
     return 0
 

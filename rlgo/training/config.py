@@ -139,6 +139,10 @@ class TrainConfig:
                      "sgf_samples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.eval_reference and self.eval_max_games < max(2, self.eval_games // 2 * 2):
+            raise ValueError(f"eval_max_games = {self.eval_max_games} allows no round of "
+                             f"{max(2, self.eval_games // 2 * 2)} games (eval_games, made "
+                             "even) against the reference table's anchors")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
 

@@ -32,6 +32,7 @@ import torch
 from rlgo.envs import Rules
 from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import (
     ReferenceTable,
     adaptive_rating,
@@ -119,10 +120,15 @@ class _Progress:
 
 
 class Trainer:
-    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint."""
+    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint.
+    ``allow_commands`` (the user's ``--allow-commands``): the ladder and reference table
+    may name anchors that run programs (``gtp:``); otherwise they are refused here, since
+    a config can come from a file (:func:`rlgo.evaluation.players.refuse_programs`)."""
 
     def __init__(self, train: TrainConfig, agent_config: Any, net_config: NetConfig,
-                 out: str | Path, progress: bool = True, agent: Agent | None = None) -> None:
+                 out: str | Path, progress: bool = True, agent: Agent | None = None, *,
+                 allow_commands: bool = False) -> None:
+        self.allow_commands = allow_commands
         self.cfg = train
         self.agent = agent if agent is not None else get_agent(train.agent)
         if not isinstance(agent_config, self.agent.config_class):
@@ -134,6 +140,11 @@ class Trainer:
         self.name = Path(out).name
         self.show_progress = progress
         self.rules = Rules(board_size=train.board_size, komi=train.komi)
+        if train.eval_every:  # a bad ladder or table fails now, before anything is written
+            refuse_programs(train.eval_ladder, "train.eval_ladder", allow_commands)
+            if train.eval_reference:
+                ReferenceTable.load(train.eval_reference, self.rules,
+                                    allow_commands=allow_commands)
         if train.threads > 0:
             torch.set_num_threads(train.threads)
         torch.manual_seed(train.seed)
@@ -367,7 +378,8 @@ class Trainer:
         (:mod:`rlgo.evaluation.reference`): the Elo on its fixed scale, the error, the
         bound flag, the games played and the score against each anchor met."""
         cfg = self.cfg
-        table, missing = playable_here(ReferenceTable.load(cfg.eval_reference, self.rules))
+        table, missing = playable_here(ReferenceTable.load(
+            cfg.eval_reference, self.rules, allow_commands=self.allow_commands))
         if missing:
             warnings.warn(f"train.eval_reference: {leaving_out(missing)}", stacklevel=2)
         play = ladder_play(me, self.rules, self.db(), run=self.name, env_steps=steps,
@@ -522,12 +534,13 @@ def resolve_configs(agent: str | None = None, board_size: int | None = None,
 def build_trainer(agent: str | None = None, board_size: int | None = None,
                   env_steps: int | None = None, seed: int | None = None,
                   out: str | Path = "", overrides: Sequence[str] = (), progress: bool = True,
-                  *, config: str | Path | None = None) -> Trainer:
+                  *, config: str | Path | None = None, allow_commands: bool = False,
+                  ) -> Trainer:
     """What ``rlgo train`` does: :func:`resolve_configs`, then a :class:`Trainer` in
     ``out`` (default :meth:`RunConfigs.default_out`)."""
     c = resolve_configs(agent, board_size, env_steps, seed, overrides, config=config)
     return Trainer(c.train, c.agent, c.net, out or c.default_out(), progress=progress,
-                   agent=c.entry)
+                   agent=c.entry, allow_commands=allow_commands)
 
 
 def load_run_configs(out: str | Path) -> tuple[TrainConfig, Any, NetConfig]:
