@@ -483,7 +483,12 @@ def ladder_calibrate(
                                             "next two).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/calibration.sqlite",
-    out: Annotated[str, typer.Option(help="Reference table to write.")] = "",
+    out: Annotated[str, typer.Option(
+        help="Reference table to write; default runs/anchors/<N>x<N>.toml (the committed "
+        "tables in studies/anchors/ are never written unless named here).")] = "",
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Overwrite --out if it exists (refused otherwise, before any "
+        "game).")] = False,
 ) -> None:
     """Calibrate anchors into a reference table (rlgo.evaluation.reference): each plays
     the next two in the list; one fit anchored at random = 0. Resumable: the same command
@@ -491,13 +496,18 @@ def ladder_calibrate(
     list add only their own pairings."""
     import shlex
     import sys
+    from pathlib import Path
 
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.reference import calibrate
 
+    target = Path(out or f"runs/anchors/{board_size}x{board_size}.toml")
     try:
+        if target.exists() and not replace:
+            raise ValueError(f"{target} exists; pass --replace to overwrite it, or another "
+                             "--out")
         rules = Rules(board_size=board_size, komi=komi)
         command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         table = calibrate(anchors, rules, MatchDB(db), games=games, seed=seed,
@@ -505,7 +515,7 @@ def ladder_calibrate(
     except (ValueError, MatchDBError, GTPPlayerError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")
+    path = table.save(target)
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
     typer.echo(f"wrote {path} ({table.games} games)")

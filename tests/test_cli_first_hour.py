@@ -1,0 +1,61 @@
+"""What a new user meets first on the command line: where outputs go, what the tables
+print, what the help says."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from rlgo.cli import app
+from rlgo.envs import Rules
+from rlgo.evaluation import reference
+from rlgo.evaluation.reference import ReferenceTable
+
+# ----------------------------------------------------------------- ladder calibrate
+
+
+@pytest.fixture
+def fake_calibration(monkeypatch):
+    """``calibrate`` replaced by one that returns a fixed table at once; records calls."""
+    calls = []
+
+    def calibrate(specs, rules, db, **kwargs):
+        calls.append(list(specs))
+        return ReferenceTable(rules.board_size, float(rules.komi),
+                              {"random": (0.0, 0.0), "rollout:4": (120.0, 30.0)}, games=8)
+
+    monkeypatch.setattr(reference, "calibrate", calibrate)
+    return calls
+
+
+def test_calibrate_writes_under_runs_by_default_and_leaves_the_committed_table(
+        tmp_path, monkeypatch, fake_calibration):
+    monkeypatch.chdir(tmp_path)
+    committed = tmp_path / "studies" / "anchors" / "5x5.toml"
+    committed.parent.mkdir(parents=True)
+    committed.write_text("the committed 2,550-game table\n")
+    args = ["ladder", "calibrate", "random", "rollout:4", "-n", "5", "--db",
+            f"sqlite:///{tmp_path / 'c.sqlite'}"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "wrote runs/anchors/5x5.toml (8 games)" in res.output
+    assert committed.read_text() == "the committed 2,550-game table\n"
+    written = ReferenceTable.load(tmp_path / "runs/anchors/5x5.toml", Rules(board_size=5))
+    assert written.anchors["rollout:4"] == (120.0, 30.0)
+    again = CliRunner().invoke(app, args)  # the default file exists now: refused too
+    assert again.exit_code == 2 and "runs/anchors/5x5.toml exists" in again.output
+    assert len(fake_calibration) == 1
+
+
+def test_calibrate_replaces_an_existing_table_only_with_replace(tmp_path, fake_calibration):
+    table = tmp_path / "5x5.toml"
+    table.write_text("an earlier table\n")
+    args = ["ladder", "calibrate", "random", "rollout:4", "-n", "5", "--db",
+            f"sqlite:///{tmp_path / 'c.sqlite'}", "--out", str(table)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2
+    assert f"{table} exists; pass --replace to overwrite it" in res.output
+    assert table.read_text() == "an earlier table\n" and fake_calibration == []  # no game
+    res = CliRunner().invoke(app, [*args, "--replace"])
+    assert res.exit_code == 0, res.output
+    assert set(ReferenceTable.load(table).anchors) == {"random", "rollout:4"}
