@@ -167,7 +167,10 @@ def train(
     board_size: Annotated[int | None, typer.Option(help="Board side N (5..19); default 7.")
                           ] = None,
     env_steps: Annotated[int | None, typer.Option(
-        help="Budget in moves played, both colours; default 200000.")] = None,
+        help="Budget in moves played, both colours; default 200000. Learners learn from "
+        "finished games, so a run stops at the end of the iteration that reaches it "
+        "(train.games_per_iteration games, default 64): it passes the budget by less than "
+        "one iteration, and says where it stopped.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of everything; default 0.")] = None,
     out: Annotated[str, typer.Option(help="Run directory; an existing run resumes.")] = "",
     config: Annotated[str | None, typer.Option(
@@ -182,15 +185,16 @@ def train(
     from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.learning.files import CheckpointError
     from rlgo.training import build_trainer
+    from rlgo.training.loop import stopped_at
 
     try:
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
-                                progress, config=config)
+                                progress, config=config, say=typer.echo)
         counters = trainer.fit()
     except (ValueError, CheckpointError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
+    typer.echo(f"done: {stopped_at(counters, trainer.cfg)}; {counters.games:,} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
 

@@ -40,7 +40,10 @@ class TrainConfig:
     komi: float | None = None
     """Komi; None takes rlgo's default for the size (see ``rlgo.envs.default_komi``)."""
     env_steps: int = 200_000
-    """Budget: moves played in real games (both colours) before training stops."""
+    """Budget: moves played in real games (both colours) before training stops. Learners
+    learn from finished games only, so the iteration that reaches it finishes: a run
+    passes it by less than one iteration (``games_per_iteration`` games; ``rlgo train``
+    prints where it stopped)."""
     wall_seconds: float = 0.0
     """Budget: training also stops once self-play and learning have taken this many
     seconds (the ``wall_s`` counter, evaluation excluded); 0: no time limit. The
