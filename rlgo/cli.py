@@ -221,6 +221,11 @@ def plot(
 
 
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
+AGENT_MODULES = Annotated[list[str] | None, typer.Option(
+    "--agent-module", metavar="MODULE", help="A third-party learner, package.module:make as "
+    "given to rlgo train --agent, whose snapshots may be played here: rlgo imports a module "
+    "only when it is named on the command line, never because a snapshot file names it. "
+    "Repeat for several.")]
 
 
 @app.command()
@@ -241,6 +246,7 @@ def arena(
         help="Start each pair of games (one per colour) from this many random moves, so "
         "that deterministic players do not replay the same games.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Play PLAYER against PLAYER, all games at once, and store every game in the match
     database.
@@ -266,7 +272,8 @@ def arena(
             database = MatchDB(db)
             stored_before = len(database.games(with_sgf=False))
             for i, spec in enumerate((player_a, player_b)):
-                players.append(make_player(spec, rules, seed=seed + i))
+                players.append(make_player(spec, rules, seed=seed + i,
+                                           agents=agent_module or ()))
             summary = play_match(players[0], players[1], games, rules, database,
                                  opening_moves=opening_moves, seed=seed, should_stop=stop)
         except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
@@ -345,6 +352,7 @@ def gtp(
         "(e.g. 0.05); default: never resign.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the player's random choices.")] = 0,
     name: Annotated[str, typer.Option(help="What `name` answers.")] = "rlgo",
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Play as a GTP (Go Text Protocol, version 2) engine on stdin/stdout, for GoGui,
     Sabaki or a referee: e.g. `rlgo gtp runs/mcts/snapshots/100000.pt:search=64`.
@@ -365,7 +373,8 @@ def gtp(
         trained = checkpoint_rules(player)
         sizes = [trained.board_size] if trained else range(MIN_SIZE, MAX_SIZE + 1)
         rules = trained or Rules(board_size=9)
-        server = GTPServer(lambda r: make_player(player, r, seed=seed), rules,
+        server = GTPServer(lambda r: make_player(player, r, seed=seed,
+                                                 agents=agent_module or ()), rules,
                            board_sizes=sizes, name=name,
                            version=f"{importlib.metadata.version('rlgo')} ({player})",
                            resign_below=resign_below, log=log)
@@ -561,6 +570,7 @@ def ladder_rate(
     round_games: Annotated[int, typer.Option(help="Games per round (even).")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
@@ -582,7 +592,7 @@ def ladder_rate(
         if missing:
             typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)
-        players.append(make_player(player, rules, seed=seed))
+        players.append(make_player(player, rules, seed=seed, agents=agent_module or ()))
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,
                                  max_games=max_games, round_games=round_games)
