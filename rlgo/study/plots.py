@@ -153,25 +153,38 @@ def agent_palette(agents: Sequence[str]) -> dict[str, Any]:
     return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
-def interpolated_curves(results: pd.DataFrame, x: str, points: int = 40) -> pd.DataFrame:
+def interpolated_curves(results: pd.DataFrame, x: str, points: int = 40,
+                        budget: float | None = None) -> pd.DataFrame:
     """Each run's Elo curve against counter ``x``, linearly interpolated onto a grid common
-    to the seeds of its agent (0 to the smallest final ``x`` among them), so that seeds can
-    be averaged point by point; tidy rows (agent, policy, seed, x, elo)."""
+    to the seeds of its agent, so that seeds can be averaged point by point; tidy rows
+    (agent, policy, seed, x, elo). The grid runs from 0 to the largest final ``x`` among
+    the seeds, and a seed has rows only where it got to: averaged, each point is the
+    mean of the seeds that reached it, and the curve ends at the slowest seed's last
+    value (not where the fastest one stopped). With ``budget`` (``x`` is the study's
+    budget counter) the grid ends at the budget instead, which every seed passed: the
+    agents are compared at exactly the budget, not at their overshoots."""
     frames = []
     for (agent, policy), runs in results.groupby(["agent", "policy"], sort=False):
-        end = runs.groupby("seed")[x].max().min()
-        grid = np.linspace(0.0, float(end), points)
+        ends = runs.groupby("seed")[x].max()
+        end = float(ends.max())
+        if budget is not None and ends.min() >= budget:
+            end = float(budget)
+        grid = np.linspace(0.0, end, points)
         for seed, g in runs.groupby("seed"):
             g = g.sort_values(x)
+            reached = grid[grid <= float(g[x].max())]
             frames.append(pd.DataFrame({"agent": agent, "policy": policy, "seed": seed,
-                                        "x": grid, "elo": np.interp(grid, g[x], g.elo)}))
+                                        "x": reached, "elo": np.interp(reached, g[x], g.elo)}))
     return pd.concat(frames, ignore_index=True)
 
 
-def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path]:
+def plot_study_curves(results: pd.DataFrame, base: str | Path,
+                      budget: tuple[str, float] | None = None) -> dict[str, Path]:
     """Elo against env steps, games, network evaluations and wall time, one line per
-    agent: the mean over seeds with a 95% bootstrap band (no band with one seed); agents
-    evaluated with search get a dashed line for it. Writes ``base``.png and .svg."""
+    agent: at each x the mean over the seeds that reached it, with a 95% bootstrap band
+    (no band with one seed; :func:`interpolated_curves`); agents evaluated with search
+    get a dashed line for it. ``budget``: the study's (counter, amount); that panel ends
+    at the budget. Writes ``base``.png and .svg."""
     import matplotlib.ticker
 
     plt, sns = pyplot()
@@ -180,7 +193,8 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     agents = sorted(set(results.agent))
     search = (results.policy == "search").any()
     for ax, x in zip(axes.flat, CURVE_AXES, strict=True):
-        data = interpolated_curves(results, x)
+        data = interpolated_curves(results, x, budget=budget[1] if budget and budget[0] == x
+                                   else None)
         data["policy"] = data.policy.map({"raw": "network", "search": "network + search"})
         style = {"style": "policy", "style_order": ["network", "network + search"]}
         sns.lineplot(data=data, x="x", y="elo", hue="agent", hue_order=agents,
@@ -195,8 +209,11 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     handles, labels = axes.flat[0].get_legend_handles_labels()
     axes.flat[0].get_legend().remove()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 8), frameon=False)
-    band = f"mean of {seeds} seeds, 95% bootstrap band" if seeds > 1 else "one seed per agent"
-    fig.suptitle(f"Learning curves ({band})", y=0.95, fontsize=11)
+    band = (f"mean of the seeds (of {seeds}) that reached each x, 95% bootstrap band"
+            if seeds > 1 else "one seed per agent")
+    cut = (f"; {AXIS_LABELS[budget[0]].split(' (')[0]} cut at the budget, {budget[1]:,.0f}"
+           if budget and budget[0] in CURVE_AXES else "")
+    fig.suptitle(f"Learning curves ({band}{cut})", y=0.95, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return save_figure(fig, base)
 
