@@ -576,7 +576,7 @@ def ladder_rate(
     against the anchor nearest its estimate until the error target is met."""
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
-    from rlgo.evaluation.players import make_player
+    from rlgo.evaluation.players import checkpoint_rules, make_player
     from rlgo.evaluation.reference import (
         ReferenceTable,
         adaptive_rating,
@@ -592,6 +592,12 @@ def ladder_rate(
         if missing:
             typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)
+        trained = checkpoint_rules(player)
+        if trained is not None and trained.komi != table.komi:  # as rlgo train refuses it
+            raise ValueError(f"{player} was trained with komi {trained.komi:g} and "
+                             f"{reference} is calibrated at komi {table.komi:g}: rate it on "
+                             f"a table calibrated at komi {trained.komi:g} (rlgo ladder "
+                             f"calibrate ... --komi {trained.komi:g})")
         players.append(make_player(player, rules, seed=seed, agents=agent_module or ()))
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,

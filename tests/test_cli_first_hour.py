@@ -59,3 +59,29 @@ def test_calibrate_replaces_an_existing_table_only_with_replace(tmp_path, fake_c
     res = CliRunner().invoke(app, [*args, "--replace"])
     assert res.exit_code == 0, res.output
     assert set(ReferenceTable.load(table).anchors) == {"random", "rollout:4"}
+
+
+# ----------------------------------------------------------------- ladder rate
+
+
+def test_ladder_rate_refuses_a_snapshot_of_another_komi_than_the_table(tmp_path):
+    from rlgo.training import build_trainer
+
+    trainer = build_trainer("reinforce", 5, 50, 0, tmp_path / "run",
+                            ["net.blocks=1", "net.channels=8", "train.eval_every=0",
+                             "train.komi=0.5", "train.parallel_games=4",
+                             "train.games_per_iteration=4"], progress=False)
+    trainer.fit()
+    snapshot = trainer.run.snapshot_files()[-1]
+    anchors = {"random": (0.0, 0.0), "rollout:2": (40.0, 20.0)}
+    other = ReferenceTable(5, 24.5, anchors).save(tmp_path / "komi24.toml")
+    same = ReferenceTable(5, 0.5, anchors).save(tmp_path / "komi05.toml")
+    args = ["ladder", "rate", str(snapshot), "--db", f"sqlite:///{tmp_path / 'm.sqlite'}",
+            "--max-games", "4", "--round-games", "2", "--reference"]
+    res = CliRunner().invoke(app, [*args, str(other)])
+    assert res.exit_code == 2
+    assert (f"{snapshot} was trained with komi 0.5 and {other} is calibrated at komi 24.5"
+            in res.output)
+    res = CliRunner().invoke(app, [*args, str(same)])
+    assert res.exit_code == 0, res.output
+    assert "Elo after 4 games" in res.output
