@@ -304,7 +304,7 @@ def elo(
 
     import pandas as pd
 
-    from rlgo.evaluation.elo import fit_elo
+    from rlgo.evaluation.elo import fit_elo, format_elo_table
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
 
     try:
@@ -328,16 +328,7 @@ def elo(
         for table in tables:
             n = int(table.board_size.iloc[0])
             typer.echo(f"{n}x{n} ({table.attrs['games']} games; {table.attrs['anchor']}):")
-            with pd.option_context("display.width", None, "display.max_columns", None,
-                                   "display.max_colwidth", None):
-                shown = table.drop(columns=["board_size", "bound_elo"]).assign(
-                    elo=[f"{b} {x:.1f}" if b else f"{e:.1f}" for b, x, e in zip(
-                        table.bound, table.bound_elo, table.elo, strict=True)])
-                typer.echo(shown.drop(columns="bound").to_string(
-                    index=False, float_format=lambda x: f"{x:.1f}"))
-                if table.bound.any():
-                    typer.echo("> x / < x: won (lost) every game; rated only as above "
-                               "(below) the strongest (weakest) opponent met, x")
+            typer.echo(format_elo_table(table.drop(columns="board_size")))
 
 
 @app.command()

@@ -85,3 +85,37 @@ def test_ladder_rate_refuses_a_snapshot_of_another_komi_than_the_table(tmp_path)
     res = CliRunner().invoke(app, [*args, str(same)])
     assert res.exit_code == 0, res.output
     assert "Elo after 4 games" in res.output
+
+
+# ----------------------------------------------------------------- rlgo elo
+
+
+def test_elo_table_shows_bounds_without_a_point_and_unlinked_players_without_nan(tmp_path):
+    """random 1-1 against A; B won both its games, against A; C beat D twice, linked to
+    no one. B's record is saturated: > A's rating, the prior's point only in --json."""
+    import json
+
+    from rlgo.evaluation.matchdb import GameRecord, MatchDB
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    db = MatchDB(url)
+    for name in ("random", "A", "B", "C", "D"):
+        db.add_player(name, "test")
+    results = [("random", "A", "B"), ("A", "random", "B"), ("B", "A", "B"), ("A", "B", "W"),
+               ("C", "D", "B"), ("D", "C", "W")]
+    db.add_games([GameRecord(black, white, 5, 24.5, winner) for black, white, winner in results])
+    rows = {r["player"]: r for r in json.loads(
+        CliRunner().invoke(app, ["elo", "--db", url, "--json"]).output)}
+    a = rows["A"]["elo"]
+    assert rows["B"]["bound"] == ">" and rows["B"]["bound_elo"] == a and rows["B"]["elo"] > a
+    assert rows["C"]["elo"] is None and rows["D"]["elo"] is None
+    res = CliRunner().invoke(app, ["elo", "--db", url])
+    assert res.exit_code == 0, res.output
+    assert "nan" not in res.output and "inf" not in res.output and "NaN" not in res.output
+    b_row = next(line for line in res.output.splitlines() if line.split()[:1] == ["B"])
+    assert b_row.split()[1:6] == [">", f"{a:.1f}", "-", "-", "-"]  # no error, no interval
+    assert (f"B: won every game, so its rating is only > {a:.1f}, the strongest opponent it met; "
+            f"the prior places it at {rows['B']['elo']:.1f} (elo in --json)") in res.output
+    c_row = next(line for line in res.output.splitlines() if line.split()[:1] == ["C"])
+    assert c_row.split()[1:5] == ["-", "-", "-", "-"]
+    assert "C: no chain of games links it to the anchor" in res.output
