@@ -178,7 +178,9 @@ def train(
         "the best trial `rlgo tune` exports); the flags and --set override it.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Config override key=value; 'net.' and 'train.' prefixes for the "
-        "network and harness, no prefix for the agent.")] = None,
+        "network and harness, no prefix for the agent. A list is a TOML array or "
+        "comma-separated: train.eval_ladder='[\"random\", \"rollout:8\"]' or "
+        "train.eval_ladder=random,rollout:8.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""

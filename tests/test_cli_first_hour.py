@@ -119,3 +119,28 @@ def test_elo_table_shows_bounds_without_a_point_and_unlinked_players_without_nan
     c_row = next(line for line in res.output.splitlines() if line.split()[:1] == ["C"])
     assert c_row.split()[1:5] == ["-", "-", "-", "-"]
     assert "C: no chain of games links it to the anchor" in res.output
+
+
+# ----------------------------------------------------------------- --set lists
+
+
+@pytest.mark.parametrize("value", ['["random","rollout:8"]', "[ 'random', 'rollout:8' ]",
+                                   "random,rollout:8", " random , rollout:8 "])
+def test_a_list_setting_takes_a_toml_array_or_commas(value):
+    from rlgo.training.config import TrainConfig, apply_overrides
+
+    cfg = apply_overrides({"train": TrainConfig()}, [f"train.eval_ladder={value}"])["train"]
+    assert cfg.eval_ladder == ("random", "rollout:8")
+
+
+@pytest.mark.parametrize("value, message", [
+    ('["random","rollout:8"', "is not a TOML array"),
+    ('["random", 8]', "every item must be a str"),
+    ('"random","rollout:8"', "brackets or quotes outside a TOML array"),
+])
+def test_a_list_setting_that_does_not_parse_is_refused_not_split(value, message):
+    from rlgo.training.config import TrainConfig, apply_overrides
+
+    with pytest.raises(ValueError, match=message) as err:
+        apply_overrides({"train": TrainConfig()}, [f"train.eval_ladder={value}"])
+    assert """write --set train.eval_ladder='["random", "rollout:8"]'""" in str(err.value)
