@@ -9,11 +9,16 @@ from typing import Annotated
 
 import typer
 
+PLAIN = None
+"""Help texts are shown as written: no rich markup, which would swallow a TOML table name
+such as ``[train]`` as a style tag."""
+
 app = typer.Typer(
     help="rlgo: measure how reinforcement-learning algorithms learn Go.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=PLAIN,
 )
 
 
@@ -24,15 +29,18 @@ def _options(
 ) -> None:
     """Options of every command (read by :func:`main`)."""
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=PLAIN)
 app.add_typer(bench_app, name="bench")
 ladder_app = typer.Typer(help="A fixed Elo scale per board: calibrate anchors, rate players "
-                         "adaptively against them.", no_args_is_help=True)
+                         "adaptively against them.", no_args_is_help=True,
+                         rich_markup_mode=PLAIN)
 app.add_typer(ladder_app, name="ladder")
 study_app = typer.Typer(help="Comparative studies: several learners and seeds, one Elo "
-                        "scale, a league, tables and figures.", no_args_is_help=True)
+                        "scale, a league, tables and figures.", no_args_is_help=True,
+                        rich_markup_mode=PLAIN)
 app.add_typer(study_app, name="study")
-analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True)
+analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True,
+                          rich_markup_mode=PLAIN)
 app.add_typer(analyze_app, name="analyze")
 
 

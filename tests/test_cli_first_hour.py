@@ -144,3 +144,51 @@ def test_a_list_setting_that_does_not_parse_is_refused_not_split(value, message)
     with pytest.raises(ValueError, match=message) as err:
         apply_overrides({"train": TrainConfig()}, [f"train.eval_ladder={value}"])
     assert """write --set train.eval_ladder='["random", "rollout:8"]'""" in str(err.value)
+
+
+# ----------------------------------------------------------------- help and bench texts
+
+
+def _commands(group, path=()):
+    """(argv path, click command) of every command under ``group``."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_help_text_shows_its_table_names_and_no_issue_numbers():
+    import re
+
+    import typer
+
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        written = " ".join([command.help or "", *(getattr(p, "help", None) or ""
+                                                 for p in command.params)])
+        shown = CliRunner().invoke(app, [*path, "--help"], terminal_width=200).output
+        for table in set(re.findall(r"\[[a-z_]+\]", written)):
+            assert table in shown, f"rlgo {' '.join(path)} --help loses {table}"
+            checked += 1
+        assert not re.search(r"issue \d", shown, re.IGNORECASE), path
+    assert checked >= 4  # [train], [agent], [net] of train, [credit] of analyze credit
+
+
+def test_bench_tables_print_the_9x9_targets_only_for_a_9x9_row():
+    from rlgo.bench.contention import format_contention_table
+    from rlgo.bench.env import format_env_table
+    from rlgo.bench.mcts import format_mcts_table
+
+    mcts = [{"impl": "network", "board_size": 5, "evals_per_s": 1000.0, "batch": 64},
+            {"impl": "search", "board_size": 5, "evals_per_s": 800.0, "batch": 64,
+             "simulations": 64}]
+    assert "target" not in format_mcts_table(mcts)
+    nine = [{**r, "board_size": 9} for r in mcts]
+    assert "target (9x9): search >= 0.75x network" in format_mcts_table(mcts + nine)
+    env = [{"impl": "rlgo-batched", "board_size": 5, "steps_per_s": 1e6}]
+    assert "target" not in format_env_table(env)
+    assert "target (rlgo-batched, 9x9)" in format_env_table([{**env[0], "board_size": 9}])
+    contention = format_contention_table([{"setting": "default", "idle": 10.0,
+                                           "contended": 5.0, "ratio": 0.5}])
+    assert "issue" not in contention
