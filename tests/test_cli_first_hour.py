@@ -192,3 +192,27 @@ def test_bench_tables_print_the_9x9_targets_only_for_a_9x9_row():
     contention = format_contention_table([{"setting": "default", "idle": 10.0,
                                            "contended": 5.0, "ratio": 0.5}])
     assert "issue" not in contention
+
+
+# ----------------------------------------------------------------- study progress
+
+
+def test_study_progress_never_cuts_a_number_into_a_wrong_unit(tmp_path, monkeypatch, capsys):
+    import types
+
+    from rlgo.study.runner import Task, fit_fields, progress_printer
+    from rlgo.training.runs import Counters, RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.open_metrics(keep_rows=0)
+    run.log(Counters(env_steps=12_345, games=100, wall_s=3.0),
+            {"charts/games_per_s": 5.0, "eval/elo": 100.0})
+    monkeypatch.setenv("COLUMNS", "80")
+    show = progress_printer(types.SimpleNamespace(budget="env_steps", amount=150_000))
+    show([Task("train ppo-s0", [], tmp_path / "log", run.path)])
+    line = capsys.readouterr().out.strip()
+    assert "8.2% of budget" in line and "12,345 env steps" in line and "Elo    100" in line
+    fields = ["train ppo-s0 running ", " 8.2% of budget", "  12,345 env steps"]
+    assert fit_fields(fields, 40) == "train ppo-s0 running  8.2% of budget"
+    assert fit_fields(fields, 10) == "train ppo-"
+    assert fit_fields(fields, None) == "".join(fields)
