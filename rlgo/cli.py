@@ -213,7 +213,9 @@ def plot(
     runs: Annotated[list[str], typer.Argument(metavar="RUN", help="Run directories.")],
     x: Annotated[str, typer.Option(help="Counter on the x-axis: env_steps, games, nn_evals, "
                                         "train_samples or wall_s.")] = "env_steps",
-    out: Annotated[str, typer.Option(help="Image file to write.")] = "elo.png",
+    out: Annotated[str, typer.Option(
+        help="Image file to write; default elo_<x>.png in the run's folder (several runs: "
+        "in the folder that holds them all).")] = "",
     db: Annotated[str | None, typer.Option(
         help="Match database the runs shared: draw every snapshot on its final Elo scale "
         "(refitted over all its games) instead of the Elo logged during training.")] = None,
@@ -223,7 +225,7 @@ def plot(
     from rlgo.study.plots import plot_elo
 
     try:
-        path = plot_elo(runs, x=x, out=out, db=db)
+        path = plot_elo(runs, x=x, out=out or None, db=db)
     except (ValueError, FileNotFoundError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -93,3 +93,22 @@ def test_the_budget_panel_compares_every_seed_at_the_budget():
     # seed 0: 100 * 1000 / 1100; seed 1: 300 * 1000 / 1500
     assert at_budget[0] == pytest.approx(90.909, abs=1e-3) and at_budget[1] == 200.0
     assert curve.x.max() == 1_000.0  # nothing past the budget, where only overshoots lie
+
+
+def test_rlgo_plot_writes_beside_its_runs_by_default(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    a = _run(tmp_path / "runs" / "a", [0.0, 100.0])
+    b = _run(tmp_path / "runs" / "b", [0.0, 50.0])
+    res = CliRunner().invoke(app, ["plot", str(a)])
+    assert res.exit_code == 0, res.output
+    assert (a / "elo_env_steps.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["plot", str(a), str(b), "--x", "wall_s"])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {tmp_path / 'runs' / 'elo_wall_s.png'}" in res.output
+    assert list(here.iterdir()) == []  # nothing in the current folder

@@ -8,6 +8,7 @@ the curves of several runs and learners are comparable point by point.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,21 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
                        bound=[bound[n] for n in names])
 
 
-def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path = "elo.png",
+def default_plot_path(runs: Sequence[str | Path], x: str) -> Path:
+    """Where ``rlgo plot`` writes without ``--out``: ``elo_<x>.png`` in the run's folder,
+    or in the deepest folder that holds every run; never the current folder by default."""
+    if not runs:
+        raise ValueError("no runs given")
+    folder = Path(os.path.commonpath([Path(r).resolve() for r in runs]))
+    return folder / f"elo_{x}.png"
+
+
+def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path | None = None,
              db: str | None = None) -> Path:
     """Elo (with +-1 standard error bands) of each run against counter ``x``, raw policy
-    and, where evaluated, with search; saved as an image at ``out``. ``db``: draw on that
-    shared database's final scale (:func:`elo_curves`)."""
+    and, where evaluated, with search; saved as an image at ``out`` (default
+    :func:`default_plot_path`). ``db``: draw on that shared database's final scale
+    (:func:`elo_curves`)."""
     if x not in COUNTERS:
         raise ValueError(f"x must be one of {COUNTERS}, got {x!r}")
     import matplotlib
@@ -106,7 +117,7 @@ def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path =
     ax.set_xlabel(AXIS_LABELS.get(x, x))
     ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, 1.2M
     fig.tight_layout()
-    out = Path(out)
+    out = Path(out) if out else default_plot_path(runs, x)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
