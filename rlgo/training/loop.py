@@ -159,14 +159,14 @@ class _Progress:
 
 
 class Trainer:
-    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint."""
+    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint. ``say``
+    receives its one-line notices (where it resumed, a config it replaced)."""
 
     def __init__(self, train: TrainConfig, agent_config: Any, net_config: NetConfig,
                  out: str | Path, progress: bool = True, agent: Agent | None = None,
                  say: Callable[[str], None] | None = None) -> None:
         self.cfg = train
         self.say = say or (lambda line: None)
-        """Where the run's one-line notices go (a resume, a replaced config)."""
         self.agent = agent if agent is not None else get_agent(train.agent)
         if not isinstance(agent_config, self.agent.config_class):
             raise ValueError(f"agent {train.agent!r} takes a {self.agent.config_class.__name__}, "
