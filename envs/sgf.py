@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sgfmill import sgf
 
+from rlgo import __version__  # the package's version constant, no upward import
 from rlgo.envs.engine import GoEngine, IllegalMoveError, Rules
 
 _COLOUR = {1: "b", 2: "w"}
@@ -52,7 +53,7 @@ def game_to_sgf(
     root.set("RU", "Tromp-Taylor" + (" (positional superko)" if rules.superko else ""))
     root.set("PB", black)
     root.set("PW", white)
-    root.set("AP", ("rlgo", "0.1"))
+    root.set("AP", ("rlgo", __version__))
     if result is not None:
         root.set("RE", result)
     if comment:

@@ -9,11 +9,16 @@ from typing import Annotated
 
 import typer
 
+PLAIN = None
+"""Help texts are shown as written: no rich markup, which would swallow a TOML table name
+such as ``[train]`` as a style tag."""
+
 app = typer.Typer(
     help="rlgo: measure how reinforcement-learning algorithms learn Go.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=PLAIN,
 )
 
 
@@ -28,15 +33,18 @@ def _options(
     ``--debug`` on to its workers)."""
     ctx.obj = {"debug": debug}
 bench_app = typer.Typer(help="Speed benchmarks, side by side with peer implementations.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=PLAIN)
 app.add_typer(bench_app, name="bench")
 ladder_app = typer.Typer(help="A fixed Elo scale per board: calibrate anchors, rate players "
-                         "adaptively against them.", no_args_is_help=True)
+                         "adaptively against them.", no_args_is_help=True,
+                         rich_markup_mode=PLAIN)
 app.add_typer(ladder_app, name="ladder")
 study_app = typer.Typer(help="Comparative studies: several learners and seeds, one Elo "
-                        "scale, a league, tables and figures.", no_args_is_help=True)
+                        "scale, a league, tables and figures.", no_args_is_help=True,
+                        rich_markup_mode=PLAIN)
 app.add_typer(study_app, name="study")
-analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True)
+analyze_app = typer.Typer(help="Measurements of how learners learn.", no_args_is_help=True,
+                          rich_markup_mode=PLAIN)
 app.add_typer(analyze_app, name="analyze")
 
 
@@ -187,7 +195,10 @@ def train(
     board_size: Annotated[int | None, typer.Option(help="Board side N (5..19); default 7.")
                           ] = None,
     env_steps: Annotated[int | None, typer.Option(
-        help="Budget in moves played, both colours; default 200000.")] = None,
+        help="Budget in moves played, both colours; default 200000. Learners learn from "
+        "finished games, so a run stops at the end of the iteration that reaches it "
+        "(train.games_per_iteration games, default 64): it passes the budget by less than "
+        "one iteration, and says where it stopped.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of everything; default 0.")] = None,
     out: Annotated[str, typer.Option(help="Run directory; an existing run resumes.")] = "",
     config: Annotated[str | None, typer.Option(
@@ -195,7 +206,9 @@ def train(
         "the best trial `rlgo tune` exports); the flags and --set override it.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Config override key=value; 'net.' and 'train.' prefixes for the "
-        "network and harness, no prefix for the agent.")] = None,
+        "network and harness, no prefix for the agent. A list is a TOML array or "
+        "comma-separated: train.eval_ladder='[\"random\", \"rollout:8\"]' or "
+        "train.eval_ladder=random,rollout:8.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
@@ -205,11 +218,13 @@ def train(
     from rlgo.learning.files import CheckpointError
     from rlgo.registry import third_party_frame
     from rlgo.training import build_trainer
+    from rlgo.training.loop import stopped_at
 
     trainer = None
     try:
         trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
-                                progress, config=config, allow_commands=allow_commands)
+                                progress, config=config, allow_commands=allow_commands,
+                                say=typer.echo)
         counters = trainer.fit()
     except (ValueError, CheckpointError, MatchDBError, GTPPlayerError, OSError) as exc:
         if trainer is not None and third_party_frame(exc) is not None:
@@ -220,7 +235,7 @@ def train(
             raise typer.Exit(1) from exc
         typer.echo(f"error: {exc}", err=True)  # bad input, or a ladder engine that
         raise typer.Exit(2) from exc            # cannot start
-    typer.echo(f"done: {counters.env_steps} env steps, {counters.games} games, "
+    typer.echo(f"done: {stopped_at(counters, trainer.cfg)}; {counters.games:,} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
 
@@ -229,7 +244,9 @@ def plot(
     runs: Annotated[list[str], typer.Argument(metavar="RUN", help="Run directories.")],
     x: Annotated[str, typer.Option(help="Counter on the x-axis: env_steps, games, nn_evals, "
                                         "train_samples or wall_s.")] = "env_steps",
-    out: Annotated[str, typer.Option(help="Image file to write.")] = "elo.png",
+    out: Annotated[str, typer.Option(
+        help="Image file to write; default elo_<x>.png in the run's folder (several runs: "
+        "in the folder that holds them all).")] = "",
     db: Annotated[str | None, typer.Option(
         help="Match database the runs shared: draw every snapshot on its final Elo scale "
         "(refitted over all its games) instead of the Elo logged during training.")] = None,
@@ -239,7 +256,7 @@ def plot(
     from rlgo.study.plots import plot_elo
 
     try:
-        path = plot_elo(runs, x=x, out=out, db=db)
+        path = plot_elo(runs, x=x, out=out or None, db=db)
     except (ValueError, FileNotFoundError, MatchDBError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -247,6 +264,11 @@ def plot(
 
 
 DB_HELP = "Match database: an SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."
+AGENT_MODULES = Annotated[list[str] | None, typer.Option(
+    "--agent-module", metavar="MODULE", help="A third-party learner, package.module:make as "
+    "given to rlgo train --agent, whose snapshots may be played here: rlgo imports a module "
+    "only when it is named on the command line, never because a snapshot file names it. "
+    "Repeat for several.")]
 
 
 @app.command()
@@ -267,6 +289,7 @@ def arena(
         help="Start each pair of games (one per colour) from this many random moves, so "
         "that deterministic players do not replay the same games.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Play PLAYER against PLAYER, all games at once, and store every game in the match
     database.
@@ -292,7 +315,8 @@ def arena(
             database = MatchDB(db)
             stored_before = len(database.games(with_sgf=False))
             for i, spec in enumerate((player_a, player_b)):
-                players.append(make_player(spec, rules, seed=seed + i))
+                players.append(make_player(spec, rules, seed=seed + i,
+                                           agents=agent_module or ()))
             summary = play_match(players[0], players[1], games, rules, database,
                                  opening_moves=opening_moves, seed=seed, should_stop=stop)
         except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
@@ -323,7 +347,7 @@ def elo(
 
     import pandas as pd
 
-    from rlgo.evaluation.elo import fit_elo
+    from rlgo.evaluation.elo import fit_elo, format_elo_table
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
 
     try:
@@ -347,16 +371,7 @@ def elo(
         for table in tables:
             n = int(table.board_size.iloc[0])
             typer.echo(f"{n}x{n} ({table.attrs['games']} games; {table.attrs['anchor']}):")
-            with pd.option_context("display.width", None, "display.max_columns", None,
-                                   "display.max_colwidth", None):
-                shown = table.drop(columns=["board_size", "bound_elo"]).assign(
-                    elo=[f"{b} {x:.1f}" if b else f"{e:.1f}" for b, x, e in zip(
-                        table.bound, table.bound_elo, table.elo, strict=True)])
-                typer.echo(shown.drop(columns="bound").to_string(
-                    index=False, float_format=lambda x: f"{x:.1f}"))
-                if table.bound.any():
-                    typer.echo("> x / < x: won (lost) every game; rated only as above "
-                               "(below) the strongest (weakest) opponent met, x")
+            typer.echo(format_elo_table(table.drop(columns="board_size")))
 
 
 @app.command()
@@ -371,6 +386,7 @@ def gtp(
         "(e.g. 0.05); default: never resign.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the player's random choices.")] = 0,
     name: Annotated[str, typer.Option(help="What `name` answers.")] = "rlgo",
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Play as a GTP (Go Text Protocol, version 2) engine on stdin/stdout, for GoGui,
     Sabaki or a referee: e.g. `rlgo gtp runs/mcts/snapshots/100000.pt:search=64`.
@@ -391,7 +407,8 @@ def gtp(
         trained = checkpoint_rules(player)
         sizes = [trained.board_size] if trained else range(MIN_SIZE, MAX_SIZE + 1)
         rules = trained or Rules(board_size=9)
-        server = GTPServer(lambda r: make_player(player, r, seed=seed), rules,
+        server = GTPServer(lambda r: make_player(player, r, seed=seed,
+                                                 agents=agent_module or ()), rules,
                            board_sizes=sizes, name=name,
                            version=f"{importlib.metadata.version('rlgo')} ({player})",
                            resign_below=resign_below, log=log)
@@ -523,7 +540,12 @@ def ladder_calibrate(
                                             "next two).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/calibration.sqlite",
-    out: Annotated[str, typer.Option(help="Reference table to write.")] = "",
+    out: Annotated[str, typer.Option(
+        help="Reference table to write; default runs/anchors/<N>x<N>.toml (the committed "
+        "tables in studies/anchors/ are never written unless named here).")] = "",
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Overwrite --out if it exists (refused otherwise, before any "
+        "game).")] = False,
 ) -> None:
     """Calibrate anchors into a reference table (rlgo.evaluation.reference): each plays
     the next two in the list; one fit anchored at random = 0. Resumable: the same command
@@ -531,6 +553,7 @@ def ladder_calibrate(
     list add only their own pairings."""
     import shlex
     import sys
+    from pathlib import Path
 
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
@@ -538,9 +561,13 @@ def ladder_calibrate(
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
     from rlgo.evaluation.reference import calibrate, calibration_kept
 
+    target = Path(out or f"runs/anchors/{board_size}x{board_size}.toml")
     database = None
     with StopOnSignals() as stop:  # SIGINT and SIGTERM stop it between moves
         try:
+            if target.exists() and not replace:
+                raise ValueError(f"{target} exists; pass --replace to overwrite it, or "
+                                 "another --out")
             rules = Rules(board_size=board_size, komi=komi)
             command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
             database = MatchDB(db)
@@ -557,7 +584,7 @@ def ladder_calibrate(
                            f"games kept in {db}; rerun the same command to resume (a "
                            "pairing cut short is replayed)", err=True)
             raise typer.Exit(130) from exc
-    path = table.save(out or f"studies/anchors/{board_size}x{board_size}.toml")
+    path = table.save(target)
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
     typer.echo(f"wrote {path} ({table.games} games)")
@@ -604,13 +631,14 @@ def ladder_rate(
     seed: Annotated[int, typer.Option(help="Seed of the players and openings.")] = 0,
     db: Annotated[str, typer.Option(help=DB_HELP)] = "sqlite:///runs/matches.sqlite",
     allow_commands: ALLOW_COMMANDS = False,
+    agent_module: AGENT_MODULES = None,
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
     from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.matchdb import MatchDB, MatchDBError
-    from rlgo.evaluation.players import make_player
+    from rlgo.evaluation.players import checkpoint_rules, make_player
     from rlgo.evaluation.reference import (
         ReferenceTable,
         adaptive_rating,
@@ -628,7 +656,13 @@ def ladder_rate(
         if missing:
             typer.echo(f"note: {leaving_out(missing)}", err=True)
         rules = Rules(board_size=table.board_size, komi=table.komi)
-        players.append(make_player(player, rules, seed=seed))
+        trained = checkpoint_rules(player)
+        if trained is not None and trained.komi != table.komi:  # as rlgo train refuses it
+            raise ValueError(f"{player} was trained with komi {trained.komi:g} and "
+                             f"{reference} is calibrated at komi {table.komi:g}: rate it on "
+                             f"a table calibrated at komi {trained.komi:g} (rlgo ladder "
+                             f"calibrate ... --komi {trained.komi:g})")
+        players.append(make_player(player, rules, seed=seed, agents=agent_module or ()))
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,
                                  max_games=max_games, round_games=round_games)

@@ -14,10 +14,11 @@ one:
   ``make`` is taken): imported only because the user named it.
 
 A snapshot or checkpoint file records its agent's name, which rebuilds its player
-(:func:`rlgo.evaluation.players.make_player`); there only built-in and entry-point agents
-are accepted (``allow_module_path=False``): a module path stored in a file is refused
-rather than imported. Listing agents reads files and metadata only (no torch import), so
-the CLI's help can show them.
+(:func:`rlgo.evaluation.players.make_player`). A built-in or entry-point name is loaded
+as such; a module path stored in a file is imported only when the user names that same
+module too (``--agent-module`` on the command line, or a study's ``learner``; compared
+by :func:`module_spec`), never because the file names it. Listing agents reads files and
+metadata only (no torch import), so the CLI's help can show them.
 """
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ def registered() -> list[str]:
 def _describe() -> str:
     return (f"registered agents: {', '.join(registered())}; or name a third-party one "
             "as package.module:make")
+
+
+def is_module_path(name: str) -> bool:
+    """``name`` is not registered and reads as a module path (a ``.`` or a ``:``)."""
+    name = name.strip()
+    return name not in registered() and ("." in name or ":" in name)
+
+
+def module_spec(name: str) -> str:
+    """A module path as ``package.module:make`` (a bare ``package.module`` takes its
+    ``make``): the form in which a module named by the user and one stored in a snapshot
+    are compared."""
+    module, _, attr = name.strip().partition(":")
+    return f"{module}:{attr or 'make'}"
 
 
 def get_agent(name: str, *, allow_module_path: bool = True) -> Agent:

@@ -62,3 +62,53 @@ def test_runs_sharing_a_database_are_drawn_on_its_final_scale(tmp_path):
     RunDir(a).write_config({"train": {"board_size": 7}})
     with pytest.raises(ValueError, match="no games"):
         elo_curves([a], db=url)
+
+
+def _two_seeds():
+    """Seed 0 ends at 10 s and 1,100 env steps with Elo 100; seed 1 at 20 s and 1,500 steps
+    with 300, both from 0 at the start: straight lines."""
+    import pandas as pd
+
+    return pd.DataFrame({"agent": "ppo", "policy": "raw", "seed": [0, 0, 1, 1],
+                         "wall_s": [0.0, 10.0, 0.0, 20.0],
+                         "env_steps": [0, 1_100, 0, 1_500], "elo": [0.0, 100.0, 0.0, 300.0]})
+
+
+def test_a_mean_curve_averages_the_seeds_that_reached_each_x():
+    from rlgo.study.plots import interpolated_curves
+
+    curve = interpolated_curves(_two_seeds(), "wall_s", points=5)
+    mean = curve.groupby("x").elo.mean()
+    # grid 0, 5, 10, 15, 20 s: seed 0 reaches 10 s (0, 50, 100), seed 1 all (0, 75, ..., 300)
+    assert list(mean.index) == [0.0, 5.0, 10.0, 15.0, 20.0]
+    assert list(mean) == [0.0, 62.5, 125.0, 225.0, 300.0]
+    assert list(curve.groupby("x").seed.nunique()) == [2, 2, 2, 1, 1]
+
+
+def test_the_budget_panel_compares_every_seed_at_the_budget():
+    from rlgo.study.plots import interpolated_curves
+
+    curve = interpolated_curves(_two_seeds(), "env_steps", points=3, budget=1_000)
+    at_budget = curve[curve.x == 1_000.0].set_index("seed").elo
+    # seed 0: 100 * 1000 / 1100; seed 1: 300 * 1000 / 1500
+    assert at_budget[0] == pytest.approx(90.909, abs=1e-3) and at_budget[1] == 200.0
+    assert curve.x.max() == 1_000.0  # nothing past the budget, where only overshoots lie
+
+
+def test_rlgo_plot_writes_beside_its_runs_by_default(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    a = _run(tmp_path / "runs" / "a", [0.0, 100.0])
+    b = _run(tmp_path / "runs" / "b", [0.0, 50.0])
+    res = CliRunner().invoke(app, ["plot", str(a)])
+    assert res.exit_code == 0, res.output
+    assert (a / "elo_env_steps.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["plot", str(a), str(b), "--x", "wall_s"])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {tmp_path / 'runs' / 'elo_wall_s.png'}" in res.output
+    assert list(here.iterdir()) == []  # nothing in the current folder

@@ -103,7 +103,8 @@ def test_snapshot_round_trip_and_corruption(tmp_path):
 def test_a_file_naming_a_module_path_is_refused_not_imported(tmp_path):
     net = PolicyValueNet(5, NetConfig(blocks=1, channels=8))
     path = save_file(tmp_path / "c.pt", {**_payload(net), "agent": "os.path:join"})
-    with pytest.raises(UnknownAgentError, match="unknown agent 'os.path:join'"):
+    with pytest.raises(UnknownAgentError, match="third-party learner 'os.path:join', which "
+                       "rlgo imports only when you name it: add --agent-module os.path:join"):
         make_player(str(path), Rules(board_size=5))
 
 

@@ -93,3 +93,14 @@ def test_a_move_in_the_root_node_is_played_not_dropped():
     engine, actions = replay_sgf("(;GM[1]SZ[5]KM[0.5]B[cc];W[aa])")
     assert actions == [gtp_to_action("C3", 5), gtp_to_action("A5", 5)]
     assert int(engine.moves[0]) == 2
+
+
+def test_sgf_names_the_installed_rlgo_version():
+    import importlib.metadata
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    version = pyproject["project"]["version"]
+    assert importlib.metadata.version("rlgo") == version
+    assert f"AP[rlgo:{version}]" in game_to_sgf([0, 1], Rules(board_size=5))

@@ -86,7 +86,7 @@ def format_contended_rows(rows: Sequence[Row]) -> str:
         n = r["board_size"]
         lines.append(f"{n:>3}x{n:<2} {r['impl']:<17}{float(r['steps_per_s']):>14,.0f}"
                      f"{float(r['contended_steps_per_s']):>15,.0f}{float(r['ratio']):>8.2f}")
-    lines.append("\ntarget (rlgo-batched): ratio >= 0.4 with one core busy (issue 11)")
+    lines.append("\ntarget (rlgo-batched): ratio >= 0.4 with one core busy")
     return "\n".join(lines)
 
 
@@ -95,5 +95,5 @@ def format_contention_table(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(f"{r['setting']:<38}{float(r['idle']):>14,.0f}"
                      f"{float(r['contended']):>15,.0f}{float(r['ratio']):>8.2f}")
-    lines.append("\ntarget: ratio >= 0.4 with one core busy (issue 11)")
+    lines.append("\ntarget: ratio >= 0.4 with one core busy")
     return "\n".join(lines)

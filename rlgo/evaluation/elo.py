@@ -65,7 +65,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 from scipy.stats import norm
 
-__all__ = ["ELO_PER_NAT", "RATING_COLUMNS", "expected_score", "fit_elo"]
+__all__ = ["ELO_PER_NAT", "RATING_COLUMNS", "expected_score", "fit_elo", "format_elo_table"]
 
 ELO_PER_NAT: float = 400.0 / math.log(10.0)
 """Elo per nat of Bradley-Terry strength (~173.7): Elo gap = ELO_PER_NAT * (theta_i - theta_j)."""
@@ -188,6 +188,35 @@ def fit_elo(
     table = table.reset_index(drop=True)[list(RATING_COLUMNS)]
     table.attrs.update(attrs)
     return table
+
+
+def format_elo_table(table: pd.DataFrame) -> str:
+    """A :func:`fit_elo` table as text, every number in it a rating the games support: a
+    saturated record shows its bound (``> x``) with no error or interval (the prior alone
+    placed its point estimate, which ``rlgo elo --json`` keeps in ``elo``), a player with no
+    chain of games to the anchor shows ``-``; a note under the table says why, row by row."""
+    shown = table.drop(columns=["bound_elo"]).astype({"elo": object, "stderr": object,
+                                                      "lo": object, "hi": object})
+    notes = []
+    for i, r in enumerate(table.itertuples(index=False)):
+        if not r.connected:
+            shown.loc[i, ["elo", "stderr", "lo", "hi"]] = "-"
+            notes.append(f"{r.player}: no chain of games links it to the anchor "
+                         f"({table.attrs.get('anchor', '?')}): unrated (null in --json)")
+        elif r.bound:
+            word = "won" if r.bound == ">" else "lost"
+            shown.loc[i, ["elo", "stderr", "lo", "hi"]] = [f"{r.bound} {r.bound_elo:.1f}", "-",
+                                                           "-", "-"]
+            notes.append(f"{r.player}: {word} every game, so its rating is only {r.bound} "
+                         f"{r.bound_elo:.1f}, the {'strongest' if word == 'won' else 'weakest'} "
+                         f"opponent it met; the prior places it at {r.elo:.1f} (elo in --json)")
+        else:
+            shown.loc[i, ["elo", "stderr", "lo", "hi"]] = [f"{r.elo:.1f}", f"{r.stderr:.1f}",
+                                                           f"{r.lo:.1f}", f"{r.hi:.1f}"]
+    with pd.option_context("display.width", None, "display.max_columns", None,
+                           "display.max_colwidth", None):
+        text = shown.drop(columns="bound").to_string(index=False)
+    return "\n".join([text, *notes])
 
 
 def _parse_games(games: pd.DataFrame | Iterable[Mapping[str, Any]]) -> _Results:

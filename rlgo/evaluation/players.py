@@ -38,7 +38,10 @@ have shared, so those commands refuse it unless their own command line says
 A checkpoint's player name is its path as typed, normalised, plus ``:sample`` when it
 samples (:func:`rlgo.agents.network_player.checkpoint_player_name`) or ``:search=<n>``
 when it searches. The file names its agent, which rebuilds the player
-(:func:`snapshot_player`, through :mod:`rlgo.registry`).
+(:func:`snapshot_player`, through :mod:`rlgo.registry`). A learner named by module path
+(``package.module:make``) is imported only if the caller passes that module in
+``agents``, i.e. the user named it (``--agent-module``, a study's ``learner``); a module
+named only inside the file is refused, with the option to name it.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import math
 import os
 import shlex
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rlgo.agents.gnugo_player import MAX_LEVEL, GnuGoPlayer
@@ -63,7 +66,14 @@ from rlgo.gtp.client import GNUGO_PATH
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player, describe
-from rlgo.registry import config_from_dict, get_agent
+from rlgo.registry import (
+    Agent,
+    UnknownAgentError,
+    config_from_dict,
+    get_agent,
+    is_module_path,
+    module_spec,
+)
 
 __all__ = ["ALLOW_COMMANDS", "VALID_FORMS", "PlayerSpecError", "checkpoint_rules",
            "make_player", "refuse_programs", "runs_program"]
@@ -108,14 +118,18 @@ def _int_argument(spec: str, value: str, what: str, lo: int, hi: int | None = No
     return number
 
 
-def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
-    """The player that ``spec`` names (module docstring), set up for ``rules``.
+def make_player(spec: str, rules: Rules, seed: int = 0, *, agents: Sequence[str] = ()
+                ) -> Player:
+    """The player that ``spec`` names (module docstring), set up for ``rules``. ``agents``:
+    third-party learner modules (``package.module:make``) the user named, whose snapshots
+    may be loaded.
 
     Raises:
         PlayerSpecError: malformed spec, unknown name or option (the message lists the
             valid forms).
         CheckpointError: the checkpoint file is missing, corrupt or not an rlgo checkpoint.
-        UnknownAgentError: the checkpoint's agent is not registered here (a ValueError).
+        UnknownAgentError: the checkpoint's agent is not registered here, or is a module
+            path not in ``agents`` (a ValueError).
         ValueError: the checkpoint was trained on another board size than ``rules``', or
             ``gnugo-mc`` on a board over 9x9.
         GTPPlayerError: GNU Go, Pachi or the GTP engine cannot be started or does not
@@ -139,8 +153,8 @@ def make_player(spec: str, rules: Rules, seed: int = 0) -> Player:
         return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
     if kind == "mix":
         inner, epsilon = _mix_arguments(spec, arg)
-        return MixedPlayer(make_player(inner, rules, seed), epsilon, seed)
-    return _checkpoint_player(spec, rules, seed)
+        return MixedPlayer(make_player(inner, rules, seed, agents), epsilon, seed)
+    return _checkpoint_player(spec, rules, seed, agents)
 
 
 def _mix_arguments(spec: str, arg: str) -> tuple[str, float]:
@@ -228,7 +242,7 @@ def _split_checkpoint(spec: str) -> tuple[str, list[str]]:
     return parts[0], parts[1:]
 
 
-def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
+def _checkpoint_player(spec: str, rules: Rules, seed: int, agents: Sequence[str]) -> Player:
     path, options = _split_checkpoint(spec)
     if not Path(path).exists() and "/" not in path and "." not in path:
         raise PlayerSpecError(f"unknown player {spec!r}; {_forms()}")
@@ -251,7 +265,7 @@ def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
         name = checkpoint_player_name(path, greedy)
         described = {"path": norm, "greedy": greedy}
     player, trained = snapshot_player(path, name=name, greedy=greedy, search=simulations,
-                                      seed=seed)
+                                      seed=seed, agents=agents)
     describe(player, described)
     if trained.board_size != rules.board_size:
         n, m = trained.board_size, rules.board_size
@@ -260,15 +274,16 @@ def _checkpoint_player(spec: str, rules: Rules, seed: int) -> Player:
 
 
 def snapshot_player(path: str | Path, *, name: str, greedy: bool = True, search: int = 0,
-                    seed: int = 0) -> tuple[Player, Rules]:
+                    seed: int = 0, agents: Sequence[str] = ()) -> tuple[Player, Rules]:
     """The player of a snapshot or checkpoint file (on the CPU), and the rules it was
-    trained under: the file's agent rebuilds it (:meth:`Learner.snapshot_player`).
+    trained under: the file's agent rebuilds it (:meth:`Learner.snapshot_player`), a
+    third-party module only if it is among ``agents`` (:func:`snapshot_agent`).
 
     Raises CheckpointError (unreadable file), UnknownAgentError (its agent is not
-    registered here) or ValueError (weights that do not fit, search asked of a learner
-    without a policy-value network)."""
+    registered here, or a module not named) or ValueError (weights that do not fit, search
+    asked of a learner without a policy-value network)."""
     payload = load_file(path)
-    agent = get_agent(str(payload["agent"]), allow_module_path=False)
+    agent = snapshot_agent(str(payload["agent"]), path, agents)
     rules = Rules(**payload["rules"])
     config = config_from_dict(agent.config_class, dict(payload["agent_config"]), str(path))
     net_config = config_from_dict(NetConfig, dict(payload["net_config"]), str(path))
@@ -276,3 +291,18 @@ def snapshot_player(path: str | Path, *, name: str, greedy: bool = True, search:
     player = learner.snapshot_player(payload["weights"], name=name, greedy=greedy,
                                      search=search, seed=seed)
     return player, rules
+
+
+def snapshot_agent(stored: str, path: str | Path, agents: Sequence[str] = ()) -> Agent:
+    """The learner that rebuilds a snapshot whose file names ``stored``: a registered
+    one, or a module path (``package.module:make``) that is also among ``agents``, the
+    modules the user named; a module named only by the file is never imported."""
+    if not is_module_path(stored):
+        return get_agent(stored, allow_module_path=False)
+    spec = module_spec(stored)
+    if spec not in {module_spec(a) for a in agents}:
+        raise UnknownAgentError(
+            f"{path} was trained by the third-party learner {stored!r}, which rlgo imports "
+            f"only when you name it: add --agent-module {spec} (in a study, the learner of "
+            "one of its agents)")
+    return get_agent(spec)

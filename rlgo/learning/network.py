@@ -202,7 +202,9 @@ class PolicyValueNet(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.policy_fc.weight.device
+        """The device of its parameters (the first one's: a subclass may replace any
+        layer)."""
+        return next(self.parameters()).device
 
     @torch.no_grad()
     def refresh_norm(self, obs: torch.Tensor, minibatch: int = 1024) -> None:

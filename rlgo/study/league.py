@@ -78,11 +78,13 @@ def pairings(study: StudyConfig) -> list[Pairing]:
     return [Pairing(a, b) for i, a in enumerate(players) for b in players[i + 1:]]
 
 
-def _player(entrant: Entrant, rules: Rules, seed: int) -> Player:
+def _player(entrant: Entrant, rules: Rules, seed: int, study: StudyConfig) -> Player:
+    """An entrant as a player; the study's learners are the modules the user named (a
+    snapshot of a ``package.module:make`` learner loads through its agent's entry)."""
     if entrant.path is None:
         return make_player(entrant.name, rules, seed=seed)
     player, _ = snapshot_player(entrant.path, name=entrant.name, greedy=entrant.greedy,
-                                seed=seed)
+                                seed=seed, agents=[a.learner for a in study.agents])
     run, _, steps = entrant.name.rpartition("@")
     describe(player, {"run": run, "env_steps": int(steps), "greedy": entrant.greedy})
     return player
@@ -100,7 +102,7 @@ def play_pairing(study: StudyConfig, index: int,
         return 0
     db.delete_games(run=pairing.tag)  # a partial pairing is replayed whole
     rules = Rules(board_size=study.board_size, komi=study.komi)
-    players = [_player(e, rules, seed=1_000 * index + k)
+    players = [_player(e, rules, seed=1_000 * index + k, study=study)
                for k, e in enumerate((pairing.a, pairing.b))]
     try:
         play_match(players[0], players[1], study.league_games, rules, db, run=pairing.tag,

@@ -8,6 +8,7 @@ the curves of several runs and learners are comparable point by point.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,21 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
                        bound=[bound[n] for n in names])
 
 
-def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path = "elo.png",
+def default_plot_path(runs: Sequence[str | Path], x: str) -> Path:
+    """Where ``rlgo plot`` writes without ``--out``: ``elo_<x>.png`` in the run's folder,
+    or in the deepest folder that holds every run; never the current folder by default."""
+    if not runs:
+        raise ValueError("no runs given")
+    folder = Path(os.path.commonpath([Path(r).resolve() for r in runs]))
+    return folder / f"elo_{x}.png"
+
+
+def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path | None = None,
              db: str | None = None) -> Path:
     """Elo (with +-1 standard error bands) of each run against counter ``x``, raw policy
-    and, where evaluated, with search; saved as an image at ``out``. ``db``: draw on that
-    shared database's final scale (:func:`elo_curves`)."""
+    and, where evaluated, with search; saved as an image at ``out`` (default
+    :func:`default_plot_path`). ``db``: draw on that shared database's final scale
+    (:func:`elo_curves`)."""
     if x not in COUNTERS:
         raise ValueError(f"x must be one of {COUNTERS}, got {x!r}")
     import matplotlib
@@ -106,7 +117,7 @@ def plot_elo(runs: Sequence[str | Path], x: str = "env_steps", out: str | Path =
     ax.set_xlabel(AXIS_LABELS.get(x, x))
     ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, 1.2M
     fig.tight_layout()
-    out = Path(out)
+    out = Path(out) if out else default_plot_path(runs, x)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -153,25 +164,38 @@ def agent_palette(agents: Sequence[str]) -> dict[str, Any]:
     return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
-def interpolated_curves(results: pd.DataFrame, x: str, points: int = 40) -> pd.DataFrame:
+def interpolated_curves(results: pd.DataFrame, x: str, points: int = 40,
+                        budget: float | None = None) -> pd.DataFrame:
     """Each run's Elo curve against counter ``x``, linearly interpolated onto a grid common
-    to the seeds of its agent (0 to the smallest final ``x`` among them), so that seeds can
-    be averaged point by point; tidy rows (agent, policy, seed, x, elo)."""
+    to the seeds of its agent, so that seeds can be averaged point by point; tidy rows
+    (agent, policy, seed, x, elo). The grid runs from 0 to the largest final ``x`` among
+    the seeds, and a seed has rows only where it got to: averaged, each point is the
+    mean of the seeds that reached it, and the curve ends at the slowest seed's last
+    value (not where the fastest one stopped). With ``budget`` (``x`` is the study's
+    budget counter) the grid ends at the budget instead, which every seed passed: the
+    agents are compared at exactly the budget, not at their overshoots."""
     frames = []
     for (agent, policy), runs in results.groupby(["agent", "policy"], sort=False):
-        end = runs.groupby("seed")[x].max().min()
-        grid = np.linspace(0.0, float(end), points)
+        ends = runs.groupby("seed")[x].max()
+        end = float(ends.max())
+        if budget is not None and ends.min() >= budget:
+            end = float(budget)
+        grid = np.linspace(0.0, end, points)
         for seed, g in runs.groupby("seed"):
             g = g.sort_values(x)
+            reached = grid[grid <= float(g[x].max())]
             frames.append(pd.DataFrame({"agent": agent, "policy": policy, "seed": seed,
-                                        "x": grid, "elo": np.interp(grid, g[x], g.elo)}))
+                                        "x": reached, "elo": np.interp(reached, g[x], g.elo)}))
     return pd.concat(frames, ignore_index=True)
 
 
-def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path]:
+def plot_study_curves(results: pd.DataFrame, base: str | Path,
+                      budget: tuple[str, float] | None = None) -> dict[str, Path]:
     """Elo against env steps, games, network evaluations and wall time, one line per
-    agent: the mean over seeds with a 95% bootstrap band (no band with one seed); agents
-    evaluated with search get a dashed line for it. Writes ``base``.png and .svg."""
+    agent: at each x the mean over the seeds that reached it, with a 95% bootstrap band
+    (no band with one seed; :func:`interpolated_curves`); agents evaluated with search
+    get a dashed line for it. ``budget``: the study's (counter, amount); that panel ends
+    at the budget. Writes ``base``.png and .svg."""
     import matplotlib.ticker
 
     plt, sns = pyplot()
@@ -180,7 +204,8 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     agents = sorted(set(results.agent))
     search = (results.policy == "search").any()
     for ax, x in zip(axes.flat, CURVE_AXES, strict=True):
-        data = interpolated_curves(results, x)
+        data = interpolated_curves(results, x, budget=budget[1] if budget and budget[0] == x
+                                   else None)
         data["policy"] = data.policy.map({"raw": "network", "search": "network + search"})
         style = {"style": "policy", "style_order": ["network", "network + search"]}
         sns.lineplot(data=data, x="x", y="elo", hue="agent", hue_order=agents,
@@ -195,8 +220,11 @@ def plot_study_curves(results: pd.DataFrame, base: str | Path) -> dict[str, Path
     handles, labels = axes.flat[0].get_legend_handles_labels()
     axes.flat[0].get_legend().remove()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 8), frameon=False)
-    band = f"mean of {seeds} seeds, 95% bootstrap band" if seeds > 1 else "one seed per agent"
-    fig.suptitle(f"Learning curves ({band})", y=0.95, fontsize=11)
+    band = (f"mean of the seeds (of {seeds}) that reached each x, 95% bootstrap band"
+            if seeds > 1 else "one seed per agent")
+    cut = (f"; {AXIS_LABELS[budget[0]].split(' (')[0]} cut at the budget, {budget[1]:,.0f}"
+           if budget and budget[0] in CURVE_AXES else "")
+    fig.suptitle(f"Learning curves ({band}{cut})", y=0.95, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return save_figure(fig, base)
 

@@ -209,7 +209,8 @@ def write_report(study: StudyConfig) -> dict[str, Path]:
     results = results_table(study)
     written["results"] = _csv(results, out / "results.csv")
     figures = out / "figures"
-    written.update(plot_study_curves(results, figures / "elo_curves"))
+    written.update(plot_study_curves(results, figures / "elo_curves",
+                                     budget=(study.budget, study.amount)))
     h2h = head_to_head(study)
     if not h2h.empty:
         league = league_table(study)

@@ -233,6 +233,20 @@ def latest_row(run_dir: Path) -> dict[str, float]:
     return out
 
 
+def fit_fields(fields: Sequence[str], width: int | None) -> str:
+    """The leading ``fields`` that fit in ``width`` columns, whole (a number is never cut
+    into another: ``12,345 env steps`` must not read ``12,345 s``); all with no width.
+    The first field always shows, cut to the width."""
+    if width is None:
+        return "".join(fields)
+    line = fields[0][:width]
+    for field_ in fields[1:]:
+        if len(line) + len(field_) > width:
+            break
+        line += field_
+    return line
+
+
 def progress_printer(study: StudyConfig) -> Callable[[Sequence[Task]], None]:
     """A ``show`` for :func:`run_tasks`: one line per run (state, budget spent, games/s,
     latest Elo), redrawn in place on a terminal."""
@@ -240,22 +254,22 @@ def progress_printer(study: StudyConfig) -> Callable[[Sequence[Task]], None]:
     tty = sys.stdout.isatty()
 
     def show(tasks: Sequence[Task]) -> None:
+        width = shutil.get_terminal_size().columns if tty else None
         lines = []
         for task in tasks:
             state = ("done" if task.returncode == 0 else "FAILED" if task.returncode
                      else "running" if task.process else "waiting")
-            line = f"{task.name:<40} {state:<8}"
+            fields = [f"{task.name:<32} {state:<8}"]
             if task.run_dir is not None:
                 row = latest_row(task.run_dir)
                 if row:
                     spent = row.get(unit, 0.0) / study.amount
-                    line += (f" {min(spent, 1.0):6.1%} of budget  "
-                             f"{row.get('env_steps', 0):>10,.0f} steps  "
-                             f"{row.get('games_per_s', float('nan')):6.1f} games/s  "
-                             f"Elo {row.get('elo', float('nan')):6.0f}")
-            lines.append(line)
-        width = shutil.get_terminal_size().columns
-        text = "\n".join(line[:width] for line in lines)
+                    fields += [f" {min(spent, 1.0):6.1%} of budget",
+                               f"  {row.get('env_steps', 0):>9,.0f} env steps",
+                               f"  {row.get('games_per_s', float('nan')):6.1f} games/s",
+                               f"  Elo {row.get('elo', float('nan')):6.0f}"]
+            lines.append(fit_fields(fields, width))
+        text = "\n".join(lines)
         if tty:
             print(f"\x1b[{len(lines)}F\x1b[J" if show.drawn else "", end="")  # type: ignore[attr-defined]
             show.drawn = True  # type: ignore[attr-defined]

@@ -40,7 +40,10 @@ class TrainConfig:
     komi: float | None = None
     """Komi; None takes rlgo's default for the size (see ``rlgo.envs.default_komi``)."""
     env_steps: int = 200_000
-    """Budget: moves played in real games (both colours) before training stops."""
+    """Budget: moves played in real games (both colours) before training stops. Learners
+    learn from finished games only, so the iteration that reaches it finishes: a run
+    passes it by less than one iteration (``games_per_iteration`` games; ``rlgo train``
+    prints where it stopped)."""
     wall_seconds: float = 0.0
     """Budget: training also stops once self-play and learning have taken this many
     seconds (the ``wall_s`` counter, evaluation excluded); 0: no time limit. The
@@ -159,6 +162,8 @@ def _coerce(value: str, hint: Any, key: str) -> Any:
             return None
         hint = next(a for a in args if a is not type(None))
         origin = typing.get_origin(hint)
+    if origin is tuple:
+        return _coerce_list(value, hint, key)
     try:
         if hint is bool:
             if value.lower() in ("1", "true", "yes", "on"):
@@ -172,11 +177,31 @@ def _coerce(value: str, hint: Any, key: str) -> Any:
             return float(value)
         if hint is str:
             return value
-        if origin is tuple:
-            return tuple(v.strip() for v in value.split(",") if v.strip())
     except ValueError:
         pass
     raise ValueError(f"--set {key}={value!r}: expected a value of type {hint}")
+
+
+def _coerce_list(value: str, hint: Any, key: str) -> tuple[Any, ...]:
+    """A list for ``--set``: a TOML array (``["random", "rollout:8"]``) or comma-separated
+    items (``random,rollout:8``); anything that is neither is refused, not split."""
+    item = typing.get_args(hint)[0]
+    example = f'--set {key}=\'["random", "rollout:8"]\' or --set {key}=random,rollout:8'
+    if value.strip().startswith("["):
+        try:
+            items = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--set {key}={value!r} is not a TOML array ({exc}); write "
+                             f"{example}") from None
+        if not all(isinstance(v, item) and not isinstance(v, bool) for v in items):
+            raise ValueError(f"--set {key}={value!r}: every item must be a "
+                             f"{item.__name__}; write {example}")
+        return tuple(items)
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if any(c in v for v in items for c in "[]\"'"):
+        raise ValueError(f"--set {key}={value!r}: brackets or quotes outside a TOML array; "
+                         f"write {example}")
+    return tuple(item(v) for v in items)
 
 
 def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

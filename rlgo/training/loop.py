@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlgo.agents.gtp_player import GTPPlayerError
 from rlgo.envs import Rules
 from rlgo.evaluation.ladder import Entrant, run_ladder, snapshot_name
 from rlgo.evaluation.matchdb import MatchDB
-from rlgo.evaluation.players import refuse_programs
+from rlgo.evaluation.players import make_player, refuse_programs
 from rlgo.evaluation.reference import (
     ReferenceTable,
     adaptive_rating,
@@ -76,6 +77,23 @@ def budget_spent(c: Counters, cfg: TrainConfig) -> bool:
             or (cfg.nn_evals > 0 and c.nn_evals >= cfg.nn_evals))
 
 
+def stopped_at(c: Counters, cfg: TrainConfig) -> str:
+    """Where a run stopped and which budget stopped it, in one line: a run stops at the
+    end of the iteration that spends a budget (learners learn from finished games only,
+    so an iteration is never cut), so it passes the budget by less than one iteration."""
+    iteration = f"{cfg.games_per_iteration} games per iteration"
+    if c.env_steps >= cfg.env_steps:
+        return (f"stopped at {c.env_steps:,} env steps (budget {cfg.env_steps:,}; a run stops "
+                f"at the end of the iteration that reaches it, {iteration})")
+    if cfg.wall_seconds > 0 and c.wall_s >= cfg.wall_seconds:
+        return (f"stopped at {c.env_steps:,} env steps, {c.wall_s:,.0f} s of training "
+                f"(budget train.wall_seconds = {cfg.wall_seconds:g})")
+    if cfg.nn_evals > 0 and c.nn_evals >= cfg.nn_evals:
+        return (f"stopped at {c.env_steps:,} env steps, {c.nn_evals:,} network evaluations "
+                f"(budget train.nn_evals = {cfg.nn_evals:,})")
+    return f"stopped at {c.env_steps:,} env steps, before its budget"
+
+
 def finished(out: str | Path, cfg: TrainConfig) -> bool:
     """The run in ``out`` has spent its budget: its newest snapshot's counters do, and the
     checkpoint written with it exists (a run killed between the two is not finished)."""
@@ -90,6 +108,31 @@ def finished(out: str | Path, cfg: TrainConfig) -> bool:
     except CheckpointError:
         return False
     return budget_spent(counters, cfg)
+
+
+def check_evaluation(cfg: TrainConfig, rules: Rules, allow_commands: bool = False) -> None:
+    """Refuse an evaluation setting that would fail at the first evaluation, naming the
+    key: an ``eval_ladder`` spec that names no player (each is built and closed once, so
+    an engine that does not start fails here too) or an ``eval_reference`` table of
+    another board size or komi; and, unless ``allow_commands`` (the user's
+    ``--allow-commands``), anchors that run programs (``gtp:``), since a config can come
+    from a file (:func:`rlgo.evaluation.players.refuse_programs`). A :class:`Trainer`
+    calls it before it writes anything, so the corrected command starts afresh in the
+    same folder."""
+    if not cfg.eval_every:
+        return
+    refuse_programs(cfg.eval_ladder, "train.eval_ladder", allow_commands)
+    if cfg.eval_reference:
+        try:
+            ReferenceTable.load(cfg.eval_reference, rules, allow_commands=allow_commands)
+        except ValueError as exc:
+            raise ValueError(f"train.eval_reference: {exc}") from exc
+        return
+    for spec in cfg.eval_ladder:
+        try:
+            close_players(make_player(spec, rules))
+        except (ValueError, GTPPlayerError) as exc:
+            raise ValueError(f"train.eval_ladder: {exc}") from exc
 
 
 @dataclass
@@ -120,16 +163,19 @@ class _Progress:
 
 
 class Trainer:
-    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint.
+    """Runs one training run in ``out``; resumes if ``out`` holds a checkpoint. ``say``
+    receives its one-line notices (where it resumed, a config it replaced).
     ``allow_commands`` (the user's ``--allow-commands``): the ladder and reference table
-    may name anchors that run programs (``gtp:``); otherwise they are refused here, since
-    a config can come from a file (:func:`rlgo.evaluation.players.refuse_programs`)."""
+    may name anchors that run programs (``gtp:``); otherwise they are refused here
+    (:func:`check_evaluation`)."""
 
     def __init__(self, train: TrainConfig, agent_config: Any, net_config: NetConfig,
-                 out: str | Path, progress: bool = True, agent: Agent | None = None, *,
+                 out: str | Path, progress: bool = True, agent: Agent | None = None,
+                 say: Callable[[str], None] | None = None, *,
                  allow_commands: bool = False) -> None:
         self.allow_commands = allow_commands
         self.cfg = train
+        self.say = say or (lambda line: None)
         self.agent = agent if agent is not None else get_agent(train.agent)
         if not isinstance(agent_config, self.agent.config_class):
             raise ValueError(f"agent {train.agent!r} takes a {self.agent.config_class.__name__}, "
@@ -140,11 +186,8 @@ class Trainer:
         self.name = Path(out).name
         self.show_progress = progress
         self.rules = Rules(board_size=train.board_size, komi=train.komi)
-        if train.eval_every:  # a bad ladder or table fails now, before anything is written
-            refuse_programs(train.eval_ladder, "train.eval_ladder", allow_commands)
-            if train.eval_reference:
-                ReferenceTable.load(train.eval_reference, self.rules,
-                                    allow_commands=allow_commands)
+        # before the run directory is touched
+        check_evaluation(train, self.rules, allow_commands)
         if train.threads > 0:
             torch.set_num_threads(train.threads)
         torch.manual_seed(train.seed)
@@ -187,12 +230,17 @@ class Trainer:
             raise ValueError(f"{ckpt} was written by rlgo {payload['rlgo_version']} and "
                              "cannot resume a run (it still plays: rlgo arena); use a new "
                              "--out")
-        if self.run.exists():
+        started = payload is not None or bool(self.run.snapshot_files())
+        if self.run.exists() and started:
             if self._stored_configs() != (self.cfg, self.agent_config, self.net_config):
                 raise ValueError(
                     f"{self.run.path} holds a run with a different config; use a new --out "
                     "(or the same flags as that run to resume it)"
                 )
+        elif self.run.exists() and not self._same_config():
+            # a start that failed before its first checkpoint: nothing of it is kept
+            self.say(f"replacing the config of {self.run.path}: its run never reached a "
+                     "checkpoint")
         self.run.write_config(self.sections())
         if payload is None:
             self.run.open_metrics(keep_rows=0)
@@ -201,9 +249,18 @@ class Trainer:
             return
         self.learner.load_state_dict(payload["learner"])
         self.state = _Progress.from_payload(payload)
+        self.say(f"resumed at env step {self.state.counters.env_steps:,} from checkpoint "
+                 f"{ckpt}")
         self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
         self._open_tensorboard()
         self._forget_after(self.state.counters.env_steps)
+
+    def _same_config(self) -> bool:
+        """The stored configs are this trainer's (False if they cannot be read)."""
+        try:
+            return self._stored_configs() == (self.cfg, self.agent_config, self.net_config)
+        except ValueError:  # unreadable, or keys this version does not know
+            return False
 
     def _open_tensorboard(self) -> None:
         """With ``train.tensorboard``: TensorBoard scalars in ``<out>/tensorboard``, made
@@ -535,12 +592,12 @@ def build_trainer(agent: str | None = None, board_size: int | None = None,
                   env_steps: int | None = None, seed: int | None = None,
                   out: str | Path = "", overrides: Sequence[str] = (), progress: bool = True,
                   *, config: str | Path | None = None, allow_commands: bool = False,
-                  ) -> Trainer:
+                  say: Callable[[str], None] | None = None) -> Trainer:
     """What ``rlgo train`` does: :func:`resolve_configs`, then a :class:`Trainer` in
-    ``out`` (default :meth:`RunConfigs.default_out`)."""
+    ``out`` (default :meth:`RunConfigs.default_out`); ``say`` gets its notices."""
     c = resolve_configs(agent, board_size, env_steps, seed, overrides, config=config)
     return Trainer(c.train, c.agent, c.net, out or c.default_out(), progress=progress,
-                   agent=c.entry, allow_commands=allow_commands)
+                   agent=c.entry, say=say, allow_commands=allow_commands)
 
 
 def load_run_configs(out: str | Path) -> tuple[TrainConfig, Any, NetConfig]:

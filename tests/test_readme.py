@@ -1,0 +1,95 @@
+"""The README's snippets run as written, so that what a new user copies works."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    """The README's text under heading ``title``, up to the next heading."""
+    start = README.index(f"{title}\n")
+    end = README.find("\n#", start + len(title))
+    return README[start:end if end != -1 else None]
+
+
+def test_the_pettingzoo_and_gymnasium_snippet_runs_and_gets_the_legal_moves():
+    code = re.search(r"```python\n(.*?)```", _section("### PettingZoo and Gymnasium"),
+                     re.S).group(1)
+    code = code.replace("board_size=9", "board_size=5")  # the same code, a faster game
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    mask = scope["mask"]
+    assert mask.dtype == np.bool_ and mask.shape == (26,) and mask.all()  # empty 5x5 board
+
+
+def test_the_metrics_pivot_line_makes_one_column_per_metric(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from rlgo.training.runs import Counters, RunDir
+
+    line = re.search(r"`(pd\.read_csv\(.*?\))`", _section("### Metrics"), re.S).group(1)
+    run = RunDir(tmp_path / "runs" / "r7")
+    run.open_metrics(keep_rows=0)
+    run.log(Counters(env_steps=0), {"eval/elo": 0.0})
+    run.log(Counters(env_steps=100, games=4), {"losses/policy": 0.5, "eval/elo": 30.0})
+    monkeypatch.chdir(tmp_path)
+    wide = eval(line.replace("\n", " "), {"pd": pd})
+    assert list(wide.columns) == ["eval/elo", "losses/policy"]
+    assert wide.loc[100, "eval/elo"] == 30.0 and wide.loc[100, "losses/policy"] == 0.5
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_contents_link_reaches_a_heading():
+    contents = README[README.index("**Contents**"):README.index("## Two commands")]
+    links = re.findall(r"\]\(#([^)]+)\)", contents)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", README, re.M)}
+    assert len(links) >= 10
+    assert [a for a in links if a not in anchors] == []
+
+
+def test_the_citation_and_licence_follow_pyproject():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())[
+        "project"]
+    cite = _section("## Licence and citing")
+    assert f"version = {{{project['version']}}}" in cite
+    assert f"license = {{{project['license']['text']}}}" in cite
+    assert f"under the {project['license']['text']} licence" in cite
+
+
+def test_the_own_network_example_trains_searches_and_plays(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlgo.cli import app
+    from rlgo.training import build_trainer
+
+    code = re.search(r"```python\n(.*?)```", _section("### Your own network (an `nn.Module`)"),
+                     re.S).group(1)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "my_ppo.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
+    trainer = build_trainer("my_ppo:make", 5, 200, 0, tmp_path / "run",
+                            ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
+                             "train.games_per_iteration=8", "train.eval_every=200",
+                             "train.eval_games=2", "train.eval_ladder=random",
+                             "train.eval_search=4"], progress=False)
+    assert type(trainer.learner.net).__name__ == "MyNet"
+    assert isinstance(trainer.learner.net.policy_fc, __import__("torch").nn.Sequential)
+    trainer.fit()
+    metrics = trainer.run.metrics()
+    assert {"eval/elo", "eval/search/elo"} <= set(metrics.metric)
+    snapshot = trainer.run.snapshot_files()[-1]
+    res = CliRunner().invoke(app, ["arena", f"{snapshot}:search=4", "random", "-n", "5",
+                                   "--games", "2", "--db", f"sqlite:///{tmp_path / 'a.db'}",
+                                   "--agent-module", "my_ppo:make"])
+    assert res.exit_code == 0, res.output
