@@ -213,7 +213,9 @@ def test_cli_train_smoke_and_clear_errors(tmp_path):
                               "--out", str(tmp_path / "z"), "--no-progress", *sets,
                               "--set", "train.eval_ladder=random,gtp:cat", "--allow-commands"])
     assert res.exit_code == 2, res.output  # a ladder engine that is none: one line, not
-    assert res.output.startswith("error: cat (cat) does not answer GTP")  # "a bug in rlgo"
+    assert res.output.startswith(  # "a bug in rlgo", and before the run folder is written
+        "error: train.eval_ladder: cat (cat) does not answer GTP")
+    assert not (tmp_path / "z").exists()
 
 
 def test_train_config_validation():
