@@ -138,3 +138,15 @@ def test_group_norm_networks_get_a_copy_too(norm):
     norms = (torch.nn.BatchNorm2d, torch.nn.GroupNorm)
     kept = [m for m in net._acting().modules() if isinstance(m, norms)]
     assert bool(kept) == (norm == "group")  # GroupNorm stays; BatchNorm is folded
+
+
+def test_a_subclass_acts_as_itself():
+    class Wider(PolicyValueNet):
+        def __init__(self, board_size: int, config: NetConfig) -> None:
+            super().__init__(board_size, config)
+            self.policy_fc = torch.nn.Sequential(torch.nn.Linear(50, 26))
+
+    net = Wider(5, HALF)
+    assert net.acts_as_it_learns and net._acting() is net
+    logp, _ = net.evaluate(*_positions())
+    assert np.isfinite(logp).any()

@@ -419,12 +419,13 @@ def test_allow_commands_lets_a_table_anchor_run_its_program(tmp_path, gnugo):
     assert marker.exists()  # the user opted in: the program ran
 
 
-def test_a_run_refuses_a_ladder_or_table_that_runs_a_program(tmp_path):
+def test_a_run_refuses_a_ladder_or_table_that_runs_a_program(tmp_path, gnugo):
     from rlgo.training import build_trainer
 
-    table = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), "gtp:gnugo --mode gtp":
-                                    (1400.0, 60.0)}).save(tmp_path / "t.toml")
-    for key in (f"train.eval_reference={table}", "train.eval_ladder=random,gtp:gnugo"):
+    engine = f"gtp:{gnugo} --mode gtp"  # allowed, a ladder engine is started once to check it
+    table = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), engine: (1400.0, 60.0)}).save(
+        tmp_path / "t.toml")
+    for key in (f"train.eval_reference={table}", f"train.eval_ladder=random,{engine}"):
         with pytest.raises(ValueError, match="runs a program.*--allow-commands"):
             build_trainer("reinforce", 5, 100, 0, tmp_path / "run", [key, "train.komi=0.5"],
                           progress=False)

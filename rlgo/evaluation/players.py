@@ -153,7 +153,7 @@ def make_player(spec: str, rules: Rules, seed: int = 0, *, agents: Sequence[str]
         return GTPPlayer(_command_line(spec, arg), rules, seed=seed)
     if kind == "mix":
         inner, epsilon = _mix_arguments(spec, arg)
-        return MixedPlayer(make_player(inner, rules, seed, agents), epsilon, seed)
+        return MixedPlayer(make_player(inner, rules, seed, agents=agents), epsilon, seed)
     return _checkpoint_player(spec, rules, seed, agents)
 
 

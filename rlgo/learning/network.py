@@ -14,7 +14,8 @@ eval mode too, and may then refresh the statistics with :meth:`PolicyValueNet.re
 in train mode as usual.
 
 Acting in bfloat16: with ``precision = "bfloat16"``, :meth:`PolicyValueNet.evaluate` runs an
-acting copy of the network instead of the network itself: BatchNorm folded into the
+acting copy of the network instead of the network itself (a subclass, whose layers the
+copy would not know, acts through its own :meth:`forward` under autocast): BatchNorm folded into the
 convolutions before it (eval mode's function), weights held in bfloat16, channels-last, so
 no cast runs per call. It is rebuilt whenever any parameter or buffer of the network changed
 (an optimiser step, ``load_state_dict``, new BatchNorm statistics: torch's in-place version
@@ -159,25 +160,35 @@ class PolicyValueNet(nn.Module):
         return logits.float(), value.float(), ownership.float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.policy_fc.weight.dtype != torch.float32:
+        if self._weight_dtype() != torch.float32:
             return contextlib.nullcontext()  # held in its precision: it runs in it as it is
         return autocast(self.config.precision, self.device)
 
+    def _weight_dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
     def _input(self, obs: torch.Tensor) -> torch.Tensor:
         """Planes in the weights' dtype and layout (channels-last)."""
-        return obs.to(self.policy_fc.weight.dtype).contiguous(
-            memory_format=torch.channels_last)
+        return obs.to(self._weight_dtype()).contiguous(memory_format=torch.channels_last)
 
     @property
     def acts_as_it_learns(self) -> bool:
         """Whether :meth:`evaluate` computes exactly eval mode's :meth:`forward` (float32,
         or bfloat16 without the acting copy); False when it runs the acting copy."""
-        return _acting_dtype(self.config.precision, self.device) is None
+        return self._acting_dtype() is None
+
+    def _acting_dtype(self) -> torch.dtype | None:
+        """The acting copy's dtype, or None when the network acts as itself: in float32,
+        and for a subclass (its own layers and forward, which the copy would not know:
+        it acts through :meth:`forward` under autocast)."""
+        if type(self) is not PolicyValueNet:
+            return None
+        return _acting_dtype(self.config.precision, self.device)
 
     def _acting(self) -> nn.Module:
         """The module :meth:`evaluate` runs: this network, or its acting copy (module
         docstring), rebuilt when a parameter or buffer changed since it was made."""
-        dtype = _acting_dtype(self.config.precision, self.device)
+        dtype = self._acting_dtype()
         if dtype is None:
             return self
         key = tuple((t.data_ptr(), t._version)  # in-place updates bump _version
