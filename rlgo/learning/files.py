@@ -24,8 +24,9 @@ import dataclasses
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -61,10 +62,18 @@ def save_file(path: str | Path, payload: dict[str, Any]) -> Path:
     missing = [k for k in (*HEADER, "kind", "weights") if k not in payload]
     if missing or payload["kind"] not in KINDS:
         raise ValueError(f"run file payload lacks {missing} or has an unknown kind")
+    write_atomically(path, lambda f: torch.save(payload, f), binary=True)
+    return path
+
+
+def write_atomically(path: Path, write: Callable[[IO], object], binary: bool = False) -> None:
+    """``write(file)`` into a temporary file, fsync, rename: a kill leaves the old file or
+    the new, never half; a failed write (a full disk) removes its temporary file and
+    raises OSError naming ``path``."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
+        with open(tmp, "wb") if binary else open(tmp, "w", newline="") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -74,7 +83,6 @@ def save_file(path: str | Path, payload: dict[str, Any]) -> Path:
     except BaseException:  # e.g. Ctrl-C mid-write: no half file is left behind either
         tmp.unlink(missing_ok=True)
         raise
-    return path
 
 
 def write_error(path: Path, exc: OSError) -> OSError:

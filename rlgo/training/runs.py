@@ -49,7 +49,7 @@ from typing import Any
 
 import pandas as pd
 
-from rlgo.learning.files import write_error
+from rlgo.learning.files import write_atomically as _write_atomically
 from rlgo.training.config import dump_toml
 
 COUNTERS = ("env_steps", "games", "nn_evals", "nn_evals_act", "nn_evals_opponent",
@@ -231,16 +231,5 @@ def file_steps(path: Path) -> int:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Temporary file, fsync, rename: a kill leaves the old file or the new, never half;
-    a failed write (a full disk) removes its temporary file and raises OSError naming
-    ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, exc) from exc
+    """``text`` written atomically (:func:`rlgo.learning.files.write_atomically`)."""
+    _write_atomically(path, lambda f: f.write(text))
