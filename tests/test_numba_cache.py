@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from rlgo.envs import _numba_cache
+from rlgo.envs.threads import SPIN_COUNT
 
 KERNELS = '''{install}
 from numba import njit
@@ -135,4 +136,4 @@ def test_the_engine_sets_rlgos_openmp_spin_count_unless_the_user_did():
                           text=True, check=True).stdout.strip()
     theirs = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "7"},
                             capture_output=True, text=True, check=True).stdout.strip()
-    assert (ours, theirs) == ("1000", "7")
+    assert (ours, theirs) == (SPIN_COUNT, "7")

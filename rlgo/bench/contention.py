@@ -25,8 +25,9 @@ Row = dict[str, object]
 SETTINGS: dict[str, dict[str, str]] = {
     "numba's default (spin ~300k)": {"NUMBA_THREADING_LAYER": "omp",
                                      "GOMP_SPINCOUNT": "300000"},
-    "rlgo's default (spin 1000)": {"NUMBA_THREADING_LAYER": "omp"},
     "spin 10000": {"NUMBA_THREADING_LAYER": "omp", "GOMP_SPINCOUNT": "10000"},
+    "rlgo's default (spin 2000)": {"NUMBA_THREADING_LAYER": "omp"},
+    "spin 1000": {"NUMBA_THREADING_LAYER": "omp", "GOMP_SPINCOUNT": "1000"},
     "passive wait": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "PASSIVE"},
     "workqueue layer": {"NUMBA_THREADING_LAYER": "workqueue"},
     "one thread": {"NUMBA_NUM_THREADS": "1"},
