@@ -48,6 +48,7 @@ import numpy as np
 
 from rlgo.envs import GoEngine, IllegalMoveError, Rules
 from rlgo.envs.coords import action_to_gtp, gtp_to_action
+from rlgo.errors import RlgoError
 from rlgo.gtp.client import (
     DEFAULT_TIMEOUT,
     EngineDiedError,
@@ -65,7 +66,7 @@ STARTUP_TIMEOUT = 10.0
 _COLOUR = {1: "black", 2: "white"}
 
 
-class GTPPlayerError(RuntimeError):
+class GTPPlayerError(RlgoError, RuntimeError):
     """The engine cannot be started, failed twice on one move, or disagrees with rlgo's
     rules about the game's position."""
 

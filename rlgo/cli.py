@@ -8,12 +8,42 @@ import json
 from typing import Annotated
 
 import typer
+import typer.core
+
+from rlgo.errors import Interrupted, RlgoError, WorkFailed
 
 PLAIN = None
 """Help texts are shown as written: no rich markup, which would swallow a TOML table name
 such as ``[train]`` as a style tag."""
 
+
+
+class _Commands(typer.core.TyperGroup):
+    """The root command group: the one place where a user-facing error ends a command.
+    An :class:`~rlgo.errors.RlgoError` or a ``ValueError`` (bad input) is printed as
+    ``error: <message>`` with its exit status (:mod:`rlgo.errors`), Ctrl-C as
+    ``interrupted`` with 130. An error raised inside a third-party learner's code goes on
+    to :func:`main`, which names that code."""
+
+    def invoke(self, ctx: typer.Context):
+        from rlgo.registry import third_party_frame
+
+        try:
+            return super().invoke(ctx)
+        except (RlgoError, ValueError) as exc:
+            if third_party_frame(exc) is not None:
+                raise
+            code = exc.exit_code if isinstance(exc, RlgoError) else 2
+            label = exc.label if isinstance(exc, RlgoError) else "error"
+            typer.echo(f"{label}: {exc}", err=True)
+            raise typer.Exit(code) from exc
+        except KeyboardInterrupt as exc:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(Interrupted.exit_code) from exc
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="rlgo: measure how reinforcement-learning algorithms learn Go.",
     no_args_is_help=True,
     add_completion=False,
@@ -123,9 +153,8 @@ def bench_mcts(
     from rlgo.learning.network import PRECISIONS
 
     if precision not in PRECISIONS:
-        typer.echo(f"error: --precision must be one of {', '.join(PRECISIONS)}, got "
-                   f"{precision!r}", err=True)
-        raise typer.Exit(2)
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got "
+                         f"{precision!r}")
     rows = run_mcts_bench(board_sizes=board_size or [9], simulations=simulations, batch=batch,
                           seconds=seconds, gumbel=gumbel, precision=precision)
     typer.echo(json.dumps(rows) if as_json else format_mcts_table(rows))
@@ -163,12 +192,7 @@ def bench_train(
     from rlgo.learning.network import NetConfig
     from rlgo.registry import registered
 
-    try:
-        config = dataclasses.replace(parse_net(net) if net else NetConfig(),
-                                     precision=precision)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    config = dataclasses.replace(parse_net(net) if net else NetConfig(), precision=precision)
     rows = run_train_bench(agent or registered(), board_size, seconds, peer, config)
     typer.echo(json.dumps(rows) if as_json else format_train_table(rows))
 
@@ -213,9 +237,6 @@ def train(
     allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
     """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
-    from rlgo.agents.gtp_player import GTPPlayerError
-    from rlgo.evaluation.matchdb import MatchDBError
-    from rlgo.learning.files import CheckpointError
     from rlgo.registry import third_party_frame
     from rlgo.training import build_trainer
     from rlgo.training.loop import stopped_at
@@ -226,15 +247,15 @@ def train(
                                 progress, config=config, allow_commands=allow_commands,
                                 say=typer.echo)
         counters = trainer.fit()
-    except (ValueError, CheckpointError, MatchDBError, GTPPlayerError, OSError) as exc:
+    except ValueError as exc:
+        if trainer is None:  # bad input, even where a third-party learner's config said so
+            raise RlgoError(str(exc)) from exc
+        raise
+    except OSError as exc:  # a full disk: what was written whole is kept
         if trainer is not None and third_party_frame(exc) is not None:
             raise  # a third-party learner failed while training: main() names it
-        if isinstance(exc, OSError):  # a full disk: what was written whole is kept
-            typer.echo(f"error: {exc}; the run stopped at its last checkpoint: rerun the "
-                       "same command to resume once there is room", err=True)
-            raise typer.Exit(1) from exc
-        typer.echo(f"error: {exc}", err=True)  # bad input, or a ladder engine that
-        raise typer.Exit(2) from exc            # cannot start
+        raise WorkFailed(f"{exc}; the run stopped at its last checkpoint: rerun the same "
+                         "command to resume once there is room") from exc
     typer.echo(f"done: {stopped_at(counters, trainer.cfg)}; {counters.games:,} games, "
                f"{counters.wall_s:.0f} s; metrics in {trainer.run.path}/metrics.csv")
 
@@ -252,14 +273,12 @@ def plot(
         "(refitted over all its games) instead of the Elo logged during training.")] = None,
 ) -> None:
     """Plot the Elo curves of runs against a counter (seaborn)."""
-    from rlgo.evaluation.matchdb import MatchDBError
     from rlgo.study.plots import plot_elo
 
     try:
         path = plot_elo(runs, x=x, out=out or None, db=db)
-    except (ValueError, FileNotFoundError, MatchDBError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except FileNotFoundError as exc:
+        raise RlgoError(str(exc)) from exc
     typer.echo(f"wrote {path}")
 
 
@@ -301,10 +320,9 @@ def arena(
     by :greedy (the default), :sample, or :search=<n> (the network with n simulations of
     tree search per move).
     """
-    from rlgo.agents.gnugo_player import GnuGoError
     from rlgo.envs import Rules
     from rlgo.evaluation.arena import StopOnSignals, play_match
-    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.matchdb import MatchDB
     from rlgo.evaluation.players import make_player
     from rlgo.protocols import close_players
 
@@ -319,14 +337,10 @@ def arena(
                                            agents=agent_module or ()))
             summary = play_match(players[0], players[1], games, rules, database,
                                  opening_moves=opening_moves, seed=seed, should_stop=stop)
-        except (ValueError, MatchDBError, GnuGoError) as exc:  # CheckpointError is a ValueError
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
         except KeyboardInterrupt as exc:
             kept = len(database.games(with_sgf=False)) - stored_before if database else 0
-            typer.echo(f"interrupted: the {kept} games that had finished are stored in {db}",
-                       err=True)
-            raise typer.Exit(130) from exc
+            raise Interrupted(f"the {kept} games that had finished are stored in {db}"
+                              ) from exc
         finally:
             close_players(*players)
     typer.echo(json.dumps(summary.to_dict()) if as_json else summary.format())
@@ -348,20 +362,16 @@ def elo(
     import pandas as pd
 
     from rlgo.evaluation.elo import fit_elo, format_elo_table
-    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.matchdb import MatchDB
 
-    try:
-        games = MatchDB(db, read_only=True).games(board_size=board_size, with_sgf=False)
-        if games.empty:
-            raise ValueError(f"no games in {db}"
-                             + (f" on {board_size}x{board_size}" if board_size else ""))
-        tables = []
-        for size, group in games.groupby("board_size", sort=True):
-            table = fit_elo(group, anchor=anchor)
-            tables.append(table.assign(board_size=int(size))[["board_size", *table.columns]])
-    except (ValueError, MatchDBError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    games = MatchDB(db, read_only=True).games(board_size=board_size, with_sgf=False)
+    if games.empty:
+        raise RlgoError(f"no games in {db}"
+                        + (f" on {board_size}x{board_size}" if board_size else ""))
+    tables = []
+    for size, group in games.groupby("board_size", sort=True):
+        table = fit_elo(group, anchor=anchor)
+        tables.append(table.assign(board_size=int(size))[["board_size", *table.columns]])
     rows = pd.concat(tables, ignore_index=True)
     if as_json:
         records = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -403,19 +413,14 @@ def gtp(
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    try:
-        trained = checkpoint_rules(player)
-        sizes = [trained.board_size] if trained else range(MIN_SIZE, MAX_SIZE + 1)
-        rules = trained or Rules(board_size=9)
-        server = GTPServer(lambda r: make_player(player, r, seed=seed,
-                                                 agents=agent_module or ()), rules,
-                           board_sizes=sizes, name=name,
-                           version=f"{importlib.metadata.version('rlgo')} ({player})",
-                           resign_below=resign_below, log=log)
-        server.player  # noqa: B018 - a bad spec fails here, before any command
-    except (ValueError, RuntimeError) as exc:  # specs, checkpoints, GTP players
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    trained = checkpoint_rules(player)
+    sizes = [trained.board_size] if trained else range(MIN_SIZE, MAX_SIZE + 1)
+    rules = trained or Rules(board_size=9)
+    server = GTPServer(lambda r: make_player(player, r, seed=seed, agents=agent_module or ()),
+                       rules, board_sizes=sizes, name=name,
+                       version=f"{importlib.metadata.version('rlgo')} ({player})",
+                       resign_below=resign_below, log=log)
+    server.player  # noqa: B018 - a bad spec fails here, before any command
     try:
         serve(server)
     finally:
@@ -444,40 +449,26 @@ def study_run(
 ) -> None:
     """Train every agent and seed of a study, play its league, and write its report.
     A rerun resumes: finished runs are skipped, the others continue from checkpoints."""
-    from rlgo.evaluation.matchdb import MatchDBError
-    from rlgo.study.config import StudyFileError
-    from rlgo.study.runner import StudyFailed, run_study
+    from rlgo.study.runner import run_study
 
     try:
         debug = bool((ctx.obj or {}).get("debug"))  # rlgo --debug: the workers get it too
         config = run_study(study, workers, show=progress, backend=backend, address=address,
                            allow_commands=allow_commands, debug=debug,
                            say=lambda line: typer.echo(f"note: {line}", err=True))
-    except (StudyFileError, ValueError, MatchDBError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except StudyFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     except KeyboardInterrupt as exc:
-        typer.echo("interrupted: rerun the same command to resume", err=True)
-        raise typer.Exit(130) from exc
+        raise Interrupted("rerun the same command to resume") from exc
     _print_study_summary(config)
 
 
 @study_app.command("report")
 def study_report(study: STUDY_FILE) -> None:
     """Rewrite a study's tables and figures from its runs and match database."""
-    from rlgo.evaluation.matchdb import MatchDBError
-    from rlgo.study.config import StudyFileError, load_study
+    from rlgo.study.config import load_study
     from rlgo.study.report import write_report
 
-    try:
-        config = load_study(study, allow_commands=True)  # a report plays no game
-        write_report(config)
-    except (StudyFileError, ValueError, MatchDBError) as exc:  # e.g. its database deleted
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    config = load_study(study, allow_commands=True)  # a report plays no game
+    write_report(config)
     _print_study_summary(config)
 
 
@@ -511,21 +502,13 @@ def tune(
     rated on one Elo scale. A rerun resumes up to the file's `trials`. Writes trials.csv,
     figures/ and best.toml (for rlgo train --config, or a study's agent config)."""
     from rlgo.study.tune import tune_main
-    from rlgo.study.workers import SearchError
 
-    try:
+    try:  # a failed worker (SearchError) is reported after the report is written
         summary = tune_main(search, workers, report_only, echo=typer.echo,
                             allow_commands=allow_commands,
                             say=lambda line: typer.echo(f"note: {line}", err=True))
-    except ValueError as exc:  # bad search file, ladder, storage or out
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except SearchError as exc:  # a worker process failed; the report is written first
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     except KeyboardInterrupt as exc:  # running trials end FAIL ("interrupted")
-        typer.echo("interrupted: rerun the same command to go on", err=True)
-        raise typer.Exit(130) from exc
+        raise Interrupted("rerun the same command to go on") from exc
     typer.echo(summary)
 
 
@@ -555,10 +538,9 @@ def ladder_calibrate(
     import sys
     from pathlib import Path
 
-    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
     from rlgo.evaluation.arena import StopOnSignals
-    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.matchdb import MatchDB
     from rlgo.evaluation.reference import calibrate, calibration_kept
 
     target = Path(out or f"runs/anchors/{board_size}x{board_size}.toml")
@@ -566,24 +548,21 @@ def ladder_calibrate(
     with StopOnSignals() as stop:  # SIGINT and SIGTERM stop it between moves
         try:
             if target.exists() and not replace:
-                raise ValueError(f"{target} exists; pass --replace to overwrite it, or "
-                                 "another --out")
+                raise RlgoError(f"{target} exists; pass --replace to overwrite it, or "
+                                "another --out")
             rules = Rules(board_size=board_size, komi=komi)
             command = "rlgo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
             database = MatchDB(db)
             table = calibrate(anchors, rules, database, games=games, seed=seed,
                               command=command, should_stop=stop,
                               progress=lambda line: typer.echo(line, err=True))
-        except (ValueError, MatchDBError, GTPPlayerError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
         except KeyboardInterrupt as exc:
-            if database is not None:
-                done, kept, total = calibration_kept(anchors, rules, database, games, seed)
-                typer.echo(f"interrupted: {done} of {total} pairings finished, their {kept} "
-                           f"games kept in {db}; rerun the same command to resume (a "
-                           "pairing cut short is replayed)", err=True)
-            raise typer.Exit(130) from exc
+            if database is None:
+                raise
+            done, kept, total = calibration_kept(anchors, rules, database, games, seed)
+            raise Interrupted(f"{done} of {total} pairings finished, their {kept} games kept "
+                              f"in {db}; rerun the same command to resume (a pairing cut "
+                              "short is replayed)") from exc
     path = table.save(target)
     for spec, (elo, err) in sorted(table.anchors.items(), key=lambda kv: kv[1]):
         typer.echo(f"{spec:<14}{elo:>8.1f} ± {err:.1f}")
@@ -602,12 +581,8 @@ def ladder_compare(
     and within the 95% interval of the difference (rlgo.evaluation.reference.compare_tables)."""
     from rlgo.evaluation.reference import ReferenceTable, compare_tables
 
-    try:
-        moved = compare_tables(*(ReferenceTable.load(t, allow_commands=True)  # no game
-                                 for t in (first, second)))
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    moved = compare_tables(*(ReferenceTable.load(t, allow_commands=True)  # no game
+                             for t in (first, second)))
     for r in moved.itertuples():
         typer.echo(f"{r.anchor:<16}{r.elo:>7.0f} ± {r.stderr:<4.0f}{r.elo_again:>7.0f} ± "
                    f"{r.stderr_again:<4.0f}{r.moved:>+6.0f}  "
@@ -635,9 +610,8 @@ def ladder_rate(
 ) -> None:
     """Rate a player on a reference table's fixed scale by adaptive match-making: rounds
     against the anchor nearest its estimate until the error target is met."""
-    from rlgo.agents.gtp_player import GTPPlayerError
     from rlgo.envs import Rules
-    from rlgo.evaluation.matchdb import MatchDB, MatchDBError
+    from rlgo.evaluation.matchdb import MatchDB
     from rlgo.evaluation.players import checkpoint_rules, make_player
     from rlgo.evaluation.reference import (
         ReferenceTable,
@@ -646,7 +620,6 @@ def ladder_rate(
         leaving_out,
         playable_here,
     )
-    from rlgo.gtp.client import GTPEngineError
     from rlgo.protocols import close_players
 
     players, play = [], None
@@ -658,19 +631,15 @@ def ladder_rate(
         rules = Rules(board_size=table.board_size, komi=table.komi)
         trained = checkpoint_rules(player)
         if trained is not None and trained.komi != table.komi:  # as rlgo train refuses it
-            raise ValueError(f"{player} was trained with komi {trained.komi:g} and "
-                             f"{reference} is calibrated at komi {table.komi:g}: rate it on "
-                             f"a table calibrated at komi {trained.komi:g} (rlgo ladder "
-                             f"calibrate ... --komi {trained.komi:g})")
+            raise RlgoError(f"{player} was trained with komi {trained.komi:g} and "
+                            f"{reference} is calibrated at komi {table.komi:g}: rate it on "
+                            f"a table calibrated at komi {trained.komi:g} (rlgo ladder "
+                            f"calibrate ... --komi {trained.komi:g})")
         players.append(make_player(player, rules, seed=seed, agents=agent_module or ()))
         play = ladder_play(players[0], rules, MatchDB(db), seed=seed)
         result = adaptive_rating(table, play, target_stderr=target_stderr,
                                  max_games=max_games, round_games=round_games)
-    except (ValueError, MatchDBError, GTPPlayerError, GTPEngineError) as exc:  # an anchor
-        # that is not a GTP engine, or whose engine dies, is the table's fault
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    finally:
+    finally:  # an anchor that is not a GTP engine, or whose engine dies: a GTPEngineError
         close_players(*players, *getattr(play, "anchors", {}).values())
     r = result.rating
     shown = f"{r.bound} {r.bound_elo:.0f}" if r.bound else f"{r.elo:.1f} ± {r.stderr:.1f}"
@@ -709,12 +678,11 @@ def analyze_credit(
             config = load_credit_config(analysis, **given)
         else:
             if not runs or judge is None:
-                raise ValueError("give an analysis file, or --run and --judge")
+                raise RlgoError("give an analysis file, or --run and --judge")
             config = CreditConfig(**{k: v for k, v in given.items() if v is not None})
         written = run_analysis(config, echo=typer.echo)
-    except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except FileNotFoundError as exc:
+        raise RlgoError(str(exc)) from exc
     import pandas as pd
 
     learners = pd.read_csv(written["learners"]).set_index("learner")
@@ -726,8 +694,9 @@ def analyze_credit(
 
 
 def main() -> None:
-    """The console entry point. Bad input ends with ``error: ...`` and exit status 2 in
-    each command. An exception raised inside a third-party learner's code is that
+    """The console entry point. Bad input ends with ``error: ...`` and exit status 2, and
+    the other errors a user can act on as :mod:`rlgo.errors` says, all in one place (the
+    root group, ``_Commands``). An exception raised inside a third-party learner's code is that
     learner's: its module is named, with the traceback, and exit status 1. Anything else
     that escapes is a bug in rlgo: reported in one line with exit status 70, the
     traceback only with ``--debug``."""

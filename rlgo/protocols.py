@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from rlgo.errors import RlgoError
+
 if TYPE_CHECKING:  # annotations only: the contract itself loads no engine
     from rlgo.envs import GoEngine
 
@@ -150,7 +152,7 @@ def close_players(*players: object) -> None:
             close()
 
 
-class CannotSearchError(ValueError):
+class CannotSearchError(RlgoError, ValueError):
     """Raised by :meth:`Learner.snapshot_player` asked for search by a learner without a
     policy-value network."""
 

@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlgo.errors import RlgoError
 from rlgo.protocols import Learner
 
 ENTRY_POINT_GROUP = "rlgo.agents"
 
 
-class UnknownAgentError(ValueError):
+class UnknownAgentError(RlgoError, ValueError):
     """An agent name that no built-in module, entry point or importable module provides."""
 
 

@@ -67,6 +67,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column
 
+from rlgo.errors import RlgoError
+
 __all__ = [
     "DEFAULT_URL",
     "GAME_COLUMNS",
@@ -99,7 +101,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK_KEY = 0x726C676F  # "rlgo": the PostgreSQL advisory lock around table creation
 
 
-class MatchDBError(RuntimeError):
+class MatchDBError(RlgoError, RuntimeError):
     """The database URL is malformed, its driver is missing, or the database cannot be reached."""
 
 

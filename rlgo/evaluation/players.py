@@ -62,6 +62,7 @@ from rlgo.agents.pachi_player import PachiPlayer, find_pachi
 from rlgo.agents.random_player import RandomPlayer
 from rlgo.agents.rollout_mcts import RolloutMCTSPlayer
 from rlgo.envs import Rules
+from rlgo.errors import RlgoError
 from rlgo.gtp.client import GNUGO_PATH
 from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig
@@ -99,7 +100,7 @@ ALLOW_COMMANDS = "--allow-commands"
 """The command-line flag that lets a file's specs run programs (module docstring)."""
 
 
-class PlayerSpecError(ValueError):
+class PlayerSpecError(RlgoError, ValueError):
     """A player specification is malformed or names no known kind of player."""
 
 

@@ -30,6 +30,8 @@ import time
 from collections.abc import Sequence
 from typing import IO
 
+from rlgo.errors import RlgoError
+
 DEFAULT_TIMEOUT = 30.0
 """Seconds a command may take unless the call says otherwise (``genmove`` at GNU Go's
 level 10 on 19x19 takes a few seconds)."""
@@ -41,7 +43,7 @@ _COLOURS = {"b": "black", "black": "black", "w": "white", "white": "white"}
 _SETUP = frozenset({"boardsize", "komi", "level", "set_random_seed", "time_settings"})
 
 
-class GTPEngineError(RuntimeError):
+class GTPEngineError(RlgoError, RuntimeError):
     """Base class of the errors raised by :class:`GTPEngine`."""
 
 

@@ -32,13 +32,14 @@ import torch
 
 from rlgo import __version__
 from rlgo.envs import Rules
+from rlgo.errors import RlgoError
 
 HEADER = ("rlgo_version", "agent", "rules", "agent_config", "net_config")
 KINDS = ("snapshot", "checkpoint")
 """What rlgo writes; :func:`load_file` also returns ``"legacy"`` for rlgo 0.1 files."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(RlgoError, ValueError):
     """A checkpoint or snapshot is missing, truncated, corrupt or not rlgo's."""
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.errors import RlgoError
 from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.network import NetConfig
@@ -68,7 +69,7 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 ``.`` and ``-``, starting with a letter or digit, at most 100 characters."""
 
 
-class StudyFileError(ValueError):
+class StudyFileError(RlgoError, ValueError):
     """A study file is missing, malformed, or names an unknown key or value."""
 
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rlgo.errors import WorkFailed
 from rlgo.evaluation.arena import StopOnSignals
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import ALLOW_COMMANDS
@@ -61,7 +62,7 @@ class Task:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
-class StudyFailed(RuntimeError):
+class StudyFailed(WorkFailed, RuntimeError):
     """Some worker processes failed; the message names them and their logs."""
 
 

@@ -51,6 +51,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from rlgo.errors import WorkFailed
 from rlgo.evaluation.players import ALLOW_COMMANDS
 from rlgo.study.runner import Task, cpu_cores, plan_workers, run_tasks
 from rlgo.study.search import (
@@ -71,7 +72,7 @@ STARTED = (*FINISHED, TrialState.RUNNING)
 ``study.enqueue_trial``, are run by the next ``study.ask``)."""
 
 
-class SearchError(RuntimeError):
+class SearchError(WorkFailed, RuntimeError):
     """A worker process of a search exited with an error (its log is named)."""
 
 

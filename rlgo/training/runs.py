@@ -49,6 +49,7 @@ from typing import Any
 
 import pandas as pd
 
+from rlgo.errors import RlgoError
 from rlgo.learning.files import write_atomically as _write_atomically
 from rlgo.training.config import dump_toml
 
@@ -84,7 +85,7 @@ class Counters:
         return cls(**{f.name: d.get(f.name, 0) for f in fields(cls)})
 
 
-class RunLockedError(ValueError):
+class RunLockedError(RlgoError, ValueError):
     """Another live process owns the run directory."""
 
 
