@@ -9,7 +9,8 @@ from prioritised replay). Adding a learner is adding one such file.
 Fixed players: :class:`RandomPlayer`, :class:`RolloutMCTSPlayer` (compiled UCT with random
 rollouts), :class:`GTPPlayer` (any GTP engine), :class:`GnuGoPlayer` and
 :class:`PachiPlayer` (GTP players configured for GNU Go and Pachi), :class:`NetworkPlayer`
-(a policy network) and :class:`SearchPlayer` (a policy-value network with tree search).
+(a policy network), :class:`SearchPlayer` (a policy-value network with tree search) and
+:class:`MixedPlayer` (any player diluted by random moves: a strength knob).
 Names are imported lazily: importing ``rlgo.agents`` loads neither torch nor the compiled
 kernels.
 """
@@ -25,6 +26,7 @@ _WHERE = {
     "GnuGoPlayer": ("gnugo_player", "GnuGoPlayer"),
     "GTPPlayer": ("gtp_player", "GTPPlayer"),
     "PachiPlayer": ("pachi_player", "PachiPlayer"),
+    "MixedPlayer": ("mixed_player", "MixedPlayer"),
     "NetworkPlayer": ("network_player", "NetworkPlayer"),
     "SearchPlayer": ("search_player", "SearchPlayer"),
     "MCTSPlayer": ("search_player", "SearchPlayer"),  # rlgo 0.1's name of SearchPlayer

@@ -83,7 +83,7 @@ class MCTSConfig:
     """Gumbel MuZero's root and interior rules (module docstring); False: AlphaZero's PUCT
     with Dirichlet noise, temperature and visit-count targets. Gumbel is the default: on
     7x7 with 32 simulations its raw policy reached 611 Elo after 152k env steps against
-    PUCT's 188 (README, "Results")."""
+    PUCT's 188 (docs/learners.md, "The tree search")."""
     c_puct: float = 1.25
     """PUCT exploration constant."""
     fpu_reduction: float = 0.2
@@ -131,7 +131,7 @@ class MCTSConfig:
     """Gradient clipping."""
     augment: bool = True
     """Train on a random D4 symmetry of every sampled position, drawn afresh each time it
-    is sampled (every measured run in the README used it)."""
+    is sampled (every MCTS run of the committed studies used it)."""
 
     def __post_init__(self) -> None:
         check_config(self, positive=("lr", "max_grad_norm", "temperature", "replay_ratio",

@@ -1,4 +1,5 @@
-"""The README's snippets run as written, so that what a new user copies works."""
+"""The README's and the docs' snippets run as written, so that what a new user copies
+works, and every link in them reaches a file."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ from pathlib import Path
 
 import numpy as np
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+         *sorted((ROOT / "studies").glob("README.md")),
+         *sorted((ROOT / "studies").glob("*/README.md"))]
+"""The manual: the README, the docs pages and every study's README."""
 
 
-def _section(title: str) -> str:
-    """The README's text under heading ``title``, up to the next heading."""
-    start = README.index(f"{title}\n")
-    end = README.find("\n#", start + len(title))
-    return README[start:end if end != -1 else None]
+def _section(title: str, text: str = README) -> str:
+    """The text under heading ``title``, up to the next heading."""
+    start = text.index(f"{title}\n")
+    end = text.find("\n#", start + len(title))
+    return text[start:end if end != -1 else None]
 
 
 def test_the_pettingzoo_and_gymnasium_snippet_runs_and_gets_the_legal_moves():
-    code = re.search(r"```python\n(.*?)```", _section("### PettingZoo and Gymnasium"),
+    envs = (ROOT / "docs" / "envs.md").read_text()
+    code = re.search(r"```python\n(.*?)```", _section("## PettingZoo and Gymnasium", envs),
                      re.S).group(1)
     code = code.replace("board_size=9", "board_size=5")  # the same code, a faster game
     scope: dict = {}
@@ -56,6 +63,33 @@ def test_every_contents_link_reaches_a_heading():
     assert [a for a in links if a not in anchors] == []
 
 
+def _anchors(text: str) -> set[str]:
+    """The anchors of a page's headings (outside code blocks)."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return {_slug(h) for h in re.findall(r"^#+ (.+)$", prose, re.M)}
+
+
+def test_every_relative_link_of_the_manual_reaches_a_file_and_its_heading():
+    broken = []
+    for page in PAGES:
+        text = page.read_text()
+        prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if re.match(r"[a-z]+:", target):  # https:, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and file.suffix == ".md" and anchor not in _anchors(file.read_text()):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert len(PAGES) >= 10 and broken == []
+
+
+def test_the_readme_stays_a_short_manual():
+    assert len(README.splitlines()) <= 400
+
+
 def test_the_citation_and_licence_follow_pyproject():
     import tomllib
 
@@ -73,8 +107,9 @@ def test_the_own_network_example_trains_searches_and_plays(tmp_path, monkeypatch
     from rlgo.cli import app
     from rlgo.training import build_trainer
 
-    code = re.search(r"```python\n(.*?)```", _section("### Your own network (an `nn.Module`)"),
-                     re.S).group(1)
+    learners = (ROOT / "docs" / "learners.md").read_text()
+    code = re.search(r"```python\n(.*?)```",
+                     _section("## Your own network (an `nn.Module`)", learners), re.S).group(1)
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "my_ppo.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))

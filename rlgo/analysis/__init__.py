@@ -1,2 +1,3 @@
-"""Measurements of how learners learn (credit assignment, information per sample). It
-reads runs and snapshots and may import every layer above :mod:`rlgo.study`."""
+"""Measurements of how learners learn (``rlgo analyze credit``: credit assignment against a
+judge, information per sample and per FLOP). It reads runs and snapshots; it may import
+:mod:`rlgo.study` (for its figures' style) and every layer below it."""

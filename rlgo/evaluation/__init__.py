@@ -1,5 +1,7 @@
 """Rating players: matches (arena), the match database, Bradley-Terry Elo, player specs
-typed on the command line, and the ladder a training run plays."""
+(typed on the command line or read from files), the ladder a training run plays, and
+the fixed scale: reference tables of calibrated anchors and adaptive match-making against
+them (:mod:`.reference`, ``rlgo ladder``)."""
 
 from rlgo.evaluation.arena import MatchSummary, play_match
 from rlgo.evaluation.elo import expected_score, fit_elo

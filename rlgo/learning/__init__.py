@@ -1,6 +1,8 @@
 """What every learner shares: the policy-value network, batched tree search, D4
-augmentation, episode structure and negamax returns, a bounded replay buffer, and the
-files runs are stored in. Nothing here knows of the harness."""
+augmentation, episode structure and negamax returns, a bounded replay buffer, the
+snapshot and checkpoint files (:mod:`.files`), the helpers for the optional credit
+protocol (:mod:`.credit`) and the configs' range checks (:mod:`.checks`). Nothing here
+knows of the harness."""
 
 from rlgo.learning.augment import augment
 from rlgo.learning.episodes import (

@@ -1,7 +1,10 @@
-"""Comparisons across runs: learning-curve plots (:mod:`.plots`) and Optuna searches over
-one agent's hyper-parameters (:mod:`.search` the search file and the trial,
-:mod:`.workers` the processes that run trials, :mod:`.journal` the study's journal file,
-:mod:`.tune` ``rlgo tune`` and its report, :mod:`.search_plots` its figures)."""
+"""Comparisons across runs. Studies (``rlgo study run``): the study file (:mod:`.config`),
+the runner and its worker processes or Ray tasks (:mod:`.runner`), the final league
+(:mod:`.league`), the tables and rliable statistics (:mod:`.report`) and the
+learning-curve figures (:mod:`.plots`). Optuna searches over one agent's hyper-parameters
+(``rlgo tune``): the search file and the trial (:mod:`.search`), the processes that run
+trials (:mod:`.workers`), the search's journal file (:mod:`.journal`), the report
+(:mod:`.tune`) and its figures (:mod:`.search_plots`)."""
 
 from rlgo.study.plots import elo_curves, plot_elo
 from rlgo.study.search import Param, Search, export_best, load_search, sample_params

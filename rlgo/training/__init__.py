@@ -1,5 +1,5 @@
 """The harness that trains any learner: batched self-play, the loop (learn, evaluate,
-checkpoint, resume), run directories and configs."""
+checkpoint, resume), run directories, sample games as SGF, configs and ``--set``."""
 
 from rlgo.training.config import TrainConfig, apply_overrides, read_config_file
 from rlgo.training.loop import (
