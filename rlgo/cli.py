@@ -142,22 +142,40 @@ def bench_mcts(
     seconds: Annotated[float, typer.Option(help="Time spent measuring each board size.")] = 6.0,
     gumbel: Annotated[bool, typer.Option(help="Gumbel root instead of PUCT.")] = False,
     precision: Annotated[str, typer.Option(
-        help="The network's arithmetic: float32 or bfloat16 (NetConfig.precision).")
-    ] = "float32",
+        help="The network's arithmetic: float32, bfloat16 or auto (NetConfig.precision).")
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Tree-search simulations/s against the bare network's evaluations/s at the same
     batch, default network, measured in the same run (target on 9x9: >= 0.75x), with each
     row's network FLOP/s as a share of this machine's bfloat16 peak."""
     from rlgo.bench.mcts import format_mcts_table, run_mcts_bench
-    from rlgo.learning.network import PRECISIONS
+    from rlgo.learning.network import PRECISION_CHOICES
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got "
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, got "
                          f"{precision!r}")
     rows = run_mcts_bench(board_sizes=board_size or [9], simulations=simulations, batch=batch,
                           seconds=seconds, gumbel=gumbel, precision=precision)
     typer.echo(json.dumps(rows) if as_json else format_mcts_table(rows))
+
+
+@bench_app.command("net")
+def bench_net(
+    board_size: Annotated[list[int] | None, typer.Option("--board-size", "-n",
+                                                         help="Board sizes to measure.")] = None,
+    batch: Annotated[int, typer.Option(help="Positions per call.")] = 256,
+    seconds: Annotated[float, typer.Option(help="Time spent measuring each board size.")
+                       ] = 12.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """The default network alone: positions/s and FLOP/s of acting (float32, bfloat16
+    autocast, the bfloat16 acting copy) and of a learning step (float32, bfloat16
+    autocast), as shares of this machine's bfloat16 peak, measured first."""
+    from rlgo.bench.net import format_net_table, run_net_bench
+
+    rows = run_net_bench(board_sizes=board_size or [9], batch=batch, seconds=seconds)
+    typer.echo(json.dumps(rows) if as_json else format_net_table(rows))
 
 
 def _agents_help() -> str:
@@ -178,8 +196,9 @@ def bench_train(
     net: Annotated[str, typer.Option(
         help="Network of every row, <blocks>x<channels> (default: rlgo's, 4x32).")] = "",
     precision: Annotated[str, typer.Option(
-        help="Arithmetic of every row's network: float32 or bfloat16 (NetConfig.precision)."
-    )] = "float32",
+        help="Arithmetic of every row's network: float32, bfloat16 or auto "
+        "(NetConfig.precision)."
+    )] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Env steps/s and network evaluations/s of self-play plus learning for each learner

@@ -13,7 +13,7 @@ import torch
 from rlgo.learning import network
 from rlgo.learning.network import NetConfig, PolicyValueNet, acting_copy, fold_norm
 
-TINY = NetConfig(blocks=2, channels=8, value_hidden=8)
+TINY = NetConfig(blocks=2, channels=8, value_hidden=8, precision="float32")
 HALF = dataclasses.replace(TINY, precision="bfloat16")
 
 
@@ -150,3 +150,27 @@ def test_a_subclass_acts_as_itself():
     assert net.acts_as_it_learns and net._acting() is net
     logp, _ = net.evaluate(*_positions())
     assert np.isfinite(logp).any()
+
+
+@pytest.mark.parametrize("hardware", [True, False])
+def test_auto_is_bfloat16_where_the_hardware_has_it_and_float32_elsewhere(monkeypatch,
+                                                                            hardware):
+    assert NetConfig().precision == "auto"
+    monkeypatch.setattr(network, "bfloat16_supported", lambda device: hardware)
+    network._warn_no_bfloat16.cache_clear()
+    torch.manual_seed(0)
+    full = PolicyValueNet(5, TINY)
+    auto = PolicyValueNet(5, dataclasses.replace(TINY, precision="auto"))
+    auto.load_state_dict(full.state_dict())
+    obs, mask = _positions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "auto" never warns
+        logp, _ = auto.evaluate(obs, mask)
+    if hardware:
+        assert not auto.acts_as_it_learns
+        assert next(auto._acting().parameters()).dtype == torch.bfloat16
+        np.testing.assert_allclose(np.exp(logp), np.exp(full.evaluate(obs, mask)[0]),
+                                   atol=0.05)
+    else:
+        assert auto.acts_as_it_learns and auto._acting() is auto
+        np.testing.assert_array_equal(logp, full.evaluate(obs, mask)[0])

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from rlgo.bench.train import format_train_table, parse_net, run_train_bench
 from rlgo.cli import app
+from rlgo.learning.network import bfloat16_supported
 
 
 def test_train_bench_rows_and_table():
@@ -60,7 +61,9 @@ def test_train_bench_cli_json_without_the_peer():
     assert 0 < rows[0]["learn_share"] <= 1
     # learning is part of the time, so its ceiling is at least the measured rate
     assert rows[0]["env_steps_per_learn_s"] >= rows[0]["env_steps_per_s"]
-    assert rows[0]["net"] == "4x32"  # rlgo's default network
+    # rlgo's default network, in bfloat16 where this CPU has it (net.precision "auto")
+    assert rows[0]["net"] == ("4x32/bfloat16" if bfloat16_supported(torch.device("cpu"))
+                              else "4x32")
 
 
 def test_train_bench_on_a_smaller_network_sizes_both_sides():
@@ -114,7 +117,8 @@ def test_the_peers_trunk_runs_in_the_rows_precision():
 
     space = gymnasium.spaces.Box(0, 1, (5, 5, 17))
     torch.manual_seed(0)
-    full = _trunk_class()(space, 5, parse_net("1x8"))
+    full = _trunk_class()(space, 5, dataclasses.replace(parse_net("1x8"),
+                                                        precision="float32"))
     half = _trunk_class()(space, 5, dataclasses.replace(parse_net("1x8"),
                                                         precision="bfloat16"))
     half.load_state_dict(full.state_dict())

@@ -25,6 +25,7 @@ from rlgo.registry import UnknownAgentError, builtin_names, get_agent, registere
 from rlgo.training import SelfPlay, TrainConfig, build_trainer
 
 TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
+FLOAT32 = dataclasses.replace(TINY, precision="float32")
 RULES = Rules(board_size=5)
 
 
@@ -52,10 +53,12 @@ def test_recorded_logp_is_the_distribution_actually_sampled():
 def test_ratio_is_one_before_the_first_update(agent, config):
     """A learner recomputing log pi(a|s) with its network in eval mode (as PPO learns, and
     REINFORCE with consistent_norm) gets exactly the behaviour log-probabilities: ratio 1
-    at identical weights, also after BatchNorm's statistics were refreshed by an update."""
+    at identical weights, also after BatchNorm's statistics were refreshed by an update.
+    In float32: a bfloat16 network acts through its acting copy, and PPO then recomputes
+    its behaviour log-probabilities (test_ppo_dqn)."""
     torch.manual_seed(0)
     entry = get_agent(agent)
-    learner = entry.make(RULES, entry.config_class(**config), TINY, 0, "cpu")
+    learner = entry.make(RULES, entry.config_class(**config), FLOAT32, 0, "cpu")
     for _ in range(2):  # before any update, and after one (statistics refreshed)
         batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
         learner.net.eval()
@@ -393,7 +396,7 @@ def test_group_norm_networks_are_one_function_in_training_and_in_play():
 
 def test_a_bfloat16_network_computes_in_bfloat16_and_keeps_float32_weights_and_outputs():
     torch.manual_seed(0)
-    full = PolicyValueNet(5, TINY)
+    full = PolicyValueNet(5, FLOAT32)
     half = PolicyValueNet(5, dataclasses.replace(TINY, precision="bfloat16"))
     half.load_state_dict(full.state_dict())
     x = torch.randint(0, 2, (16, 17, 5, 5), dtype=torch.uint8)
@@ -412,7 +415,7 @@ def test_a_bfloat16_network_computes_in_bfloat16_and_keeps_float32_weights_and_o
     with torch.autocast("cpu", dtype=torch.bfloat16):
         caller_lf, _ = full(x)
     assert not torch.equal(caller_lf, lf)
-    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16"):
         NetConfig(precision="float16")
 
 

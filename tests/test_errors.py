@@ -73,7 +73,7 @@ def test_another_exception_is_not_taken_for_bad_input():
 def test_rlgo_commands_report_through_it(tmp_path):
     res = CliRunner().invoke(app, ["bench", "mcts", "--precision", "float16"])
     assert res.exit_code == 2
-    assert res.output.strip() == "error: --precision must be one of float32, bfloat16, got " \
-        "'float16'"
+    assert res.output.strip() == "error: --precision must be one of auto, float32, bfloat16, " \
+        "got 'float16'"
     res = CliRunner().invoke(app, ["elo", "--db", f"sqlite:///{tmp_path / 'none.sqlite'}"])
     assert res.exit_code == 2 and res.output.startswith("error: ")

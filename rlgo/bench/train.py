@@ -52,7 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from rlgo.bench.flops import forward_flops, peaks, utilisation
 from rlgo.envs.gym_env import ENV_ID
-from rlgo.learning.network import NetConfig, PolicyValueNet, autocast
+from rlgo.learning.network import NetConfig, PolicyValueNet, autocast, effective_precision
 from rlgo.training import build_trainer
 
 Row = dict[str, object]
@@ -236,9 +236,10 @@ def run_train_bench(agents: Sequence[str], board_size: int = 7, seconds: float =
 
 
 def _net_name(net: NetConfig) -> str:
-    """``<blocks>x<channels>``, with ``/bfloat16`` when the network runs in it."""
+    """``<blocks>x<channels>``, with ``/bfloat16`` when the network runs in it here."""
     name = f"{net.blocks}x{net.channels}"
-    return name if net.precision == "float32" else f"{name}/{net.precision}"
+    precision = effective_precision(net.precision, torch.device("cpu"))
+    return name if precision == "float32" else f"{name}/{precision}"
 
 
 def _size(tensors: dict[str, torch.Tensor]) -> int:

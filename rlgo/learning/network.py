@@ -50,8 +50,10 @@ from rlgo.learning.checks import check_config
 #: Logit given to illegal actions (finite, so a fully masked row cannot produce NaN).
 ILLEGAL_LOGIT = -1e9
 
-#: :attr:`NetConfig.precision`'s values and the autocast dtype of each (None: no autocast).
+#: The arithmetics a network runs in, and the autocast dtype of each (None: no autocast).
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+#: :attr:`NetConfig.precision`'s values: an arithmetic, or "auto" (:func:`effective_precision`).
+PRECISION_CHOICES = ("auto", *PRECISIONS)
 
 
 @dataclass(frozen=True)
@@ -68,21 +70,22 @@ class NetConfig:
     """Normalisation layers: "batch" (BatchNorm, AlphaGo Zero's; acting uses the running
     statistics, training the batch's) or "group" (GroupNorm, 8 groups in the trunk: the
     same function in training and in play, whatever the batch)."""
-    precision: str = "float32"
-    """Arithmetic of every forward pass, in play and in training: "float32", or
-    "bfloat16" (torch autocast: convolutions, matrix products and the activations between
-    them in bfloat16; weights, normalisation statistics, optimiser state and the outputs
-    stay float32). On a CPU with AVX512-BF16, PPO with the default network on 7x7
-    learned as well in 1.59x less training time (``studies/precision_7x7.toml``); too
-    small a network (1x8) or a CPU without bfloat16 instructions makes it slower. Acting
-    and learning use the same arithmetic, so PPO's ratio still starts at 1."""
+    precision: str = "auto"
+    """Arithmetic of the network: "float32"; "bfloat16" (training passes under torch
+    autocast, weights, normalisation statistics and optimiser state float32; acting through
+    a bfloat16 copy of the weights with BatchNorm folded in, rebuilt after every update);
+    or "auto", the default: bfloat16 where the device multiplies bfloat16 matrices in
+    hardware (AVX512-BF16 or AMX, a recent GPU), float32 elsewhere. On this project's CPU
+    (AMX) each of the four learners with the default network on 7x7 learned as well in
+    bfloat16 in 1.6-1.9x less training time (``studies/precision_7x7.toml``,
+    ``studies/precision_learners_7x7.toml``); too small a network (1x8) gains nothing."""
 
     def __post_init__(self) -> None:
         check_config(self, positive=("blocks", "channels", "value_hidden"))
         if self.norm not in ("batch", "group"):
             raise ValueError(f"norm must be 'batch' or 'group', got {self.norm!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, "
                              f"got {self.precision!r}")
         for name in ("blocks", "channels", "value_hidden"):
             if getattr(self, name) < 1:
@@ -277,8 +280,12 @@ def _cpu_bfloat16() -> bool:
 
 
 def effective_precision(precision: str, device: torch.device) -> str:
-    """``precision``, or "float32" (with a warning, once per process) when it asks for
-    bfloat16 on a device without bfloat16 matrix instructions."""
+    """The arithmetic a network of :attr:`NetConfig.precision` ``precision`` runs in on
+    ``device``: "auto" is bfloat16 where :func:`bfloat16_supported`, else float32; an
+    explicit "bfloat16" falls back to float32 there too, with a warning (once per
+    process)."""
+    if precision == "auto":
+        return "bfloat16" if bfloat16_supported(device) else "float32"
     if precision == "bfloat16" and not bfloat16_supported(device):
         _warn_no_bfloat16(device.type)
         return "float32"

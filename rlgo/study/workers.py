@@ -52,6 +52,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from rlgo.errors import WorkFailed
+from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import ALLOW_COMMANDS
 from rlgo.study.runner import Task, cpu_cores, plan_workers, run_tasks
 from rlgo.study.search import (
@@ -197,6 +198,9 @@ def run_search(path: str | Path, workers: int = 1,
         study = open_study(search)
         _check_out(search, study)
         started = len(study.get_trials(deepcopy=False, states=STARTED))
+        # made here, before workers open it at once: two processes creating its tables
+        # together can see each other's half-made schema and refuse it as foreign
+        MatchDB(search.db_url).close()
     workers, threads, note = plan_workers(workers, search.trials - started, cpu_cores())
     if note:
         (say or log.warning)(note)
