@@ -163,9 +163,8 @@ class Trainer:
             self.run, train, RunIdentity(train.agent, self.rules, agent_config, net_config),
             sections=configs.to_tables(), configs=configs.configs,
             stored_configs=self._stored_configs, say=say or (lambda line: None))
-        self.evaluator = Evaluator(eval_settings(train), self.rules, self.life.db(),
-                                   self.name, self.run.run_id(), allow_commands) \
-            if train.eval_every else None
+        self.allow_commands = allow_commands
+        self._evaluator: Evaluator | None = None  # made on first use: it opens the database
         self._last_play: tuple[Experience, SelfPlayStats] | None = None
 
     @property
@@ -176,6 +175,16 @@ class Trainer:
     def db(self) -> MatchDB:
         """The run's match database."""
         return self.life.db()
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """How this run rates its snapshots (made when first asked for: it opens the
+        run's match database and its run id, which nothing may write before the run
+        starts)."""
+        if self._evaluator is None:
+            self._evaluator = Evaluator(eval_settings(self.cfg), self.rules, self.life.db(),
+                                        self.name, self.run.run_id(), self.allow_commands)
+        return self._evaluator
 
     def _stored_configs(self) -> tuple[Any, Any, Any]:
         """The run directory's configs, fields it lacks (written before they existed)
