@@ -240,11 +240,11 @@ def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
     trainer.fit()
     df = pd.read_csv(tmp_path / "metrics.csv")
     # the ladder reads earlier snapshots (weights only), never the resume checkpoints
-    import rlgo.training.loop as loop
+    import rlgo.evaluation.evaluator as evaluator
 
     read = []
-    real = loop.load_file
-    monkeypatch.setattr(loop, "load_file", lambda p: read.append(Path(p)) or real(p))
+    real = evaluator.load_file
+    monkeypatch.setattr(evaluator, "load_file", lambda p: read.append(Path(p)) or real(p))
     trainer.evaluate()
     assert read and all(p.parent.name == "snapshots" for p in read)
     snap, ckpt = trainer.run.snapshot_files()[-1], trainer.run.latest_checkpoint()

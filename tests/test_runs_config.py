@@ -192,8 +192,8 @@ def test_nn_evals_budget_and_evaluation_hook(tmp_path):
         "net.blocks=1", "net.channels=8", "train.nn_evals=1500", "train.eval_every=400",
         "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
         "train.games_per_iteration=8"], progress=False)
-    counters = trainer.fit(on_evaluation=lambda t, m: seen.append(
-        (t.state.counters.env_steps, m["eval/elo"])))
+    counters = trainer.fit(hooks=[lambda t, m: seen.append(
+        (t.state.counters.env_steps, m["eval/elo"])) if "eval/elo" in m else None])
     assert counters.nn_evals >= 1500 and counters.env_steps < 10**9
     logged = sorted(set(load_metrics(tmp_path).nn_evals))
     assert logged[-1] == counters.nn_evals and logged[-2] < 1500  # stopped once it crossed
@@ -212,13 +212,13 @@ def test_tensorboard_scalars_mirror_the_metrics_and_survive_a_resume(tmp_path):
             "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
             "train.games_per_iteration=8", "train.checkpoint_every=100"]
 
-    def stop_after_a_checkpoint_and_more(trainer):
+    def stop_after_a_checkpoint_and_more(trainer, metrics):
         if trainer.state.counters.env_steps > 350:
             raise KeyboardInterrupt  # killed: rows after the last checkpoint are redone
 
     with pytest.raises(KeyboardInterrupt):
         build_trainer("reinforce", 5, 600, 0, tmp_path, sets, progress=False).fit(
-            on_iteration=stop_after_a_checkpoint_and_more)
+            hooks=[stop_after_a_checkpoint_and_more])
     build_trainer("reinforce", 5, 600, 0, tmp_path, sets, progress=False).fit()  # resumes
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
@@ -240,13 +240,13 @@ def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
     sets = ["net.blocks=1", "net.channels=8", "train.eval_every=0",
             "train.checkpoint_every=100"]
 
-    def stop(trainer):
+    def stop(trainer, metrics):
         if trainer.state.counters.env_steps > 250:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         build_trainer("reinforce", 5, 400, 0, tmp_path, sets, progress=False).fit(
-            on_iteration=stop)
+            hooks=[stop])
     config = tomllib.loads((tmp_path / "config.toml").read_text())
     del config["train"]["tensorboard"]  # as an older rlgo wrote it
     (tmp_path / "config.toml").write_text(dump_toml(config))

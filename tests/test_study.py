@@ -115,7 +115,7 @@ def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
     study = load_study(tiny_study(tmp_path, **{"learner = \"ppo\"":
                                                "learner = \"ppo\"\nconfig = \"best.toml\""}))
     ppo = study.agents[1]
-    train, agent, net = run_configs(study, ppo, seed=1)
+    train, agent, net = run_configs(study, ppo, seed=1).configs
     assert (agent.lr, agent.epochs) == (0.002, 2)  # the study's table beats the file
     assert (train.parallel_games, net.channels) == (8, 8)  # study [train]/[net] beat it too
     assert (train.board_size, train.seed, train.env_steps, train.eval_every) == (5, 1, 500, 250)
@@ -234,15 +234,13 @@ def test_study_report_without_its_match_database_is_one_line(tmp_path):
     from typer.testing import CliRunner
 
     from rlgo.cli import app
-    from rlgo.training.config import to_table
     from rlgo.training.runs import Counters, RunDir
 
     path = tiny_study(tmp_path)
     study = load_study(path)
     run = RunDir(tmp_path / "tiny" / "runs" / "ppo-s0")  # a run with its config and
     configs = run_configs(study, study.agents[1], 0)     # metrics, and no matches.sqlite
-    run.write_config(dict(zip(("train", "agent", "net"), map(to_table, configs),
-                              strict=True)))
+    run.write_config(configs.to_tables())
     run.open_metrics(keep_rows=0)
     run.log(Counters(env_steps=250), {"eval/elo": 10.0, "eval/elo_stderr": 30.0})
     res = CliRunner().invoke(app, ["study", "report", str(path)])

@@ -47,9 +47,8 @@ from rlgo.envs import Rules
 from rlgo.errors import RlgoError
 from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
-from rlgo.learning.network import NetConfig
-from rlgo.registry import config_from_dict, get_agent, type_name, value_fits
-from rlgo.training.config import TrainConfig, read_config_file, read_toml
+from rlgo.registry import get_agent, type_name, value_fits
+from rlgo.training.config import RunConfigs, read_config_file, read_toml
 
 BUDGETS = ("env_steps", "nn_evals", "wall_s")
 """Budget axes: moves played, network evaluations, or training seconds."""
@@ -331,8 +330,7 @@ def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
                       train=dict(spec.get("train", {})))
 
 
-def run_configs(study: StudyConfig, agent: AgentEntry,
-                seed: int) -> tuple[TrainConfig, Any, NetConfig]:
+def run_configs(study: StudyConfig, agent: AgentEntry, seed: int) -> RunConfigs:
     """The configs of one run (module docstring: the order settings are merged in).
     Raises ValueError for an unknown learner, key or bad value."""
     entry = get_agent(agent.learner)
@@ -354,8 +352,6 @@ def run_configs(study: StudyConfig, agent: AgentEntry,
         train["nn_evals"] = int(study.amount)
     else:
         train["wall_seconds"] = float(study.amount)
-    return (config_from_dict(TrainConfig, train, where),
-            config_from_dict(entry.config_class, {**sections.get("agent", {}), **agent.agent},
-                             where),
-            config_from_dict(NetConfig, {**sections.get("net", {}), **study.net, **agent.net},
-                             where))
+    return RunConfigs.from_tables(
+        {"train": train, "agent": {**sections.get("agent", {}), **agent.agent},
+         "net": {**sections.get("net", {}), **study.net, **agent.net}}, where, entry)

@@ -66,7 +66,7 @@ def entrants(study: StudyConfig) -> list[Entrant]:
         if not snapshots:
             continue
         steps = int(load_file(snapshots[-1])["counters"]["env_steps"])
-        train, _, _ = run_configs(study, agent, seed)
+        train = run_configs(study, agent, seed).train
         out.append(Entrant(snapshot_name(run, steps), agent.label, seed, snapshots[-1],
                            train.eval_greedy))
     return out + [Entrant(spec) for spec in study.anchors]

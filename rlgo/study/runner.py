@@ -44,7 +44,7 @@ from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import ALLOW_COMMANDS
 from rlgo.study.config import StudyConfig, load_study, run_configs
 from rlgo.study.league import pairings
-from rlgo.training.config import dump_toml, to_table
+from rlgo.training.config import dump_toml
 from rlgo.training.loop import finished
 
 
@@ -98,10 +98,8 @@ def write_run_configs(study: StudyConfig) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for agent, seed, run in study.run_names():
-        train, agent_cfg, net = run_configs(study, agent, seed)
         path = folder / f"{run}.toml"
-        text = dump_toml({"train": to_table(train), "agent": to_table(agent_cfg),
-                          "net": to_table(net)})
+        text = dump_toml(run_configs(study, agent, seed).to_tables())
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         files[run] = path
@@ -115,7 +113,7 @@ def training_tasks(study: StudyConfig, debug: bool = False) -> list[Task]:
     tasks = []
     for agent, seed, run in study.run_names():
         out = study.out_dir / "runs" / run
-        train, _, _ = run_configs(study, agent, seed)
+        train = run_configs(study, agent, seed).train
         if finished(out, train):
             continue
         argv = [sys.executable, "-m", "rlgo.cli", *(["--debug"] if debug else []), "train",

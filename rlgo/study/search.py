@@ -81,13 +81,12 @@ from rlgo.agents.gnugo_player import GnuGoError
 from rlgo.envs import Rules
 from rlgo.evaluation.players import ALLOW_COMMANDS, make_player, refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
-from rlgo.learning.network import NetConfig
 from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_agent
 from rlgo.study.config import plain_name
 from rlgo.study.journal import set_aside_torn_tail
-from rlgo.training import RunConfigs, TrainConfig, Trainer
-from rlgo.training.config import dump_toml, read_toml, to_table
+from rlgo.training import RunConfigs, Trainer
+from rlgo.training.config import dump_toml, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -367,9 +366,7 @@ def trial_configs(search: Search, params: dict[str, Any], where: str = "") -> Ru
     tables = trial_sections(search, params)
     where = where or f"{search.source} (trial parameters {params})"
     entry = get_agent(search.agent)
-    return RunConfigs(config_from_dict(TrainConfig, tables["train"], where),
-                      config_from_dict(entry.config_class, tables["agent"], where),
-                      config_from_dict(NetConfig, tables["net"], where), entry)
+    return RunConfigs.from_tables(tables, where, entry)
 
 
 def check_ladder(search: Search) -> None:
@@ -412,17 +409,14 @@ class Diverged(RuntimeError):
     """A learner logged a non-finite loss."""
 
 
-class _TrialTrainer(Trainer):
-    """A Trainer that stops at the first non-finite ``losses/*`` metric."""
-
-    def iterate(self) -> dict[str, float]:
-        metrics = super().iterate()
-        bad = sorted(k for k, v in metrics.items() if k.startswith("losses/")
-                     and k not in _IGNORED_NAN and not math.isfinite(v))
-        if bad:
-            raise Diverged(f"diverged: {', '.join(f'{k} = {metrics[k]}' for k in bad)} "
-                           f"at {self.state.counters.env_steps} env steps")
-        return metrics
+def stop_if_diverged(trainer: Trainer, metrics: dict[str, float]) -> None:
+    """A training hook: raise :class:`Diverged` at the first non-finite ``losses/*``
+    metric."""
+    bad = sorted(k for k, v in metrics.items() if k.startswith("losses/")
+                 and k not in _IGNORED_NAN and not math.isfinite(v))
+    if bad:
+        raise Diverged(f"diverged: {', '.join(f'{k} = {metrics[k]}' for k in bad)} "
+                       f"at {trainer.state.counters.env_steps} env steps")
 
 
 def trial_dir(search: Search, number: int) -> Path:
@@ -445,16 +439,18 @@ def objective(trial: optuna.Trial, search: Search) -> float:
         raise ValueError(f"{out} already exists: it belongs to another study (was the "
                          "study's storage deleted?); use a new out")
     trial.set_user_attr("run_dir", str(out))
-    sections = {"train": to_table(configs.train), "agent": to_table(configs.agent),
-                "net": to_table(configs.net)}
+    sections = configs.to_tables()
     trial.set_user_attr("config", sections)
-    trainer = _TrialTrainer(configs.train, configs.agent, configs.net, out, progress=False,
-                            agent=configs.entry, allow_commands=search.allow_commands)
+    trainer = Trainer(configs.train, configs.agent, configs.net, out, progress=False,
+                      agent=configs.entry, allow_commands=search.allow_commands)
     reported: set[int] = set()
     last = {"value": float("nan")}
     t0 = time.perf_counter()
 
-    def on_evaluation(t: Trainer, metrics: dict[str, float]) -> None:
+    def report(t: Trainer, metrics: dict[str, float]) -> None:
+        """A training hook: report each evaluation to Optuna, which may prune."""
+        if not any(k.startswith("eval/") for k in metrics):
+            return  # an iteration's row
         c = t.state.counters
         value = float(metrics.get(search.metric, float("nan")))
         last["value"] = value
@@ -472,7 +468,7 @@ def objective(trial: optuna.Trial, search: Search) -> float:
             raise optuna.TrialPruned(f"pruned at {c.env_steps} env steps with {value:.4g}")
 
     try:
-        trainer.fit(on_evaluation=on_evaluation)
+        trainer.fit(hooks=[stop_if_diverged, report])
     except Diverged as exc:
         trial.set_user_attr("failed_reason", str(exc))
         return float("nan")

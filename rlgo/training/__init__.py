@@ -1,9 +1,8 @@
 """The harness that trains any learner: batched self-play, the loop (learn, evaluate,
 checkpoint, resume), run directories, sample games as SGF, configs and ``--set``."""
 
-from rlgo.training.config import TrainConfig, apply_overrides, read_config_file
+from rlgo.training.config import RunConfigs, TrainConfig, apply_overrides, read_config_file
 from rlgo.training.loop import (
-    RunConfigs,
     Trainer,
     build_trainer,
     load_run_configs,

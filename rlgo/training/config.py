@@ -21,6 +21,8 @@ from typing import Any
 
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
+from rlgo.learning.network import NetConfig
+from rlgo.registry import Agent, config_from_dict, get_agent
 
 #: Keys that moved; ``--set`` of an old key explains where it went.
 MOVED_KEYS = {
@@ -272,6 +274,45 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
 def to_table(cfg: Any) -> dict[str, Any]:
     """A config as a TOML table (None fields left out: absent means the default)."""
     return {k: v for k, v in dataclasses.asdict(cfg).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RunConfigs:
+    """Everything a run is built from, and the one place where its configs are made from
+    tables and turned back into them (``config.toml``, a study's run, a search's trial)."""
+
+    train: TrainConfig
+    agent: Any
+    """The learner's config (an instance of ``entry.config_class``)."""
+    net: NetConfig
+    entry: Agent
+    """The learner, as the registry found it."""
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, dict[str, Any]], where: str,
+                    entry: Agent | None = None) -> RunConfigs:
+        """The configs of the ``train``, ``agent`` and ``net`` tables (a missing table or
+        key at its default); ``entry``: the learner (default: the one ``train.agent``
+        names). ValueError naming ``where`` for an unknown key or a bad value."""
+        train = config_from_dict(TrainConfig, dict(tables.get("train", {})), where)
+        entry = entry if entry is not None else get_agent(train.agent)
+        return cls(train, config_from_dict(entry.config_class, dict(tables.get("agent", {})),
+                                           where),
+                   config_from_dict(NetConfig, dict(tables.get("net", {})), where), entry)
+
+    def to_tables(self) -> dict[str, dict[str, Any]]:
+        """The ``train``, ``agent`` and ``net`` tables of ``config.toml``."""
+        return {"train": to_table(self.train), "agent": to_table(self.agent),
+                "net": to_table(self.net)}
+
+    @property
+    def configs(self) -> tuple[TrainConfig, Any, NetConfig]:
+        """(train, agent, net), what two runs compare to be the same run."""
+        return self.train, self.agent, self.net
+
+    def default_out(self) -> str:
+        """``runs/<agent><board>-s<seed>``, where ``rlgo train`` puts a run by default."""
+        return f"runs/{self.train.agent}{self.train.board_size}-s{self.train.seed}"
 
 
 def _toml_value(v: Any) -> str:
