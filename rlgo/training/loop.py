@@ -44,7 +44,7 @@ from rlgo.training.config import RunConfigs, TrainConfig, apply_overrides, read_
 from rlgo.training.runs import Counters, RunDir, file_steps
 from rlgo.training.samples import write_sgf_samples
 from rlgo.training.selfplay import SelfPlay, SelfPlayStats
-from rlgo.training.state import Progress, RunIdentity, RunState
+from rlgo.training.state import Progress, RunState
 
 
 def budget_spent(c: Counters, cfg: TrainConfig) -> bool:
@@ -158,11 +158,8 @@ class Trainer:
                                        self.device)
         self.run = RunDir(out)
         self.name = self.run.path.name
-        configs = RunConfigs(train, agent_config, net_config, self.agent)
-        self.life = RunState(
-            self.run, train, RunIdentity(train.agent, self.rules, agent_config, net_config),
-            sections=configs.to_tables(), configs=configs.configs,
-            stored_configs=self._stored_configs, say=say or (lambda line: None))
+        self.life = RunState(self.run, RunConfigs(train, agent_config, net_config, self.agent),
+                             self.rules, say or (lambda line: None))
         self.allow_commands = allow_commands
         self._evaluator: Evaluator | None = None  # made on first use: it opens the database
         self._last_play: tuple[Experience, SelfPlayStats] | None = None
@@ -185,12 +182,6 @@ class Trainer:
             self._evaluator = Evaluator(eval_settings(self.cfg), self.rules, self.life.db(),
                                         self.name, self.run.run_id(), self.allow_commands)
         return self._evaluator
-
-    def _stored_configs(self) -> tuple[Any, Any, Any]:
-        """The run directory's configs, fields it lacks (written before they existed)
-        at their defaults: a run resumes across versions that only add settings."""
-        return RunConfigs.from_tables(self.run.read_config(), str(self.run.config_path),
-                                      self.agent).configs
 
     # ------------------------------------------------------------------ one iteration
     def iterate(self) -> dict[str, float]:

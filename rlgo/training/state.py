@@ -22,7 +22,7 @@ from rlgo.envs import Rules
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.learning.files import CheckpointError, config_to_dict, load_file, rules_to_dict, save_file
 from rlgo.protocols import Learner, Weights
-from rlgo.training.config import TrainConfig
+from rlgo.training.config import RunConfigs, TrainConfig
 from rlgo.training.runs import Counters, RunDir, file_steps
 
 
@@ -85,34 +85,18 @@ class Progress:
                    float(h["last_elo"]))
 
 
-@dataclass(frozen=True)
-class RunIdentity:
-    """What every file of a run says about it (:meth:`RunState.header`)."""
-
-    agent: str
-    rules: Rules
-    agent_config: Any
-    net_config: Any
-
-
 class RunState:
     """A run's folder through its life: start or resume (:meth:`start`), log metric rows
     (:meth:`log`), checkpoint (:meth:`checkpoint`), and the run's match database
-    (:meth:`db`).
+    (:meth:`db`). ``configs`` are the run's, on ``rules``; ``say`` gets one-line
+    notices."""
 
-    ``sections`` are the run's config tables, as ``config.toml`` holds them;
-    ``stored_sections`` reads a folder's ``config.toml`` back into comparable configs (it
-    raises ValueError when the file cannot be read); ``say`` gets one-line notices."""
-
-    def __init__(self, run: RunDir, cfg: TrainConfig, identity: RunIdentity,
-                 sections: dict[str, dict[str, Any]], configs: tuple[Any, ...],
-                 stored_configs: Callable[[], tuple[Any, ...]],
+    def __init__(self, run: RunDir, configs: RunConfigs, rules: Rules,
                  say: Callable[[str], None]) -> None:
-        self.run, self.cfg, self.identity = run, cfg, identity
-        self.sections, self.configs, self.stored_configs = sections, configs, stored_configs
-        self.say = say
+        self.run, self.configs, self.rules, self.say = run, configs, rules, say
+        self.cfg = configs.train
         self.name = run.path.name
-        self.progress = Progress.fresh(cfg)
+        self.progress = Progress.fresh(self.cfg)
         self._db: MatchDB | None = None
         self._tb: Any = None  # torch's SummaryWriter with train.tensorboard
 
@@ -128,7 +112,7 @@ class RunState:
                              "--out")
         started = payload is not None or bool(self.run.snapshot_files())
         if self.run.exists() and started:
-            if self.stored_configs() != self.configs:
+            if self._stored_configs() != self.configs.configs:
                 raise ValueError(
                     f"{self.run.path} holds a run with a different config; use a new --out "
                     "(or the same flags as that run to resume it)")
@@ -136,7 +120,7 @@ class RunState:
             # a start that failed before its first checkpoint: nothing of it is kept
             self.say(f"replacing the config of {self.run.path}: its run never reached a "
                      "checkpoint")
-        self.run.write_config(self.sections)
+        self.run.write_config(self.configs.to_tables())
         if payload is None:
             self.run.open_metrics(keep_rows=0)
             self._open_tensorboard()
@@ -162,10 +146,17 @@ class RunState:
                               RuntimeWarning, stacklevel=4)
         return None, None
 
+    def _stored_configs(self) -> tuple[Any, Any, Any]:
+        """The folder's configs, fields it lacks (written before they existed) at their
+        defaults: a run resumes across versions that only add settings. ValueError when
+        they cannot be read."""
+        return RunConfigs.from_tables(self.run.read_config(), str(self.run.config_path),
+                                      self.configs.entry).configs
+
     def _same_config(self) -> bool:
         """The stored configs are this run's (False if they cannot be read)."""
         try:
-            return self.stored_configs() == self.configs
+            return self._stored_configs() == self.configs.configs
         except ValueError:  # unreadable, or keys this version does not know
             return False
 
@@ -227,10 +218,10 @@ class RunState:
     # ------------------------------------------------------------------ files
     def header(self, kind: str, weights: Weights) -> dict[str, Any]:
         """What a snapshot (``kind`` "snapshot") or checkpoint file says about the run."""
-        i = self.identity
-        return {"kind": kind, "agent": i.agent, "rules": rules_to_dict(i.rules),
-                "agent_config": config_to_dict(i.agent_config),
-                "net_config": config_to_dict(i.net_config),
+        c = self.configs
+        return {"kind": kind, "agent": c.train.agent, "rules": rules_to_dict(self.rules),
+                "agent_config": config_to_dict(c.agent),
+                "net_config": config_to_dict(c.net),
                 "counters": self.progress.counters.as_dict(), "weights": weights}
 
     def checkpoint(self, learner: Learner) -> Path:
