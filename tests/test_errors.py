@@ -13,7 +13,7 @@ from rlgo.evaluation.matchdb import MatchDBError
 from rlgo.learning.files import CheckpointError
 from rlgo.study.config import StudyFileError
 from rlgo.study.runner import StudyFailed
-from rlgo.study.workers import SearchError
+from rlgo.tuning.workers import TuneError
 
 
 def _app_raising(exc: BaseException) -> typer.Typer:
@@ -39,7 +39,7 @@ def _app_raising(exc: BaseException) -> typer.Typer:
     (CheckpointError("damaged"), "error: damaged", 2),
     (MatchDBError("foreign database"), "error: foreign database", 2),
     (StudyFailed("2 runs failed"), "error: 2 runs failed", 1),
-    (SearchError("worker 1 failed"), "error: worker 1 failed", 1),
+    (TuneError("worker 1 failed"), "error: worker 1 failed", 1),
     (WorkFailed("disk full"), "error: disk full", 1),
     (Interrupted("rerun to resume"), "interrupted: rerun to resume", 130),
     (KeyboardInterrupt(), "interrupted", 130),
@@ -60,7 +60,7 @@ def test_every_user_facing_error_class_is_an_rlgo_error():
 
     for cls in (GTPPlayerError, PlayerSpecError, EngineDiedError, CannotSearchError,
                 UnknownAgentError, RunLockedError, CheckpointError, StudyFileError,
-                MatchDBError, StudyFailed, SearchError):
+                MatchDBError, StudyFailed, TuneError):
         assert issubclass(cls, RlgoError), cls
 
 

@@ -180,7 +180,7 @@ def test_a_resume_killed_while_rewriting_the_metrics_resumes_again(tmp_path, ref
 # ----------------------------------------------------------------- a torn tuning journal
 
 SEARCH = """\
-[search]
+[tune]
 name = "torn"
 agent = "reinforce"
 board_size = 5
@@ -222,7 +222,7 @@ def _one_thread():
 
 def test_a_torn_last_journal_record_is_set_aside_and_the_search_goes_on(tmp_path, caplog,
                                                                         _one_thread):
-    from rlgo.study.tune import tune_main
+    from rlgo.tuning.report import tune_main
 
     tune_main(_search(tmp_path, trials=1), echo=None)
     journal = tmp_path / "out" / "optuna.journal"
@@ -242,7 +242,7 @@ def test_a_torn_last_journal_record_is_set_aside_and_the_search_goes_on(tmp_path
 
 
 def test_a_journal_of_random_bytes_is_an_error_naming_the_file(tmp_path, _one_thread):
-    from rlgo.study.tune import tune_main
+    from rlgo.tuning.report import tune_main
 
     journal = tmp_path / "out" / "optuna.journal"
     journal.parent.mkdir()

@@ -1,5 +1,5 @@
 """The parts of the training loop (rlgo.training.state, the hooks of rlgo.training.loop
-and rlgo.study.search), checked by hand."""
+and rlgo.tuning.objective), checked by hand."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from rlgo.study.search import Diverged, stop_if_diverged
 from rlgo.training import build_trainer, load_metrics
 from rlgo.training.config import TrainConfig
 from rlgo.training.runs import Counters
 from rlgo.training.state import Every, Progress
+from rlgo.tuning.objective import Diverged, stop_if_diverged
 
 
 def test_every_is_due_at_next_and_skips_past_a_jump():

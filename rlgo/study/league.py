@@ -1,7 +1,7 @@
 """The final league of a study: every run's last snapshot against every other and the
 anchors.
 
-The entrants are the final snapshots, under the names the evaluation ladder gave them
+The members are the final snapshots, under the names the evaluation ladder gave them
 (``<run>@<env_steps>``, so their training games and league games are one player's), and
 the anchors (random, rollout, GNU Go levels). Every unordered pair plays ``league.games``
 games, colours alternating, each pair of games from the same random opening. A pairing's
@@ -32,7 +32,7 @@ from rlgo.training.runs import RunDir
 
 
 @dataclass(frozen=True)
-class Entrant:
+class Member:
     """A league player: a run's final snapshot, or an anchor (``path`` None)."""
 
     name: str
@@ -49,8 +49,8 @@ class Entrant:
 
 @dataclass(frozen=True)
 class Pairing:
-    a: Entrant
-    b: Entrant
+    a: Member
+    b: Member
 
     @property
     def tag(self) -> str:
@@ -58,7 +58,7 @@ class Pairing:
         return f"league/{self.a.name} vs {self.b.name}"
 
 
-def entrants(study: StudyConfig) -> list[Entrant]:
+def members(study: StudyConfig) -> list[Member]:
     """The final snapshot of every run (runs without one are left out), then the anchors."""
     out = []
     for agent, seed, run in study.run_names():
@@ -67,26 +67,26 @@ def entrants(study: StudyConfig) -> list[Entrant]:
             continue
         steps = int(load_file(snapshots[-1])["counters"]["env_steps"])
         train = run_configs(study, agent, seed).train
-        out.append(Entrant(snapshot_name(run, steps), agent.label, seed, snapshots[-1],
+        out.append(Member(snapshot_name(run, steps), agent.label, seed, snapshots[-1],
                            train.eval_greedy))
-    return out + [Entrant(spec) for spec in study.anchors]
+    return out + [Member(spec) for spec in study.anchors]
 
 
 def pairings(study: StudyConfig) -> list[Pairing]:
-    """Every unordered pair of :func:`entrants`, in a fixed order."""
-    players = entrants(study)
+    """Every unordered pair of :func:`members`, in a fixed order."""
+    players = members(study)
     return [Pairing(a, b) for i, a in enumerate(players) for b in players[i + 1:]]
 
 
-def _player(entrant: Entrant, rules: Rules, seed: int, study: StudyConfig) -> Player:
-    """An entrant as a player; the study's learners are the modules the user named (a
+def _player(member: Member, rules: Rules, seed: int, study: StudyConfig) -> Player:
+    """A member as a player; the study's learners are the modules the user named (a
     snapshot of a ``package.module:make`` learner loads through its agent's entry)."""
-    if entrant.path is None:
-        return make_player(entrant.name, rules, seed=seed)
-    player, _ = snapshot_player(entrant.path, name=entrant.name, greedy=entrant.greedy,
+    if member.path is None:
+        return make_player(member.name, rules, seed=seed)
+    player, _ = snapshot_player(member.path, name=member.name, greedy=member.greedy,
                                 seed=seed, agents=[a.learner for a in study.agents])
-    run, _, steps = entrant.name.rpartition("@")
-    describe(player, {"run": run, "env_steps": int(steps), "greedy": entrant.greedy})
+    run, _, steps = member.name.rpartition("@")
+    describe(player, {"run": run, "env_steps": int(steps), "greedy": member.greedy})
     return player
 
 

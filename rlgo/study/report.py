@@ -11,7 +11,7 @@ Files written to the study's folder:
                             seed, run, policy ("raw", or "search"), the counters, the
                             snapshot's Elo and its standard error on the final scale,
                             and its score against each ladder opponent
-``league.csv``              one row per league entrant (final snapshots and anchors):
+``league.csv``              one row per league member (final snapshots and anchors):
                             Elo, standard error, 95% interval, games, wins, losses (on
                             a reference table: every game of a final snapshot against
                             the table's anchors, its run's last evaluation included)
@@ -19,7 +19,7 @@ Files written to the study's folder:
                             final Elo with a 95% bootstrap interval, the mean, the runs
 ``improvement.csv``         per ordered pair of agents: the probability that a run of the
                             first ends above a run of the second, with a 95% interval
-``head_to_head.csv``        league games: mean score of each entrant against each other
+``head_to_head.csv``        league games: mean score of each member against each other
 ``figures/*.png|svg``       Elo against env steps, games, network evaluations and wall
                             time; the league's head-to-head heatmap; the final Elo table
 ==========================  ===========================================================
@@ -47,7 +47,7 @@ from rlgo.evaluation.elo import black_scores, fit_elo
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.reference import ReferenceTable, rate_against
 from rlgo.study.config import StudyConfig
-from rlgo.study.league import entrants
+from rlgo.study.league import members
 from rlgo.study.plots import elo_curves, plot_final_elo, plot_head_to_head, plot_study_curves
 from rlgo.training.runs import load_metrics
 
@@ -94,13 +94,13 @@ def results_table(study: StudyConfig) -> pd.DataFrame:
 
 
 def league_table(study: StudyConfig) -> pd.DataFrame:
-    """Final Elo of the league's entrants (module docstring, ``league.csv``)."""
+    """Final Elo of the league's members (module docstring, ``league.csv``)."""
     games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
                                                         with_sgf=False)
     table = (reference_ratings(study, games) if study.eval_reference
              else fit_elo(games)).set_index("player")
     rows = []
-    for e in entrants(study):
+    for e in members(study):
         if e.name in table.index:
             r = table.loc[e.name]
             rows.append({"player": e.name, "agent": e.agent or e.name,
@@ -127,7 +127,7 @@ def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
         rows.append({"player": name, "elo": elo, "stderr": stderr, "bound": "",
                      "bound_elo": float("nan")})
     black = black_scores(vs_anchors) if len(vs_anchors) else np.zeros(0)
-    for e in entrants(study):
+    for e in members(study):
         if e.path is None:
             continue
         results = []
@@ -186,7 +186,7 @@ def agent_statistics(league: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def head_to_head(study: StudyConfig) -> pd.DataFrame:
-    """Mean score (win 1, draw 1/2) of each league entrant against each other, from the
+    """Mean score (win 1, draw 1/2) of each league member against each other, from the
     league's games only: columns player, opponent, score, games."""
     games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
                                                         with_sgf=False)

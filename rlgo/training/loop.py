@@ -14,7 +14,8 @@ of an uninterrupted one.
 The loop sees the learner only through :class:`rlgo.protocols.Learner`: it plays
 ``learner.player()``, rates and pools the players of ``learner.snapshot()``, and
 checkpoints ``learner.state_dict()``. Hooks (:data:`Hook`) watch it without subclassing:
-Optuna's pruning and the divergence check of :mod:`rlgo.study.search` are hooks.
+the divergence check of :mod:`rlgo.tuning.objective` is one. :meth:`Trainer.rows` is the
+same loop as a generator, for a caller that advances several runs in turn.
 
 ``wall_s`` counts self-play and learning only; evaluation time is logged separately as
 ``charts/eval_s`` (it is measurement, not training compute).
@@ -23,7 +24,7 @@ Optuna's pruning and the divergence check of :mod:`rlgo.study.search` are hooks.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,39 +256,55 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, hooks: Sequence[Hook] = ()) -> Counters:
-        """Train until a budget is spent; returns the counters. The run directory is
-        locked meanwhile: a second process gets RunLockedError."""
-        with self.run.lock():
-            return self._fit(hooks)
+        """Train until a budget is spent, showing every logged row to ``hooks``; returns
+        the counters. The run directory is locked meanwhile: a second process gets
+        RunLockedError."""
+        steps = self.rows()
+        try:  # closed here, not when a hook's traceback lets go of it: that frees the lock
+            for rows in steps:
+                _notify(hooks, self, rows)
+        finally:
+            steps.close()
+        return self.state.counters
 
-    def _fit(self, hooks: Sequence[Hook]) -> Counters:
+    def rows(self) -> Iterator[list[dict[str, float]]]:
+        """The loop, one step at a time: yields the rows logged by each step (the
+        untrained network's evaluation; then an iteration's row, with its evaluation's
+        when one was due), once they are logged and checkpointed. The caller may stop
+        between steps (several runs advanced in turn, :mod:`rlgo.tuning.objective`); the
+        run directory is locked until the generator ends or is closed."""
+        with self.run.lock():
+            yield from self._steps()
+
+    def _steps(self) -> Iterator[list[dict[str, float]]]:
         cfg, life = self.cfg, self.life
         s = life.start(self.learner)
         bar = self._progress_bar()
-        if s.iteration == 0 and cfg.eval_every:
-            first = self.evaluate()  # the untrained network: Elo at step 0
-            life.log(first)
-            _notify(hooks, self, [first])
-        while not self.budget_spent():
-            rows = [self.iterate()]
-            life.log(rows[0])
-            done = self.budget_spent()
-            if cfg.eval_every and (s.evaluation.due(s.counters.env_steps) or done):
-                rows.append(self.evaluate())
-                life.log(rows[1])
-                s.evaluation.skip_past(s.counters.env_steps)
-            if len(rows) > 1 or done or s.checkpoint.due(s.counters.env_steps):
-                life.checkpoint(self.learner)
-                s.checkpoint.skip_past(s.counters.env_steps)
-            _notify(hooks, self, rows)
+        try:
+            if s.iteration == 0 and cfg.eval_every:
+                first = self.evaluate()  # the untrained network: Elo at step 0
+                life.log(first)
+                yield [first]
+            while not self.budget_spent():
+                rows = [self.iterate()]
+                life.log(rows[0])
+                done = self.budget_spent()
+                if cfg.eval_every and (s.evaluation.due(s.counters.env_steps) or done):
+                    rows.append(self.evaluate())
+                    life.log(rows[1])
+                    s.evaluation.skip_past(s.counters.env_steps)
+                if len(rows) > 1 or done or s.checkpoint.due(s.counters.env_steps):
+                    life.checkpoint(self.learner)
+                    s.checkpoint.skip_past(s.counters.env_steps)
+                if bar is not None:
+                    bar.update(min(s.counters.env_steps, cfg.env_steps) - bar.n)
+                    bar.set_postfix(games=s.counters.games,
+                                    games_s=f"{rows[0]['charts/games_per_s']:.1f}",
+                                    elo=f"{s.last_elo:.0f}")
+                yield rows
+        finally:
             if bar is not None:
-                bar.update(min(s.counters.env_steps, cfg.env_steps) - bar.n)
-                bar.set_postfix(games=s.counters.games,
-                                games_s=f"{rows[0]['charts/games_per_s']:.1f}",
-                                elo=f"{s.last_elo:.0f}")
-        if bar is not None:
-            bar.close()
-        return s.counters
+                bar.close()
 
     def _progress_bar(self):
         if not self.show_progress:

@@ -1,20 +1,23 @@
-"""``rlgo tune``: run or resume a search (:mod:`rlgo.study.search`,
-:mod:`rlgo.study.workers`), then write its report into the search's output folder:
+"""``rlgo tune``: run or resume a tuning (:mod:`rlgo.tuning.workers`), then write its
+report into the tuning's output folder:
 
     trials.csv         one row per trial: number, state, value, each parameter, the user
                        attributes (env_steps, elo, elo_stderr, wall_s, total_s, worker,
                        run_dir, failed_reason), reports (evaluations reported),
-                       last_value (the last one), duration_s, and elo_refit /
-                       elo_refit_stderr (below)
+                       last_value (the last one), duration_s, elo_refit /
+                       elo_refit_stderr (below) and, with several seeds per trial,
+                       value_seed<S> and elo_seed<S> for each seed S
     intermediate.csv   one row per reported evaluation: number, state, step, value
     figures/           history, curves, slices, importances (PNG and SVG;
-                       :mod:`rlgo.study.search_plots`)
+                       :mod:`rlgo.tuning.plots`)
     best.toml          the best trial's config, for ``rlgo train --config``
 
-Each trial's ``elo`` is its final snapshot's Elo fitted when it was evaluated, over the
-games in the shared database by then: the value the search optimised. ``elo_refit`` rates
-the same snapshot over every game in the database at report time, the one scale on which
-all trials' final snapshots compare best.
+Each trial's ``elo`` is its final snapshots' Elo (aggregated over its seeds as its value
+is) fitted when they were evaluated, over the games in the shared database by then.
+``elo_refit`` rates the same snapshots over every game in the database at report time,
+the one scale on which all trials' final snapshots compare best; ``elo_stderr`` and
+``elo_refit_stderr`` are the match noise of that aggregate (the seeds' standard errors
+combined as for a mean), not the spread between seeds, which the per-seed columns show.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -30,9 +34,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB, MatchDBError
-from rlgo.study import search_plots
-from rlgo.study.search import Search, describe_trial, export_best, load_search, open_study
-from rlgo.study.workers import SearchError, run_search
+from rlgo.training.config import dump_toml
+from rlgo.tuning import plots
+from rlgo.tuning.config import TuneConfig, load_tune
+from rlgo.tuning.objective import aggregate
+from rlgo.tuning.storage import open_study
+from rlgo.tuning.workers import TuneError, run_tuning
 
 #: User attributes written to trials.csv, in this order (``config`` is left out: it is
 #: the trial's whole config, exported as best.toml for the best one).
@@ -46,6 +53,9 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     rows = []
     for t in study.get_trials(deepcopy=False):
         end = t.datetime_complete
+        per_seed = {f"{what}_seed{seed}": v
+                    for what, attr in (("value", "seed_values"), ("elo", "seed_elos"))
+                    for seed, v in t.user_attrs.get(attr, {}).items()}
         rows.append({
             "number": t.number, "state": t.state.name.lower(), "value": t.value,
             **t.params,
@@ -55,6 +65,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
             else None,
             "duration_s": (end - t.datetime_start).total_seconds()
             if end and t.datetime_start else None,
+            **per_seed,
         })
     return pd.DataFrame(rows)
 
@@ -67,25 +78,31 @@ def intermediate_table(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["number", "state", "step", "value"])
 
 
-def refit_elo(trials: pd.DataFrame, search: Search) -> pd.DataFrame:
-    """``trials`` with ``elo_refit`` and ``elo_refit_stderr``: each trial's last rated
-    snapshot (``<number>@<env_steps>``) fitted over all games of the shared database;
-    NaN where the snapshot has no games (or the database cannot be read)."""
+def refit_elo(study: optuna.Study, tune: TuneConfig) -> pd.DataFrame:
+    """:func:`trials_table` with ``elo_refit`` and ``elo_refit_stderr``: each trial's last
+    rated snapshots (one per seed, ``<run>@<env_steps>``) fitted over all games of the
+    shared database and aggregated as the trial's value is; NaN where a snapshot has no
+    games (or the database cannot be read)."""
+    trials = trials_table(study)
     refit = {"elo_refit": [math.nan] * len(trials), "elo_refit_stderr": [math.nan] * len(trials)}
     try:
-        games = MatchDB(search.db_url, read_only=True).games(board_size=search.board_size,
-                                                             with_sgf=False)
+        games = MatchDB(tune.db_url, read_only=True).games(board_size=tune.board_size,
+                                                           with_sgf=False)
         table = fit_elo(games) if not games.empty else None
     except (MatchDBError, ValueError):
         table = None
     if table is not None:
         elo = dict(zip(table.player, table.elo, strict=True))
         err = dict(zip(table.player, table.stderr, strict=True))
-        for i, (number, steps) in enumerate(zip(trials.number, trials.env_steps, strict=True)):
-            if steps is not None and not pd.isna(steps):
-                name = f"{number}@{int(steps)}"
-                refit["elo_refit"][i] = elo.get(name, math.nan)
-                refit["elo_refit_stderr"][i] = err.get(name, math.nan)
+        for i, t in enumerate(study.get_trials(deepcopy=False)):
+            names = t.user_attrs.get("snapshots") or (  # studies made before "snapshots"
+                [f"{t.number}@{t.user_attrs['env_steps']}"] if "env_steps" in t.user_attrs
+                else [])
+            if names:
+                refit["elo_refit"][i] = aggregate([elo.get(n, math.nan) for n in names],
+                                                  tune.aggregate)
+                refit["elo_refit_stderr"][i] = math.sqrt(
+                    sum(err.get(n, math.nan) ** 2 for n in names)) / len(names)
     return trials.assign(**refit)
 
 
@@ -112,27 +129,27 @@ def importances(study: optuna.Study) -> tuple[dict[str, float] | None, float, st
     return values, quantile, ""
 
 
-def write_figures(study: optuna.Study, search: Search, trials: pd.DataFrame,
+def write_figures(study: optuna.Study, tune: TuneConfig, trials: pd.DataFrame,
                   intermediate: pd.DataFrame, folder: Path) -> tuple[list[Path], list[str]]:
     """The report's figures; returns the files and notes on figures left out."""
     paths: list[Path] = []
     notes: list[str] = []
-    label, title = search.objective_label, search.name
+    label, title = tune.objective_label, tune.name
     if trials.empty:
         return paths, ["no trials: no figures"]
-    paths += search_plots.plot_history(trials, label, title, folder / "history")
+    paths += plots.plot_history(trials, label, title, folder / "history")
     best = _best(study)
     if not intermediate.empty:
-        paths += search_plots.plot_curves(intermediate, label, title, folder / "curves",
+        paths += plots.plot_curves(intermediate, label, title, folder / "curves",
                                           best=None if best is None else best.number)
     params = [(p.key, "categorical" if p.type == "categorical" else
-               "log" if p.log else "linear", p.choices) for p in search.space if p.key in trials]
+               "log" if p.log else "linear", p.choices) for p in tune.space if p.key in trials]
     if params:
-        paths += search_plots.plot_slices(trials, params, label, title, folder / "slices")
+        paths += plots.plot_slices(trials, params, label, title, folder / "slices")
     values, quantile, why = importances(study)
     if values:
         completed = int((trials.state == "complete").sum())
-        paths += search_plots.plot_importances(values, completed, quantile, title,
+        paths += plots.plot_importances(values, completed, quantile, title,
                                                folder / "importances")
     elif why:
         notes.append(why)
@@ -146,29 +163,29 @@ def _best(study: optuna.Study) -> FrozenTrial | None:
         return None
 
 
-def write_report(study: optuna.Study, search: Search) -> str:
+def write_report(study: optuna.Study, tune: TuneConfig) -> str:
     """Write the report (module docstring); returns a short summary."""
-    out = search.out_dir
+    out = tune.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    trials = refit_elo(trials_table(study), search) if len(study.trials) else trials_table(study)
+    trials = refit_elo(study, tune) if len(study.trials) else trials_table(study)
     intermediate = intermediate_table(study)
     trials.to_csv(out / "trials.csv", index=False)
     intermediate.to_csv(out / "intermediate.csv", index=False)
-    figures, notes = write_figures(study, search, trials, intermediate, out / "figures")
+    figures, notes = write_figures(study, tune, trials, intermediate, out / "figures")
     states = trials.state.value_counts().to_dict() if not trials.empty else {}
     words = {"fail": "failed"}
-    lines = [f"study {search.name}: {len(trials)} of {search.trials} trials ("
+    lines = [f"study {tune.name}: {len(trials)} of {tune.trials} trials ("
              + ", ".join(f"{states[s]} {words.get(s, s)}" for s in
                          ("complete", "pruned", "fail", "running", "waiting") if s in states)
              + f") in {out}"]
     best = _best(study)
     if best is not None:
         export_best(study, out / "best.toml")
-        lines.append(f"best: {describe_trial(best, search)}")
+        lines.append(f"best: {describe_trial(best, tune)}")
         lines.append(f"  train it: rlgo train --config {out / 'best.toml'}")
     else:
         notes.append("no completed trial: no best.toml")
-    lines += [f"failed: {describe_trial(t, search)}"
+    lines += [f"failed: {describe_trial(t, tune)}"
               for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]
     lines.append(f"wrote {out / 'trials.csv'}, {out / 'intermediate.csv'} and "
                  f"{len(figures) // 2} figures in {out / 'figures'}")
@@ -180,28 +197,68 @@ def tune_main(path: str | Path, workers: int = 1, report_only: bool = False,
               echo: Callable[[str], None] | None = print, *,
               allow_commands: bool = False,
               say: Callable[[str], None] | None = None) -> str:
-    """``rlgo tune FILE``: run or resume the search of file ``path`` with ``workers``
+    """``rlgo tune FILE``: run or resume the tuning of file ``path`` with ``workers``
     processes (unless ``report_only``: the study must exist), then write the report
     (module docstring). ``echo`` gets one line per trial as trials end. Returns a short
-    summary. Raises ValueError (bad search file, ladder or output folder; no such study
-    with ``report_only``), :class:`rlgo.study.workers.SearchError` (a worker process
+    summary. Raises ValueError (bad tuning file, ladder or output folder; no such study
+    with ``report_only``), :class:`rlgo.tuning.workers.TuneError` (a worker process
     failed; the report of the trials that ended is written first) and KeyboardInterrupt
     (SIGINT or SIGTERM: rerun to go on). ``allow_commands``: the user's
-    ``--allow-commands`` (:attr:`rlgo.study.search.Search.allow_commands`); ``say`` gets
+    ``--allow-commands`` (:attr:`rlgo.tuning.config.TuneConfig.allow_commands`); ``say`` gets
     notes (more workers than cores, a torn journal set aside)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trial lines say it all
-    search = load_search(path, allow_commands=allow_commands)
+    tune = load_tune(path, allow_commands=allow_commands)
     if report_only:
-        study = open_study(search, create=False)
+        study = open_study(tune, create=False)
     else:
         def line(t: FrozenTrial) -> None:
             if echo is not None:
-                echo(describe_trial(t, search))
+                echo(describe_trial(t, tune))
 
         try:
-            study = run_search(path, workers, on_trial=line, allow_commands=allow_commands,
+            study = run_tuning(path, workers, on_trial=line, allow_commands=allow_commands,
                                say=say)
-        except SearchError:
-            write_report(open_study(search, create=False), search)  # what did finish
+        except TuneError:
+            write_report(open_study(tune, create=False), tune)  # what did finish
             raise
-    return write_report(study, search)
+    return write_report(study, tune)
+
+
+
+def describe_trial(t: FrozenTrial, tune: TuneConfig) -> str:
+    """One line: number, state, value, parameters and, for a failure, why."""
+    value = "" if t.value is None else f" {t.value:.4g}"
+    stderr = t.user_attrs.get("elo_stderr")
+    if value and tune.objective == "elo" and stderr is not None:
+        value += f" ± {stderr:.0f}"
+    params = ", ".join(f"{k} = {_fmt(v)}" for k, v in t.params.items())
+    why = t.user_attrs.get("failed_reason")
+    return (f"trial {t.number} {t.state.name.lower()}{value} at "
+            f"{t.user_attrs.get('env_steps', 0):,} env steps ({params})"
+            + (f": {why}" if why and t.state == TrialState.FAIL else ""))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def export_best(source: str | Path | optuna.Study, out_file: str | Path) -> Path:
+    """Write the best completed trial's config (its fixed values and sampled
+    parameters, as trained; without ``db``, the tuning's) as a config file that
+    ``rlgo train --config`` takes unchanged (the first of its seeds). ``source``: a tuning
+    file or its study.
+    ValueError when no trial has completed."""
+    study = source if isinstance(source, optuna.Study) else open_study(
+        load_tune(source), create=False)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise ValueError(f"study {study.study_name!r} has no completed trial yet")
+    best = study.best_trial
+    sections = {k: dict(v) for k, v in best.user_attrs["config"].items()}
+    sections["train"].pop("db", None)
+    head = (f"# best trial {best.number} of study {study.study_name!r}: objective "
+            f"{best.value:.4g}; params {best.params}\n"
+            "# train it: rlgo train --config <this file> [--env-steps N] [--out DIR]\n\n")
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(head + dump_toml(sections))
+    return out

@@ -1,5 +1,5 @@
-"""Figures of an Optuna search (:mod:`rlgo.study.search`), drawn from its tidy tables
-(:func:`rlgo.study.tune.trials_table`, :func:`rlgo.study.tune.intermediate_table`) with
+"""Figures of an Optuna tuning (:mod:`rlgo.tuning.report`), drawn from its tidy tables
+(:func:`rlgo.tuning.report.trials_table`, :func:`rlgo.tuning.report.intermediate_table`) with
 seaborn rather than ``optuna.visualization.matplotlib``, whose axes read "Objective Value"
 and which cannot show the pruned trials' last evaluations or the Elo's standard errors.
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 COLOURS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#7f7f7f",
            "running": "#2ca02c"}
-"""Colour of each trial state (as :func:`rlgo.study.tune.trials_table` spells them)."""
+"""Colour of each trial state (as :func:`rlgo.tuning.report.trials_table` spells them)."""
 STEP_LABEL = "env steps (moves played, both colours)"
 WIDTH = 7.0
 DPI = 100
@@ -112,7 +112,7 @@ def plot_curves(intermediate: pd.DataFrame, label: str, title: str, stem: Path,
 def plot_importances(importances: dict[str, float], completed: int, quantile: float,
                      title: str, stem: Path) -> list[Path]:
     """Optuna's parameter importances (PED-ANOVA over the ``completed`` trials, for
-    reaching their top ``quantile``; :func:`rlgo.study.tune.importances`) as bars."""
+    reaching their top ``quantile``; :func:`rlgo.tuning.report.importances`) as bars."""
     plt = _pyplot()
     names = list(importances)[::-1]  # most important on top
     fig, ax = plt.subplots(figsize=(WIDTH, 1.4 + 0.45 * len(names)))

@@ -1,4 +1,4 @@
-"""The journal file a search's Optuna study is stored in (``<out>/optuna.journal``,
+"""The journal file a tuning's Optuna study is stored in (``<out>/optuna.journal``,
 Optuna's :class:`~optuna.storages.journal.JournalFileBackend`): one JSON record a line,
 appended under Optuna's lock.
 
@@ -9,8 +9,8 @@ the new record to the torn one, and from then on every read of the file fails
 looks at the last line under Optuna's own lock (no writer is then in the middle of a
 record): when it is not a whole JSON record, the file as it was is copied to
 ``optuna.journal.torn-<time>`` and the torn bytes are cut off, with a note naming both.
-The trial whose record was torn is then RUNNING with no live worker, and the search
-marks it failed as it does for a killed worker (:mod:`rlgo.study.workers`).
+The trial whose record was torn is then RUNNING with no live worker, and the tuning
+marks it failed as it does for a killed worker (:mod:`rlgo.tuning.workers`).
 
 A journal whose earlier records are not JSON (not a journal, or damaged in the middle)
 is not repaired: it is a ValueError naming the file.
@@ -53,7 +53,7 @@ def set_aside_torn_tail(path: str | Path) -> str:
         lock.release()
     return (f"{path}: its last record was cut short ({len(tail)} bytes; a crash or a full "
             f"disk during a write?): the file as it was is kept as {copy.name} and the torn "
-            "record is removed, so the search goes on from the records before it")
+            "record is removed, so the tuning goes on from the records before it")
 
 
 def _torn_tail(data: bytes, path: Path) -> bytes:
@@ -67,10 +67,10 @@ def _torn_tail(data: bytes, path: Path) -> bytes:
     for number, line in enumerate(complete, start=1):
         if not _is_record(line):
             raise ValueError(f"{path} is not a readable Optuna journal: record {number} is "
-                             "not JSON; move the file away to start the search anew")
+                             "not JSON; move the file away to start the tuning anew")
     if tail and not tail.startswith(b"{"):
         raise ValueError(f"{path} is not a readable Optuna journal: it does not hold JSON "
-                         "records; move the file away to start the search anew")
+                         "records; move the file away to start the tuning anew")
     return tail
 
 
