@@ -50,6 +50,7 @@ import torch
 from torch.nn import functional as F
 
 from rlgo.agents.network_player import copy_weights
+from rlgo.agents.policy_kit import acting_seed
 from rlgo.agents.random_player import random_legal_actions
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
@@ -68,6 +69,7 @@ from rlgo.protocols import (
     Credit,
     Decision,
     Experience,
+    Learned,
     Player,
     Positions,
     Weights,
@@ -223,11 +225,10 @@ class DQN:
 
     def player(self) -> Player:
         boltzmann = self.config.exploration == "boltzmann"
-        # Randomness comes from torch's generator, which the harness seeds per iteration.
         return QPlayer(self.net, "dqn", greedy=False,
                        temperature=self.exploration() if boltzmann else 0.0,
                        epsilon=0.0 if boltzmann else self.exploration(),
-                       seed=int(torch.randint(2**31 - 1, ())))
+                       seed=acting_seed())
 
     def snapshot(self) -> Weights:
         return copy_weights(self.net)
@@ -259,18 +260,18 @@ class DQN:
                 "boot_mask": batch.mask[at] | (boot < 0)[:, None],
                 "stamp": np.full(len(batch), self.positions_seen, np.int64)}
 
-    def learn(self, batch: Experience) -> dict[str, float]:
+    def learn(self, batch: Experience) -> Learned:
         cfg = self.config
         new = len(batch)
         if new == 0:
-            return {}
+            return Learned({}, 0)
         metrics = self._diagnostics(batch)
         self.buffer.add(self.targets(batch))
         self.positions_seen += new
         metrics.update({"charts/buffer_size": float(len(self.buffer)),
                         "charts/exploration": self.exploration()})
         if len(self.buffer) < cfg.learning_starts:
-            return {**metrics, "train_samples": 0, "nn_evals": 0}
+            return Learned(metrics, 0)
         steps = math.ceil(cfg.replay_ratio * new / cfg.minibatch)
         sums: dict[str, float] = {}
         for _ in range(steps):
@@ -280,8 +281,8 @@ class DQN:
             self.net.refresh_norm(torch.from_numpy(batch.obs).to(self.device), cfg.minibatch)
         metrics.update({k: v / steps for k, v in sums.items()})
         metrics["charts/replay_ratio"] = steps * cfg.minibatch / new
-        return {**metrics, "train_samples": steps * cfg.minibatch,
-                "nn_evals": 2 * steps * cfg.minibatch}
+        return Learned(metrics, train_samples=steps * cfg.minibatch,
+                       nn_evals=2 * steps * cfg.minibatch)
 
     def _sample(self) -> tuple[np.ndarray, torch.Tensor, float]:
         cfg = self.config

@@ -59,16 +59,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rlgo.agents.network_player import copy_weights, policy_snapshot_player
+from rlgo.agents.policy_kit import PolicyKit, acting_seed
 from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.checks import check_config
-from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
-from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
+from rlgo.learning.network import NetConfig, masked_log_softmax
 from rlgo.learning.replay import ReplayBuffer
 from rlgo.learning.search import SearchConfig, run_search
-from rlgo.protocols import Credit, Experience, Player, Weights
+from rlgo.protocols import Credit, Experience, Learned, Player, Weights
 
 __all__ = ["MCTSConfig", "MCTSLearner", "make"]
 
@@ -173,39 +172,34 @@ class MCTSLearner:
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
         self.rules = rules
-        self.net_config = net_config
-        self.seed = seed
-        self.device = torch.device(device)
-        self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
-                                     weight_decay=config.weight_decay)
+        self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
+                             device=device)
+        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
         self.window = ReplayBuffer(config.replay_positions)
 
     def player(self) -> Player:
         cfg = self.config
-        # Randomness comes from torch's generator, which the harness seeds per iteration.
         return SearchPlayer(self.net, cfg.simulations, cfg.search, name="mcts", greedy=False,
                             temperature=cfg.temperature,
                             temperature_moves=cfg.temperature_moves,
                             full_search_prob=cfg.full_search_prob,
                             cheap_simulations=cfg.cheap_simulations,
                             record_history=cfg.reanalyse_fraction > 0,
-                            seed=int(torch.randint(2**31 - 1, ())))
+                            seed=acting_seed())
 
     def snapshot(self) -> Weights:
-        return copy_weights(self.net)
+        return self.kit.snapshot()
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
-        return policy_snapshot_player(self.rules.board_size, self.net_config, weights,
-                                      name=name, greedy=greedy, search=search, seed=seed,
-                                      device=self.device)
+        return self.kit.snapshot_player(weights, name=name, greedy=greedy, search=search,
+                                        seed=seed)
 
     # ------------------------------------------------------------------ learning
-    def learn(self, batch: Experience) -> dict[str, float]:
+    def learn(self, batch: Experience) -> Learned:
         cfg = self.config
         if len(batch) == 0:
-            return {}
+            return Learned({}, 0)
         metrics = self._diagnostics(batch)
         keep = batch.extras.get("policy_weight", np.ones(len(batch), np.float32)) > 0
         new = int(keep.sum())
@@ -221,7 +215,7 @@ class MCTSLearner:
         self.window.add(rows)
         metrics["charts/replay_positions"] = float(self.window.size)
         if new == 0:
-            return {**metrics, "train_samples": 0}
+            return Learned(metrics, 0)
         steps = math.ceil(cfg.replay_ratio * new / cfg.minibatch)
         idx = self.window.sample((steps, cfg.minibatch))
         reanalysed, evals = 0, 0
@@ -230,15 +224,13 @@ class MCTSLearner:
             reanalysed, evals = self._reanalyse(np.unique(idx[:, :k]))
         metrics["charts/reanalysed"] = float(reanalysed)
         metrics.update(self._train(idx))
-        metrics["train_samples"] = steps * cfg.minibatch
-        metrics["nn_evals"] = evals
-        return metrics
+        return Learned(metrics, train_samples=steps * cfg.minibatch, nn_evals=evals)
 
     def _minibatch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """Tensors of window rows ``rows`` on the device, augmented when configured."""
         d = self.window.rows(rows)
         if self.config.augment:
-            rng = np.random.default_rng(int(torch.randint(2**31 - 1, ())))
+            rng = np.random.default_rng(acting_seed())
             d["obs"], d["mask"], _, d["policy"], d["ownership"] = augment(
                 d["obs"], d["mask"], None, d["policy"], rng, d["ownership"])
         return {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device)
@@ -315,13 +307,13 @@ class MCTSLearner:
 
     # ------------------------------------------------------------------ credit
     def load_snapshot(self, weights: Weights, env_steps: int) -> None:
-        self.net.load_state_dict(weights)
+        self.kit.load_snapshot(weights)
 
     def credit(self, batch: Experience) -> Credit:
         """The improvement vector: the search's target minus the network's policy (the
         cross-entropy gradient's weight on every legal action); NaN on rows searched with
         the cheap budget, which carry no target."""
-        policy = probabilities(self.net, softmax_log_policy(self.net), batch.obs, batch.mask)
+        policy = self.kit.probabilities(batch.obs, batch.mask)
         target = batch.extras["policy"].astype(np.float32)
         vector = np.where(batch.mask, target - policy, np.nan).astype(np.float32)
         cheap = batch.extras.get("policy_weight", np.ones(len(batch), np.float32)) <= 0
@@ -332,16 +324,15 @@ class MCTSLearner:
 
     def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
                         weights: np.ndarray) -> np.ndarray:
-        return policy_gradient(self.net, softmax_log_policy(self.net), obs, mask, weights)
+        return self.kit.policy_gradient(obs, mask, weights)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
-                "config": asdict(self.config), "window": self.window.state_dict()}
+        return {**self.kit.state_dict(), "config": asdict(self.config),
+                "window": self.window.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.kit.load_state_dict(state)
         self.window.load_state_dict(state["window"])
 
 

@@ -48,13 +48,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
+from rlgo.agents.network_player import NetworkPlayer
+from rlgo.agents.policy_kit import PolicyKit, acting_seed
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
-from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
 from rlgo.learning.episodes import gae, successors, terminal_rewards
-from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Credit, Experience, Player, Weights
+from rlgo.learning.network import NetConfig, masked_log_softmax
+from rlgo.protocols import Credit, Experience, Learned, Player, Weights
 
 
 @dataclass(frozen=True)
@@ -120,27 +120,21 @@ class PPO:
     def __init__(self, rules: Rules, config: PPOConfig, net_config: NetConfig,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
-        self.rules = rules
-        self.net_config = net_config
-        self.device = torch.device(device)
-        self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
-                                     weight_decay=config.weight_decay)
+        self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
+                             device=device)
+        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
         self.positions_seen = 0
 
     def player(self) -> Player:
-        # Randomness comes from torch's generator, which the harness seeds per iteration.
-        return NetworkPlayer(self.net, name="ppo", greedy=False,
-                             seed=int(torch.randint(2**31 - 1, ())))
+        return NetworkPlayer(self.net, name="ppo", greedy=False, seed=acting_seed())
 
     def snapshot(self) -> Weights:
-        return copy_weights(self.net)
+        return self.kit.snapshot()
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
-        return policy_snapshot_player(self.rules.board_size, self.net_config, weights,
-                                      name=name, greedy=greedy, search=search, seed=seed,
-                                      device=self.device)
+        return self.kit.snapshot_player(weights, name=name, greedy=greedy, search=search,
+                                        seed=seed)
 
     # ------------------------------------------------------------------ learning
     def advantages(self, batch: Experience) -> tuple[np.ndarray, np.ndarray]:
@@ -151,11 +145,11 @@ class PPO:
         reward = terminal_rewards(batch.outcome, nxt)
         return gae(batch.extras["value"], reward, nxt, sign, cfg.gamma, cfg.gae_lambda)
 
-    def learn(self, batch: Experience) -> dict[str, float]:
+    def learn(self, batch: Experience) -> Learned:
         cfg = self.config
         n = len(batch)
         if n == 0:
-            return {}
+            return Learned({}, 0)
         adv, ret = self.advantages(batch)
         lr = self._anneal()
         dev = self.device
@@ -188,9 +182,8 @@ class PPO:
             "losses/explained_variance": _explained_variance(batch.extras["value"], ret),
             "charts/advantage_std": float(np.std(adv)),
             "charts/lr": lr, "charts/epochs": float(epochs),
-            "train_samples": n * epochs,
         })
-        return metrics
+        return Learned(metrics, train_samples=n * epochs)
 
     @torch.no_grad()
     def _behaviour(self, t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -246,27 +239,26 @@ class PPO:
 
     # ------------------------------------------------------------------ credit
     def load_snapshot(self, weights: Weights, env_steps: int) -> None:
-        self.net.load_state_dict(weights)
+        self.kit.load_snapshot(weights)
         self.positions_seen = int(env_steps)
 
     def credit(self, batch: Experience) -> Credit:
         """The played move's GAE advantage (before normalisation); no vector."""
         adv, _ = self.advantages(batch)
-        policy = probabilities(self.net, softmax_log_policy(self.net), batch.obs, batch.mask)
+        policy = self.kit.probabilities(batch.obs, batch.mask)
         return Credit(played=adv.astype(np.float32), policy=policy)
 
     def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
                         weights: np.ndarray) -> np.ndarray:
-        return policy_gradient(self.net, softmax_log_policy(self.net), obs, mask, weights)
+        return self.kit.policy_gradient(obs, mask, weights)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
-                "positions_seen": self.positions_seen, "config": asdict(self.config)}
+        return {**self.kit.state_dict(), "positions_seen": self.positions_seen,
+                "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.kit.load_state_dict(state)
         self.positions_seen = int(state["positions_seen"])
 
 

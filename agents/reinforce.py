@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rlgo.agents.network_player import NetworkPlayer, copy_weights, policy_snapshot_player
+from rlgo.agents.network_player import NetworkPlayer
+from rlgo.agents.policy_kit import PolicyKit, acting_seed
 from rlgo.envs import Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.checks import check_config
-from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
-from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
-from rlgo.protocols import Credit, Experience, Player, Weights
+from rlgo.learning.network import NetConfig, masked_log_softmax
+from rlgo.protocols import Credit, Experience, Learned, Player, Weights
 
 
 @dataclass(frozen=True)
@@ -85,37 +85,30 @@ class Reinforce:
     def __init__(self, rules: Rules, config: ReinforceConfig, net_config: NetConfig,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
-        self.rules = rules
-        self.net_config = net_config
-        self.seed = seed
-        self.device = torch.device(device)
-        self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
-                                     weight_decay=config.weight_decay)
+        self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
+                             device=device, temperature=config.temperature)
+        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
 
     def player(self) -> Player:
-        # Randomness comes from torch's generator, which the harness seeds per iteration.
         return NetworkPlayer(self.net, name="reinforce", greedy=False,
-                             temperature=self.config.temperature,
-                             seed=int(torch.randint(2**31 - 1, ())))
+                             temperature=self.config.temperature, seed=acting_seed())
 
     def snapshot(self) -> Weights:
-        return copy_weights(self.net)
+        return self.kit.snapshot()
 
     def snapshot_player(self, weights: Weights, *, name: str, greedy: bool = True,
                         search: int = 0, seed: int = 0) -> Player:
-        return policy_snapshot_player(self.rules.board_size, self.net_config, weights,
-                                      name=name, greedy=greedy, search=search, seed=seed,
-                                      device=self.device)
+        return self.kit.snapshot_player(weights, name=name, greedy=greedy, search=search,
+                                        seed=seed)
 
-    def learn(self, batch: Experience) -> dict[str, float]:
+    def learn(self, batch: Experience) -> Learned:
         cfg = self.config
         n = len(batch)
         if n == 0:
-            return {}
+            return Learned({}, 0)
         obs, mask, action = batch.obs, batch.mask, batch.action
         if cfg.augment:
-            rng = np.random.default_rng(int(torch.randint(2**31 - 1, ())))
+            rng = np.random.default_rng(acting_seed())
             obs, mask, action, _, _ = augment(obs, mask, action, None, rng)
         dev = self.device
         obs, mask = torch.from_numpy(obs).to(dev), torch.from_numpy(mask).to(dev)
@@ -148,9 +141,8 @@ class Reinforce:
                 steps += 1
         if cfg.consistent_norm:
             self.net.refresh_norm(obs, cfg.minibatch)
-        metrics = {f"losses/{k}": v / steps for k, v in sums.items()}
-        metrics["train_samples"] = n * cfg.epochs
-        return metrics
+        return Learned({f"losses/{k}": v / steps for k, v in sums.items()},
+                       train_samples=n * cfg.epochs)
 
     def _advantage(self, g: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         if self.config.baseline == "value":
@@ -161,13 +153,12 @@ class Reinforce:
 
     # ------------------------------------------------------------------ credit
     def load_snapshot(self, weights: Weights, env_steps: int) -> None:
-        self.net.load_state_dict(weights)
+        self.kit.load_snapshot(weights)
 
     def credit(self, batch: Experience) -> Credit:
         """The played move's ``G - b(s)`` (the baseline as configured; the value baseline
         from the network in eval mode, the function that acted); no vector."""
-        log_policy = softmax_log_policy(self.net, self.config.temperature)
-        policy = probabilities(self.net, log_policy, batch.obs, batch.mask)
+        policy = self.kit.probabilities(batch.obs, batch.mask)
         _, value = self.net.evaluate(batch.obs, batch.mask)
         played = self._advantage(torch.from_numpy(batch.outcome.astype(np.float32)),
                                  torch.from_numpy(value)).numpy()
@@ -175,16 +166,13 @@ class Reinforce:
 
     def policy_gradient(self, obs: np.ndarray, mask: np.ndarray,
                         weights: np.ndarray) -> np.ndarray:
-        return policy_gradient(self.net, softmax_log_policy(self.net, self.config.temperature),
-                               obs, mask, weights)
+        return self.kit.policy_gradient(obs, mask, weights)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
-                "config": asdict(self.config)}
+        return {**self.kit.state_dict(), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.kit.load_state_dict(state)
 
 
 def make(rules: Rules, config: ReinforceConfig, net_config: NetConfig, seed: int = 0,

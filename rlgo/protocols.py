@@ -3,11 +3,12 @@
 * a :class:`Player` maps a batch of positions to actions (and, for learners, to whatever
   the learner wants recorded with each move: a search policy, a log-probability, a value);
 * a :class:`Learner` is handed :class:`Experience` from the harness's self-play and returns
-  its metrics. It owns its networks, optimisers and buffers; the harness never touches
-  them. It hands out players: one for self-play (:meth:`Learner.player`) and frozen
-  *snapshots* of its acting policy (:meth:`Learner.snapshot`, weights only, cheap to
-  store) that become players again through :meth:`Learner.snapshot_player`: the
-  evaluation ladder, the opponent pool and ``rlgo arena`` play those.
+  what it learned (:class:`Learned`: metrics and counters). It owns its networks,
+  optimisers and buffers; the harness never touches them. It hands out players: one for
+  self-play (:meth:`Learner.player`) and frozen *snapshots* of its acting policy
+  (:meth:`Learner.snapshot`, weights only, cheap to store) that become players again
+  through :meth:`Learner.snapshot_player`: the evaluation ladder, the opponent pool and
+  ``rlgo arena`` play those.
 
 An agent is a module (or any callable) ``make(rules, config, net_config, seed, device) ->
 Learner`` whose ``config`` parameter is annotated with the agent's frozen config
@@ -32,7 +33,7 @@ Episode structure (who moves next, negamax GAE and n-step returns) is derived fr
 Counters belong to whoever spends them: the harness counts the network evaluations of
 the learner's self-play moves (:attr:`Decision.nn_evals` of :meth:`Learner.player`) and
 of the opponent's; the learner reports the ones it spends itself (reanalyse, target
-networks) as ``nn_evals`` in the dict :meth:`Learner.learn` returns.
+networks) as :attr:`Learned.nn_evals` in what :meth:`Learner.learn` returns.
 """
 
 from __future__ import annotations
@@ -134,6 +135,22 @@ class Experience:
         return len(self.action)
 
 
+@dataclass(frozen=True)
+class Learned:
+    """What :meth:`Learner.learn` returns: its metrics and the two counters the harness
+    adds up."""
+
+    metrics: dict[str, float]
+    """Namespaced metrics of the update (``losses/...``, ``charts/...``), logged as they
+    are."""
+    train_samples: int
+    """Positions its gradient steps consumed, repeats counted (epochs times positions;
+    minibatches times their size)."""
+    nn_evals: int = 0
+    """Network evaluations it spent itself outside acting (reanalyse searches, target
+    networks)."""
+
+
 def describe(player: Player, spec: dict[str, Any]) -> None:
     """Attach ``spec`` (stored with the player in the match database) where the player
     accepts attributes; a player that does not is stored without one."""
@@ -190,14 +207,10 @@ class Learner(Protocol):
         raise ValueError."""
         ...
 
-    def learn(self, batch: Experience) -> dict[str, float]:
-        """Update on finished games; returns namespaced metrics (``losses/...``,
-        ``charts/...``) plus two counters the harness adds up: ``train_samples``, the
-        positions its gradient steps consumed (repeats counted), and ``nn_evals``
-        (optional, default 0), network evaluations it spent itself outside acting
-        (reanalyse searches, target networks). Randomness must come from torch's global
-        generator, which the harness seeds per iteration (so a resumed run replays the
-        same numbers)."""
+    def learn(self, batch: Experience) -> Learned:
+        """Update on finished games; returns its metrics and counters (:class:`Learned`).
+        Randomness must come from torch's global generator, which the harness seeds per
+        iteration (so a resumed run replays the same numbers)."""
         ...
 
     def state_dict(self) -> dict[str, Any]:

@@ -194,7 +194,7 @@ import numpy as np
 import torch
 
 from rlgo.envs import Rules
-from rlgo.protocols import CannotSearchError, Decision
+from rlgo.protocols import CannotSearchError, Decision, Learned
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,8 @@ class BiasLearner:
 
     def learn(self, batch):
         np.add.at(self.bias.numpy(), batch.action, self.config.lr * batch.outcome)
-        return {"losses/mean_outcome": float(batch.outcome.mean()),
-                "train_samples": len(batch)}
+        return Learned({"losses/mean_outcome": float(batch.outcome.mean())},
+                       train_samples=len(batch))
 
     def state_dict(self):
         return {"bias": self.bias.clone()}

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rlgo.training import build_trainer, load_metrics
+from rlgo.training import Trainer, build_trainer, load_metrics, resolve_configs
 from rlgo.training.config import TrainConfig
 from rlgo.training.runs import Counters
 from rlgo.training.state import Every, Progress
@@ -71,3 +71,19 @@ def test_hooks_see_every_row_in_order_and_a_raising_hook_stops_a_run_that_resume
     assert rows.env_steps.max() == counters.env_steps >= 600
     per_step = rows[rows.metric == "losses/policy"].env_steps
     assert per_step.is_unique  # the resume redid the rows after its checkpoint, once
+
+
+def test_a_learner_that_returns_a_dict_is_told_to_return_learned(tmp_path, monkeypatch):
+    """The counters used to ride in the metrics dict; a learner written that way gets an
+    error naming the type to return, not silently wrong counters."""
+    from rlgo.agents import reinforce
+
+    monkeypatch.setattr(reinforce.Reinforce, "learn",
+                        lambda self, batch: {"losses/x": 1.0, "train_samples": len(batch)})
+    c = resolve_configs("reinforce", 5, 40, 0, ["train.eval_every=0", "net.blocks=1",
+                                                "net.channels=8", "train.parallel_games=2",
+                                                "train.games_per_iteration=2"])
+    trainer = Trainer(c.train, c.agent, c.net, tmp_path / "run", progress=False)
+    with pytest.raises(TypeError, match=r"learn returned a dict, not an "
+                       r"rlgo.protocols.Learned\(metrics, train_samples, nn_evals\)"):
+        trainer.fit()

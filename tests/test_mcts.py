@@ -278,7 +278,7 @@ def test_playout_cap_randomization_marks_and_drops_cheap_moves():
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
     weight = batch.extras["policy_weight"]
     assert set(np.unique(weight)) == {0.0, 1.0}
-    metrics = learner.learn(batch)
+    metrics = learner.learn(batch).metrics
     assert learner.window.size == int(weight.sum())
     assert metrics["charts/full_search_fraction"] == pytest.approx(weight.mean())
 
@@ -312,16 +312,16 @@ def test_learner_protocol_diagnostics_and_checkpointable_state(tmp_path):
     assert isinstance(learner.player(), Player)
     batch, stats = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
     assert stats.nn_evals_act == learner.net.evals and stats.nn_evals_opponent == 0
-    metrics = learner.learn(batch)
-    assert metrics["train_samples"] >= len(batch)
+    learned = learner.learn(batch)
+    metrics = learned.metrics
+    assert learned.train_samples >= len(batch)
     for key in ("losses/policy", "losses/value", "losses/ownership",
                 "charts/search_disagreement",
                 "charts/policy_entropy", "charts/value_error"):
         assert np.isfinite(metrics[key]), key
     assert 0 <= metrics["charts/search_disagreement"] <= 1
-    assert metrics["nn_evals"] == 0  # no reanalyse: the learner spent nothing itself
-    assert all(k.startswith(("losses/", "charts/")) for k in metrics
-               if k not in ("train_samples", "nn_evals"))
+    assert learned.nn_evals == 0  # no reanalyse: the learner spent nothing itself
+    assert all(k.startswith(("losses/", "charts/")) for k in metrics)
     # The replay window survives a checkpoint loaded with weights_only=True.
     rules = rules_to_dict(Rules(board_size=5))
     path = save_file(tmp_path / "c.pt", {"kind": "checkpoint", "agent": "mcts",
@@ -342,8 +342,8 @@ def test_ownership_head_learns_the_final_areas():
     cfg = MCTSConfig(simulations=2, minibatch=64, replay_ratio=8.0)
     learner = make(Rules(board_size=5), cfg, TINY, 0)
     batch, _ = SelfPlay(Rules(board_size=5), 4, learner.player()).play(4)
-    first = learner.learn(batch)["losses/ownership"]
-    losses = [learner.learn(batch)["losses/ownership"] for _ in range(6)]
+    first = learner.learn(batch).metrics["losses/ownership"]
+    losses = [learner.learn(batch).metrics["losses/ownership"] for _ in range(6)]
     assert losses[-1] < first - 0.02
     off = make(Rules(board_size=5), dataclasses.replace(cfg, ownership_coef=0.0), TINY, 0)
     before = off.net.ownership_conv.weight.detach().clone()
@@ -369,9 +369,9 @@ def test_reanalyse_rebuilds_positions_from_the_move_record():
     np.testing.assert_array_equal(data["obs"][rows], batch.obs)  # the exact positions
     np.testing.assert_array_equal(data["mask"][rows], batch.mask)
     np.testing.assert_allclose(data["policy"][rows].sum(1), 1.0, rtol=1e-5)
-    metrics = learner.learn(batch)
-    assert metrics["charts/reanalysed"] > 0
-    assert metrics["nn_evals"] > 0  # reanalyse is the learner's own spending
+    learned = learner.learn(batch)
+    assert learned.metrics["charts/reanalysed"] > 0
+    assert learned.nn_evals > 0  # reanalyse is the learner's own spending
 
 
 def test_tiny_training_run_through_the_harness(tmp_path):

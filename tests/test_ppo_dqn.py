@@ -94,7 +94,7 @@ def test_ppo_ratio_is_one_before_the_first_update(precision):
     else:  # the bfloat16 acting copy rounds otherwise: PPO recomputes its behaviour
         assert not np.allclose(batch.extras["logp"], loss_logp, atol=1e-5)
         np.testing.assert_allclose(batch.extras["logp"], loss_logp, atol=0.05)
-    first = learner.learn(batch)  # one epoch of one minibatch: the statistics of the
+    first = learner.learn(batch).metrics  # one epoch of one minibatch: the statistics of the
     assert first["losses/approx_kl"] == pytest.approx(0.0, abs=1e-9)  # pass before the step
     assert first["losses/clipfrac"] == 0.0
     learner.net.eval()
@@ -107,14 +107,15 @@ def test_ppo_logs_what_the_issue_names():
     torch.manual_seed(0)
     learner = _learner("ppo", target_kl=1e-9, lr_anneal_positions=1000, minibatch=64)
     batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
-    metrics = learner.learn(batch)
+    learned = learner.learn(batch)
+    metrics = learned.metrics
     for key in ("losses/approx_kl", "losses/clipfrac", "losses/explained_variance",
                 "losses/entropy", "losses/value", "losses/policy", "charts/advantage_std"):
         assert key in metrics
     # the KL of the first epoch's later minibatches exceeds the target: one epoch only
     assert metrics["charts/epochs"] == 1.0
-    assert metrics["train_samples"] == len(batch)
-    assert learner.learn(batch)["charts/lr"] < learner.config.lr  # annealed by positions seen
+    assert learned.train_samples == len(batch) and learned.nn_evals == 0
+    assert learner.learn(batch).metrics["charts/lr"] < learner.config.lr  # annealed
     with pytest.raises(ValueError, match="gae_lambda"):
         PPOConfig(gae_lambda=1.5)
 
@@ -205,11 +206,12 @@ def test_dqn_learns_after_warm_up_and_logs_what_the_issue_names():
     torch.manual_seed(0)
     learner = _learner("dqn", learning_starts=100, minibatch=64, buffer_positions=500)
     batch, _ = SelfPlay(RULES, 8, learner.player()).play(8)
-    metrics = learner.learn(batch)
+    learned = learner.learn(batch)
+    metrics = learned.metrics
     for key in ("losses/td_error", "charts/q_mean", "charts/q_max", "charts/q_legal_mean",
                 "charts/sample_age", "charts/replay_ratio", "charts/buffer_size"):
         assert np.isfinite(metrics[key]), key
-    assert metrics["nn_evals"] > 0 and metrics["train_samples"] > 0
+    assert learned.nn_evals > 0 and learned.train_samples > 0
     nbytes = learner.buffer.nbytes
     for _ in range(3):
         learner.learn(SelfPlay(RULES, 8, learner.player()).play(8)[0])

@@ -39,7 +39,7 @@ from rlgo.evaluation.players import make_player, refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.files import CheckpointError, load_file
 from rlgo.learning.network import NetConfig, resolve_device
-from rlgo.protocols import Experience, Player, close_players
+from rlgo.protocols import Experience, Learned, Player, close_players
 from rlgo.registry import Agent, get_agent
 from rlgo.training.config import RunConfigs, TrainConfig, apply_overrides, read_config_file
 from rlgo.training.runs import Counters, RunDir, file_steps
@@ -201,15 +201,20 @@ class Trainer:
         batch, stats = play.play(cfg.games_per_iteration)
         self._last_play = (batch, stats)
         t1 = time.perf_counter()
-        metrics = self.learner.learn(batch)
+        learned = self.learner.learn(batch)
         t2 = time.perf_counter()
+        if not isinstance(learned, Learned):
+            raise TypeError(f"agent {cfg.agent!r}: learn returned a {type(learned).__name__}"
+                            ", not an rlgo.protocols.Learned(metrics, train_samples, "
+                            "nn_evals)")
+        metrics = dict(learned.metrics)
         c = s.counters
         c.env_steps += stats.env_steps
         c.games += stats.games
         c.nn_evals_act += stats.nn_evals_act
         c.nn_evals_opponent += stats.nn_evals_opponent
-        c.nn_evals_learner += int(metrics.pop("nn_evals", 0))
-        c.train_samples += int(metrics.pop("train_samples", len(batch)))
+        c.nn_evals_learner += int(learned.nn_evals)
+        c.train_samples += int(learned.train_samples)
         c.wall_s += t2 - t0
         s.iteration += 1
         g = max(stats.games, 1)
