@@ -403,6 +403,12 @@ class DQN:
         self.steps = int(state["steps"])
 
 
+FAST_SETTINGS: tuple[str, ...] = ("learning_starts=50", "buffer_positions=2000", "minibatch=64")
+"""``--set`` overrides of the config that make a run on a 5x5 board with a tiny network
+take seconds, for the test suite (:mod:`rlgo.registry`): the same algorithm, smaller
+budgets."""
+
+
 def make(rules: Rules, config: DQNConfig, net_config: NetConfig, seed: int = 0,
          device: torch.device | str = "cpu") -> DQN:
     """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""

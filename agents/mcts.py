@@ -347,6 +347,13 @@ def _ownership_loss(logits: torch.Tensor, owner: torch.Tensor,
     return (per_row * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+FAST_SETTINGS: tuple[str, ...] = ("simulations=4", "cheap_simulations=2",
+                                  "replay_positions=2000", "minibatch=64")
+"""``--set`` overrides of the config that make a run on a 5x5 board with a tiny network
+take seconds, for the test suite (:mod:`rlgo.registry`): the same algorithm, smaller
+budgets."""
+
+
 def make(rules: Rules, config: MCTSConfig, net_config: NetConfig, seed: int = 0,
          device: torch.device | str = "cpu") -> MCTSLearner:
     """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""

@@ -285,6 +285,12 @@ def _explained_variance(pred: np.ndarray, target: np.ndarray) -> float:
     return float("nan") if var == 0 else 1.0 - float(np.var(target - pred)) / var
 
 
+FAST_SETTINGS: tuple[str, ...] = ()
+"""``--set`` overrides of the config that make a run on a 5x5 board with a tiny network
+take seconds, for the test suite (:mod:`rlgo.registry`): the same algorithm, smaller
+budgets."""
+
+
 def make(rules: Rules, config: PPOConfig, net_config: NetConfig, seed: int = 0,
          device: torch.device | str = "cpu") -> PPO:
     """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""

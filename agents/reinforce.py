@@ -175,6 +175,12 @@ class Reinforce:
         self.kit.load_state_dict(state)
 
 
+FAST_SETTINGS: tuple[str, ...] = ()
+"""``--set`` overrides of the config that make a run on a 5x5 board with a tiny network
+take seconds, for the test suite (:mod:`rlgo.registry`): the same algorithm, smaller
+budgets."""
+
+
 def make(rules: Rules, config: ReinforceConfig, net_config: NetConfig, seed: int = 0,
          device: torch.device | str = "cpu") -> Reinforce:
     """Build the learner (the agent's entry point, see :mod:`rlgo.protocols`)."""

@@ -28,6 +28,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -56,6 +57,10 @@ class Agent:
     config_class: type
     """The frozen config dataclass of its ``config`` parameter."""
     builtin: bool = False
+    fast_settings: tuple[str, ...] = ()
+    """``--set`` overrides that make it train in seconds on a tiny 5x5 run: its module's
+    ``FAST_SETTINGS``, if it declares one. The test suite trains every registered
+    learner with them, so a new learner is tested without editing a test."""
 
     def default_config(self) -> Any:
         return self.config_class()
@@ -167,10 +172,12 @@ def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Ag
     if config_class is None or not dataclasses.is_dataclass(config_class):
         raise UnknownAgentError(f"agent {name!r}: make's 'config' parameter must be "
                                 "annotated with a config dataclass")
-    package = str(getattr(make, "__module__", "") or "").split(".")[0]
+    module = str(getattr(make, "__module__", "") or "")
+    package = module.split(".")[0]
     if not builtin and package and package != "rlgo":
         _THIRD_PARTY.add(package)
-    return Agent(name, make, config_class, builtin)
+    fast = tuple(getattr(sys.modules.get(module), "FAST_SETTINGS", ()))
+    return Agent(name, make, config_class, builtin, fast)
 
 
 def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:

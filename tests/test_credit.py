@@ -169,14 +169,13 @@ def test_cache_keys_tell_histories_apart_and_the_cache_is_reused(tmp_path):
 
 # ----------------------------------------------------------------------- learners' credit
 
-FAST = {"mcts": ["simulations=4", "cheap_simulations=2", "replay_positions=2000",
-                 "minibatch=64"],
-        "dqn": ["learning_starts=50", "buffer_positions=2000", "minibatch=64"]}
+def _fast(agent: str) -> list[str]:
+    return list(get_agent(agent).fast_settings)
 
 
 def _learner(agent: str, *overrides: str):
     entry = get_agent(agent)
-    config = apply_overrides({"": entry.default_config()}, [*FAST.get(agent, []),
+    config = apply_overrides({"": entry.default_config()}, [*_fast(agent),
                                                             *overrides])[""]
     torch.manual_seed(0)
     return entry.make(RULES, config, NetConfig(blocks=1, channels=8), 0, "cpu")
@@ -285,7 +284,7 @@ def tiny_runs(tmp_path_factory):
     torch.set_num_threads(1)
     for agent in [*builtin_names(), "judge"]:
         learner = "mcts" if agent == "judge" else agent
-        sets = [*TINY, *FAST.get(learner, [])]
+        sets = [*TINY, *_fast(learner)]
         build_trainer(learner, 5, 700, 1, root / agent, sets, progress=False).fit()
     return root
 

@@ -29,15 +29,16 @@ TIMING = ("wall_s",)
 
 
 AGENTS = builtin_names()
-#: Per-agent settings that keep the tiny runs tiny.
-FAST = {"mcts": ["simulations=4", "cheap_simulations=2", "replay_positions=2000",
-                 "minibatch=64"],
-        "dqn": ["learning_starts=50", "buffer_positions=2000", "minibatch=64"]}
+
+
+def _fast(agent: str) -> list[str]:
+    """The learner's own settings that keep the tiny runs tiny (its FAST_SETTINGS)."""
+    return list(get_agent(agent).fast_settings)
 
 
 def _make(agent: str, board_size: int = 5):
     entry = get_agent(agent)
-    config = apply_overrides({"": entry.default_config()}, FAST.get(agent, []))[""]
+    config = apply_overrides({"": entry.default_config()}, _fast(agent))[""]
     return entry.make(Rules(board_size=board_size), config, NetConfig(blocks=1, channels=8),
                       0, "cpu")
 
@@ -141,7 +142,7 @@ def _metrics(out) -> pd.DataFrame:
 @pytest.mark.parametrize("agent", AGENTS)
 def test_same_seed_same_results(tmp_path, agent):
     torch.set_num_threads(1)
-    sets = [*TINY, *FAST.get(agent, [])]
+    sets = [*TINY, *_fast(agent)]
     for name in ("a", "b"):
         build_trainer(agent, 5, 400, 3, tmp_path / name, sets, progress=False).fit()
     a, b = _metrics(tmp_path / "a"), _metrics(tmp_path / "b")
@@ -157,7 +158,7 @@ def test_killed_run_resumes_with_every_metric_intact(tmp_path, agent):
     exactly the metrics of an uninterrupted run (timings aside)."""
     args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", agent,
             "--board-size", "5", "--env-steps", "1000", "--seed", "1", "--no-progress"]
-    for kv in [*TINY, *FAST.get(agent, []), "train.threads=1"]:
+    for kv in [*TINY, *_fast(agent), "train.threads=1"]:
         args += ["--set", kv]
     # One thread each: a thread pool sharing 2 cores with other jobs stalls badly.
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -234,7 +235,7 @@ def test_train_config_validation():
 
 def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
     """An mcts run logs the raw policy's Elo and the searched policy's Elo side by side."""
-    sets = [*TINY, *FAST["mcts"], "train.eval_search=4", "train.eval_every=300"]
+    sets = [*TINY, *_fast("mcts"), "train.eval_search=4", "train.eval_every=300"]
     torch.set_num_threads(1)
     trainer = build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False)
     trainer.fit()
@@ -384,7 +385,7 @@ def test_self_play_samples_are_sgf_that_replays_to_its_result(tmp_path, agent):
 
     from rlgo.envs.sgf import replay_sgf
 
-    sets = [*TINY, *FAST.get(agent, []), "train.sgf_samples=2"]
+    sets = [*TINY, *_fast(agent), "train.sgf_samples=2"]
     build_trainer(agent, 5, 400, 0, tmp_path, sets, progress=False).fit()
     files = sorted((tmp_path / "games").glob("step_*.sgf"))
     assert len(files) == 2  # one evaluation after training began (step 0 has no games)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlgo.envs import GoEngine, GoGymEnv, IllegalMoveError, Rules
+from rlgo.registry import builtin_names
 
 ACTIONS = st.lists(st.integers(min_value=-3, max_value=28), min_size=1, max_size=80)
 
@@ -57,7 +58,7 @@ CONFIG_VALUES = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                           st.booleans(), st.none(), st.text(max_size=8))
 
 
-@pytest.mark.parametrize("agent", ["reinforce", "mcts", "ppo", "dqn"])
+@pytest.mark.parametrize("agent", builtin_names())
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_agent_configs_construct_or_raise_value_error(agent, data):
