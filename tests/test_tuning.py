@@ -553,3 +553,26 @@ def test_optuna_dashboard_opens_the_tuning_journal(tmp_path):
     assert len(detail["trials"]) == 2
     attrs = {a["key"]: a["value"] for a in detail["trials"][0]["user_attrs"]}
     assert "seed_values" in attrs and "seeds" in attrs
+
+
+def test_a_tuning_started_before_rlgo_tuning_resumes(tmp_path):
+    """A file with the older table name [search], and a study whose fingerprint was
+    stored as "search" (before seeds per trial): it resumes; a changed space is still
+    refused."""
+    path = _tuning_file(tmp_path, trials=2, env_steps=200)
+    path.write_text(path.read_text().replace("[tune]", "[search]"))
+    tune = load_tune(path)
+    assert tune.name == "tiny" and tune.seeds_per_trial == 1
+    fingerprint = json.loads(json.dumps(tune.fingerprint()))
+    for key in ("seeds_per_trial", "aggregate"):
+        del fingerprint[key]
+    (tmp_path / "out").mkdir()
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(tmp_path / "out" / "optuna.journal")))
+    old = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
+    old.set_user_attr("search", fingerprint)
+    assert "2 of 2 trials" in tune_main(path, echo=None)
+    changed = path.read_text().replace("high = 3e-3", "high = 5e-3")
+    path.write_text(changed)
+    with pytest.raises(ValueError, match="started with other trial settings"):
+        open_study(load_tune(path))

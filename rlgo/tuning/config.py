@@ -220,7 +220,7 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 TABLES = ("tune", "train", "agent", "net", "space")
-"""Tables of a tuning file."""
+"""Tables of a tuning file (``[search]``, the older name of ``[tune]``, is read as it)."""
 _REQUIRED = ("name", "agent", "board_size", "env_steps", "trials")
 _COMMAND_LINE_ONLY = "allow_commands"
 """The :class:`TuneConfig` field a tuning file may not set."""
@@ -236,9 +236,8 @@ def load_tune(path: str | Path, *, allow_commands: bool = False) -> TuneConfig:
     ``allow_commands``: the user's ``--allow-commands`` (:attr:`TuneConfig.allow_commands`)."""
     path = Path(path)
     doc = read_toml(path, "tuning file")
-    if "search" in doc and "tune" not in doc:
-        raise ValueError(f"{path}: the table [search] is now called [tune] (search means "
-                         "tree search in rlgo); rename it, its keys are unchanged")
+    if "search" in doc and "tune" not in doc:  # a tuning file written before rlgo.tuning
+        doc = {("tune" if k == "search" else k): v for k, v in doc.items()}
     unknown = sorted(set(doc) - set(TABLES))
     if unknown or not all(isinstance(v, dict) for v in doc.values()):
         raise ValueError(f"{path}: a tuning file has the tables [tune], [train], [agent], "

@@ -121,7 +121,7 @@ def open_study(tune: TuneConfig, create: bool = True) -> optuna.Study:
                          "; run the tuning first") from exc
     except (SQLAlchemyError, ImportError) as exc:  # a bad URL, an unreachable server
         raise ValueError(f"{tune.source} [tune]: storage {tune.storage!r}: {exc}") from exc
-    stored = study.user_attrs.get("tune")
+    stored = study.user_attrs.get("tune", _older_fingerprint(study))
     mine = _jsonable(tune.fingerprint())
     if stored is None and create:
         study.set_user_attr("tune", mine)
@@ -130,6 +130,16 @@ def open_study(tune: TuneConfig, create: bool = True) -> optuna.Study:
                          "trial settings (agent, board, budget, seeds, objective, fixed "
                          "values or space); give this tuning another name")
     return study
+
+
+def _older_fingerprint(study: optuna.Study) -> dict[str, Any] | None:
+    """The fingerprint of a study made before trials had several seeds (stored as
+    ``search``, without ``seeds_per_trial`` and ``aggregate``): as one made now with one
+    seed, so that such a study resumes."""
+    old = study.user_attrs.get("search")
+    if old is None:
+        return None
+    return {**old, "seeds_per_trial": 1, "aggregate": "mean"}
 
 
 def _jsonable(value: Any) -> Any:
