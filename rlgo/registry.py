@@ -47,8 +47,8 @@ class UnknownAgentError(RlgoError, ValueError):
 
 
 @dataclass(frozen=True)
-class Agent:
-    """A registered agent."""
+class LearnerEntry:
+    """The registry's entry for a learner (an agent of a study names one by its `learner`)."""
 
     name: str
     """The name it was asked for (a built-in name, an entry point or ``module:make``)."""
@@ -91,7 +91,7 @@ def entry_point_names() -> list[str]:
 
 
 def registered() -> list[str]:
-    """Every name :func:`get_agent` accepts without a module path."""
+    """Every name :func:`get_learner` accepts without a module path."""
     return sorted(set(builtin_names()) | set(entry_point_names()))
 
 
@@ -114,7 +114,7 @@ def module_spec(name: str) -> str:
     return f"{module}:{attr or 'make'}"
 
 
-def get_agent(name: str, *, allow_module_path: bool = True) -> Agent:
+def get_learner(name: str, *, allow_module_path: bool = True) -> LearnerEntry:
     """The agent called ``name`` (module docstring). Raises :class:`UnknownAgentError`
     naming the registered agents."""
     name = name.strip()
@@ -162,7 +162,7 @@ def third_party_frame(exc: BaseException) -> str | None:
     return found
 
 
-def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Agent:
+def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> LearnerEntry:
     try:
         hints = typing.get_type_hints(make)
     except Exception as exc:  # noqa: BLE001 - any failure to resolve is the same error
@@ -177,7 +177,7 @@ def _agent(name: str, make: Callable[..., Learner], builtin: bool = False) -> Ag
     if not builtin and package and package != "rlgo":
         _THIRD_PARTY.add(package)
     fast = tuple(getattr(sys.modules.get(module), "FAST_SETTINGS", ()))
-    return Agent(name, make, config_class, builtin, fast)
+    return LearnerEntry(name, make, config_class, builtin, fast)
 
 
 def config_from_dict(cls: type, table: dict[str, Any], where: str) -> Any:

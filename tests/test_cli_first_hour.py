@@ -68,7 +68,7 @@ def test_ladder_rate_refuses_a_snapshot_of_another_komi_than_the_table(tmp_path)
     from rlgo.training import build_trainer
 
     trainer = build_trainer("reinforce", 5, 50, 0, tmp_path / "run",
-                            ["net.blocks=1", "net.channels=8", "train.eval_every=0",
+                            ["net.blocks=1", "net.channels=8", "eval.every=0",
                              "train.komi=0.5", "train.parallel_games=4",
                              "train.games_per_iteration=4"], progress=False)
     trainer.fit()
@@ -127,10 +127,11 @@ def test_elo_table_shows_bounds_without_a_point_and_unlinked_players_without_nan
 @pytest.mark.parametrize("value", ['["random","rollout:8"]', "[ 'random', 'rollout:8' ]",
                                    "random,rollout:8", " random , rollout:8 "])
 def test_a_list_setting_takes_a_toml_array_or_commas(value):
-    from rlgo.training.config import TrainConfig, apply_overrides
+    from rlgo.evaluation import EvalConfig
+    from rlgo.training.config import apply_overrides
 
-    cfg = apply_overrides({"train": TrainConfig()}, [f"train.eval_ladder={value}"])["train"]
-    assert cfg.eval_ladder == ("random", "rollout:8")
+    cfg = apply_overrides({"eval": EvalConfig()}, [f"eval.ladder={value}"])["eval"]
+    assert cfg.ladder == ("random", "rollout:8")
 
 
 @pytest.mark.parametrize("value, message", [
@@ -139,11 +140,12 @@ def test_a_list_setting_takes_a_toml_array_or_commas(value):
     ('"random","rollout:8"', "brackets or quotes outside a TOML array"),
 ])
 def test_a_list_setting_that_does_not_parse_is_refused_not_split(value, message):
-    from rlgo.training.config import TrainConfig, apply_overrides
+    from rlgo.evaluation import EvalConfig
+    from rlgo.training.config import apply_overrides
 
     with pytest.raises(ValueError, match=message) as err:
-        apply_overrides({"train": TrainConfig()}, [f"train.eval_ladder={value}"])
-    assert """write --set train.eval_ladder='["random", "rollout:8"]'""" in str(err.value)
+        apply_overrides({"eval": EvalConfig()}, [f"eval.ladder={value}"])
+    assert """write --set eval.ladder='["random", "rollout:8"]'""" in str(err.value)
 
 
 # ----------------------------------------------------------------- help and bench texts

@@ -21,7 +21,7 @@ from rlgo.envs import Rules
 from rlgo.learning import ReplayBuffer, augment, masked_log_softmax
 from rlgo.learning.augment import transform_planes, transform_policy
 from rlgo.learning.network import NetConfig, PolicyValueNet, resolve_device, tempered
-from rlgo.registry import UnknownAgentError, builtin_names, get_agent, registered
+from rlgo.registry import UnknownAgentError, builtin_names, get_learner, registered
 from rlgo.training import SelfPlay, TrainConfig, build_trainer
 from rlgo.training.config import apply_overrides
 
@@ -58,7 +58,7 @@ def test_ratio_is_one_before_the_first_update(agent, config):
     In float32: a bfloat16 network acts through its acting copy, and PPO then recomputes
     its behaviour log-probabilities (test_ppo_dqn)."""
     torch.manual_seed(0)
-    entry = get_agent(agent)
+    entry = get_learner(agent)
     learner = entry.make(RULES, entry.config_class(**config), FLOAT32, 0, "cpu")
     for _ in range(2):  # before any update, and after one (statistics refreshed)
         batch, _ = SelfPlay(RULES, 4, learner.player()).play(4)
@@ -82,7 +82,7 @@ def test_ratio_is_one_before_the_first_update(agent, config):
 
 def test_mcts_draws_a_fresh_symmetry_each_time_a_row_is_sampled():
     torch.manual_seed(0)
-    entry = get_agent("mcts")
+    entry = get_learner("mcts")
     cfg = entry.config_class(simulations=2, minibatch=16, augment=True)
     learner = entry.make(RULES, cfg, TINY, 0, "cpu")
     batch, _ = SelfPlay(RULES, 2, learner.player()).play(2)
@@ -142,7 +142,7 @@ def test_replay_buffer_keeps_the_newest_rows_in_flat_memory():
 
 def test_mcts_window_memory_is_bounded_over_many_updates():
     torch.manual_seed(0)
-    entry = get_agent("mcts")
+    entry = get_learner("mcts")
     cfg = entry.config_class(simulations=2, minibatch=16, replay_positions=40,
                              replay_ratio=0.5)
     learner = entry.make(RULES, cfg, TINY, 0, "cpu")
@@ -161,28 +161,28 @@ def test_mcts_window_memory_is_bounded_over_many_updates():
 def test_registry_lists_the_builtin_learners_and_refuses_unknown_names():
     assert {"mcts", "reinforce"} <= set(registered())
     assert "network_player" not in registered()  # fixed players define no make
-    entry = get_agent("reinforce")
+    entry = get_learner("reinforce")
     assert entry.config_class.__name__ == "ReinforceConfig" and entry.builtin
     with pytest.raises(UnknownAgentError, match="registered agents: .*mcts"):
-        get_agent("alphago")
+        get_learner("alphago")
     with pytest.raises(UnknownAgentError, match="cannot import"):
-        get_agent("no_such_package.agent:make")
+        get_learner("no_such_package.agent:make")
     with pytest.raises(UnknownAgentError, match="no callable 'nope'"):
-        get_agent("rlgo.agents.reinforce:nope")
+        get_learner("rlgo.agents.reinforce:nope")
 
 
 def test_a_learner_module_declares_its_own_fast_test_settings(tmp_path, monkeypatch):
     """Every learner's tiny-run settings come from its module, so the suite's
     registry-wide tests train a new learner without a test edited for it."""
-    assert get_agent("mcts").fast_settings[0] == "simulations=4"
-    assert get_agent("ppo").fast_settings == ()
+    assert get_learner("mcts").fast_settings[0] == "simulations=4"
+    assert get_learner("ppo").fast_settings == ()
     for name in builtin_names():  # each applies to its own config
-        entry = get_agent(name)
+        entry = get_learner(name)
         apply_overrides({"": entry.default_config()}, list(entry.fast_settings))
     (tmp_path / "quick_agent.py").write_text(textwrap.dedent(THIRD_PARTY) +
                                              '\nFAST_SETTINGS = ("lr=0.5",)\n')
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert get_agent("quick_agent:make").fast_settings == ("lr=0.5",)
+    assert get_learner("quick_agent:make").fast_settings == ("lr=0.5",)
 
 
 def test_entry_point_agents_are_registered(monkeypatch):
@@ -197,7 +197,7 @@ def test_entry_point_agents_are_registered(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "entry_points", fake)
     assert "tabular" in registered()
-    assert get_agent("tabular").config_class.__name__ == "ReinforceConfig"
+    assert get_learner("tabular").config_class.__name__ == "ReinforceConfig"
 
 
 THIRD_PARTY = '''
@@ -275,9 +275,9 @@ def test_a_third_party_learner_trains_through_rlgo_train(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "NUMBA_NUM_THREADS": "1"}
     args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", "bias_agent:make",
             "--board-size", "5", "--env-steps", "600", "--out", str(out), "--no-progress",
-            "--set", "lr=0.05", "--set", "train.eval_every=300", "--set",
-            "train.eval_ladder=random", "--set", "train.eval_games=4", "--set",
-            "train.eval_search=8", "--set", "train.parallel_games=8", "--set",
+            "--set", "lr=0.05", "--set", "eval.every=300", "--set",
+            "eval.ladder=random", "--set", "eval.games=4", "--set",
+            "eval.search=8", "--set", "train.parallel_games=8", "--set",
             "train.games_per_iteration=8"]
     res = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -307,7 +307,7 @@ def test_a_third_party_learner_that_raises_is_named_with_its_traceback(tmp_path,
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "NUMBA_NUM_THREADS": "1"}
     args = [sys.executable, "-m", "rlgo.cli", "train", "--agent", "bad_agent:make",
             "--board-size", "5", "--env-steps", "100", "--out", str(tmp_path / "run"),
-            "--no-progress", "--set", "train.eval_every=0", "--set", "train.parallel_games=4",
+            "--no-progress", "--set", "eval.every=0", "--set", "train.parallel_games=4",
             "--set", "train.games_per_iteration=4"]
     res = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 1, res.stderr
@@ -439,7 +439,7 @@ def test_every_learner_trains_in_bfloat16(tmp_path, agent):
     trainer = build_trainer(agent, 5, 100, 0, tmp_path, [
         "net.blocks=1", "net.channels=8", "net.precision=bfloat16",
         "train.games_per_iteration=8", "train.parallel_games=8",
-        *get_agent(agent).fast_settings],
+        *get_learner(agent).fast_settings],
         progress=False)
     before = {k: v.clone() for k, v in trainer.learner.snapshot().items()}
     metrics = trainer.iterate()

@@ -19,7 +19,7 @@ from rlgo.analysis.judge import Judge, JudgeCache, oracle_advantage, replay, sta
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import CreditAssigner, Experience
-from rlgo.registry import builtin_names, get_agent
+from rlgo.registry import builtin_names, get_learner
 from rlgo.training.config import apply_overrides
 from rlgo.training.loop import build_trainer
 
@@ -170,11 +170,11 @@ def test_cache_keys_tell_histories_apart_and_the_cache_is_reused(tmp_path):
 # ----------------------------------------------------------------------- learners' credit
 
 def _fast(agent: str) -> list[str]:
-    return list(get_agent(agent).fast_settings)
+    return list(get_learner(agent).fast_settings)
 
 
 def _learner(agent: str, *overrides: str):
-    entry = get_agent(agent)
+    entry = get_learner(agent)
     config = apply_overrides({"": entry.default_config()}, [*_fast(agent),
                                                             *overrides])[""]
     torch.manual_seed(0)
@@ -274,7 +274,7 @@ def test_the_policy_gradient_of_the_policy_itself_vanishes(agent):
 # ----------------------------------------------------------------------- end to end
 
 TINY = ["net.blocks=1", "net.channels=8", "net.value_hidden=8", "train.parallel_games=8",
-        "train.games_per_iteration=8", "train.eval_every=0", "train.checkpoint_every=150",
+        "train.games_per_iteration=8", "eval.every=0", "train.checkpoint_every=150",
         "train.komi=0.5"]
 
 

@@ -28,8 +28,8 @@ from rlgo.training.runs import load_metrics
 ARGS = ["--agent", "reinforce", "--board-size", "5", "--env-steps", "1200", "--seed", "2",
         "--no-progress"]
 SETS = ["net.blocks=1", "net.channels=8", "net.value_hidden=8", "train.parallel_games=8",
-        "train.games_per_iteration=8", "train.eval_every=400", "train.checkpoint_every=200",
-        "train.eval_games=2", "train.eval_ladder=random", "train.threads=1"]
+        "train.games_per_iteration=8", "eval.every=400", "train.checkpoint_every=200",
+        "eval.games=2", "eval.ladder=random", "train.threads=1"]
 ENV = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 CHILD = r'''

@@ -17,14 +17,15 @@ from typer.testing import CliRunner
 
 from rlgo.cli import app
 from rlgo.envs import Rules
+from rlgo.evaluation import EvalConfig
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Learned, Learner, Player
-from rlgo.registry import builtin_names, get_agent
+from rlgo.registry import builtin_names, get_learner
 from rlgo.training import SelfPlay, TrainConfig, apply_overrides, build_trainer
 
 TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
-        "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
-        "train.eval_every=400", "train.checkpoint_every=200"]
+        "train.games_per_iteration=8", "eval.games=2", "eval.ladder=random",
+        "eval.every=400", "train.checkpoint_every=200"]
 TIMING = ("wall_s",)
 
 
@@ -33,11 +34,11 @@ AGENTS = builtin_names()
 
 def _fast(agent: str) -> list[str]:
     """The learner's own settings that keep the tiny runs tiny (its FAST_SETTINGS)."""
-    return list(get_agent(agent).fast_settings)
+    return list(get_learner(agent).fast_settings)
 
 
 def _make(agent: str, board_size: int = 5):
-    entry = get_agent(agent)
+    entry = get_learner(agent)
     config = apply_overrides({"": entry.default_config()}, _fast(agent))[""]
     return entry.make(Rules(board_size=board_size), config, NetConfig(blocks=1, channels=8),
                       0, "cpu")
@@ -124,7 +125,7 @@ def test_ownership_rows_are_the_final_area_from_the_movers_view():
 
 def test_wall_clock_budget_stops_training(tmp_path):
     trainer = build_trainer("reinforce", 5, 10**9, 0, tmp_path / "w",
-                            TINY + ["train.wall_seconds=0.001", "train.eval_every=0"],
+                            TINY + ["train.wall_seconds=0.001", "eval.every=0"],
                             progress=False)
     counters = trainer.fit()
     assert 0 < counters.env_steps < 10**9 and counters.wall_s >= 0.001
@@ -212,21 +213,21 @@ def test_cli_train_smoke_and_clear_errors(tmp_path):
     assert res.exit_code == 2 and "unknown config key" in res.output
     res = runner.invoke(app, ["train", "--agent", "reinforce", "--board-size", "5",
                               "--out", str(tmp_path / "z"), "--no-progress", *sets,
-                              "--set", "train.eval_ladder=random,gtp:cat", "--allow-commands"])
+                              "--set", "eval.ladder=random,gtp:cat", "--allow-commands"])
     assert res.exit_code == 2, res.output  # a ladder engine that is none: one line, not
     assert res.output.startswith(  # "a bug in rlgo", and before the run folder is written
-        "error: train.eval_ladder: cat (cat) does not answer GTP")
+        "error: eval.ladder: cat (cat) does not answer GTP")
     assert not (tmp_path / "z").exists()
 
 
 def test_train_config_validation():
     with pytest.raises(ValueError, match="board_size"):
         TrainConfig(board_size=21)
-    with pytest.raises(ValueError, match="eval_max_games = 2 allows no round of 4 games"):
-        TrainConfig(eval_reference="t.toml", eval_games=5, eval_max_games=2)
-    assert TrainConfig(eval_games=5, eval_max_games=2).eval_max_games == 2  # no table
-    with pytest.raises(ValueError, match="eval_target_stderr must be a finite number"):
-        TrainConfig(eval_target_stderr=float("nan"))
+    with pytest.raises(ValueError, match="max_games = 2 allows no round of 4 games"):
+        EvalConfig(reference="t.toml", games=5, max_games=2)
+    assert EvalConfig(games=5, max_games=2).max_games == 2  # no table
+    with pytest.raises(ValueError, match="target_stderr must be a finite number"):
+        EvalConfig(target_stderr=float("nan"))
     with pytest.raises(ValueError, match="opponent"):
         TrainConfig(opponent="league")
     with pytest.raises(ValueError, match="env_steps must be positive"):
@@ -235,7 +236,7 @@ def test_train_config_validation():
 
 def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
     """An mcts run logs the raw policy's Elo and the searched policy's Elo side by side."""
-    sets = [*TINY, *_fast("mcts"), "train.eval_search=4", "train.eval_every=300"]
+    sets = [*TINY, *_fast("mcts"), "eval.search=4", "eval.every=300"]
     torch.set_num_threads(1)
     trainer = build_trainer("mcts", 5, 300, 0, tmp_path, sets, progress=False)
     trainer.fit()
@@ -262,7 +263,7 @@ def test_mcts_run_rates_raw_policy_and_search(tmp_path, monkeypatch):
 
 def test_opponent_pool_plays_past_snapshots(tmp_path):
     sets = [*TINY, "train.opponent=pool", "train.pool_every=100", "train.pool_size=2",
-            "train.eval_every=0"]
+            "eval.every=0"]
     trainer = build_trainer("reinforce", 5, 500, 0, tmp_path, sets, progress=False)
     trainer.fit()
     df = pd.read_csv(tmp_path / "metrics.csv")
@@ -333,7 +334,7 @@ def test_a_run_directory_has_one_owner(tmp_path):
 
 
 def test_every_snapshot_is_kept_and_only_the_newest_checkpoints(tmp_path):
-    trainer = build_trainer("reinforce", 5, 600, 0, tmp_path, [*TINY, "train.eval_every=0",
+    trainer = build_trainer("reinforce", 5, 600, 0, tmp_path, [*TINY, "eval.every=0",
                             "train.checkpoint_every=100"], progress=False)
     trainer.fit()
     assert len(trainer.run.snapshot_files()) == 3  # one per iteration (~270 steps each)
@@ -344,7 +345,7 @@ def test_every_snapshot_is_kept_and_only_the_newest_checkpoints(tmp_path):
 def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     """Truncate the newest checkpoint: the run resumes from the previous one, says so,
     drops the later snapshot and ends with the metrics of an uninterrupted run."""
-    sets = [*TINY, "train.eval_every=0", "train.checkpoint_every=100"]
+    sets = [*TINY, "eval.every=0", "train.checkpoint_every=100"]
     build_trainer("reinforce", 5, 600, 2, tmp_path / "full", sets, progress=False).fit()
     run = tmp_path / "cut"
     build_trainer("reinforce", 5, 400, 2, run, sets, progress=False).fit()

@@ -7,8 +7,10 @@ import math
 
 import pytest
 
+from rlgo.evaluation import EvalConfig
+from rlgo.registry import get_learner
 from rlgo.training import Trainer, build_trainer, load_metrics, resolve_configs
-from rlgo.training.config import TrainConfig
+from rlgo.training.config import RunConfigs, TrainConfig
 from rlgo.training.runs import Counters
 from rlgo.training.state import Every, Progress
 from rlgo.tuning.objective import Diverged, stop_if_diverged
@@ -24,7 +26,8 @@ def test_every_is_due_at_next_and_skips_past_a_jump():
 
 
 def test_progress_keeps_the_checkpoint_format_of_earlier_versions():
-    cfg = TrainConfig(eval_every=50, checkpoint_every=20, pool_every=10)
+    cfg = RunConfigs(TrainConfig(checkpoint_every=20, pool_every=10), None, None,
+                     get_learner("reinforce"), EvalConfig(every=50))
     fresh = Progress.fresh(cfg)
     assert (fresh.evaluation.next, fresh.checkpoint.next, fresh.pool_refresh.next) == (50, 20, 0)
     stored = {"iteration": 7, "next_eval": 150, "next_checkpoint": 140, "next_pool": 130,
@@ -47,8 +50,8 @@ def test_the_divergence_hook_stops_at_a_non_finite_loss_only():
 
 def test_hooks_see_every_row_in_order_and_a_raising_hook_stops_a_run_that_resumes(
         tmp_path):
-    sets = ["net.blocks=1", "net.channels=8", "train.eval_every=200", "train.eval_games=2",
-            "train.eval_ladder=random", "train.parallel_games=8",
+    sets = ["net.blocks=1", "net.channels=8", "eval.every=200", "eval.games=2",
+            "eval.ladder=random", "train.parallel_games=8",
             "train.games_per_iteration=8", "train.checkpoint_every=100"]
     seen: list[tuple[int, str]] = []
 
@@ -80,10 +83,10 @@ def test_a_learner_that_returns_a_dict_is_told_to_return_learned(tmp_path, monke
 
     monkeypatch.setattr(reinforce.Reinforce, "learn",
                         lambda self, batch: {"losses/x": 1.0, "train_samples": len(batch)})
-    c = resolve_configs("reinforce", 5, 40, 0, ["train.eval_every=0", "net.blocks=1",
+    c = resolve_configs("reinforce", 5, 40, 0, ["eval.every=0", "net.blocks=1",
                                                 "net.channels=8", "train.parallel_games=2",
                                                 "train.games_per_iteration=2"])
-    trainer = Trainer(c.train, c.agent, c.net, tmp_path / "run", progress=False)
+    trainer = Trainer(c, tmp_path / "run", progress=False)
     with pytest.raises(TypeError, match=r"learn returned a dict, not an "
                        r"rlgo.protocols.Learned\(metrics, train_samples, nn_evals\)"):
         trainer.fit()

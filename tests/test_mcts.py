@@ -17,6 +17,7 @@ from rlgo.envs import GoEngine, Rules
 from rlgo.envs.coords import gtp_to_action
 from rlgo.envs.engine import BLACK, WHITE
 from rlgo.envs.text import parse_board
+from rlgo.evaluation import EvalConfig
 from rlgo.learning.files import load_file, rules_to_dict, save_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.learning.search import (
@@ -28,7 +29,8 @@ from rlgo.learning.search import (
     run_search,
 )
 from rlgo.protocols import Learner, Player, Positions
-from rlgo.training import SelfPlay, TrainConfig, Trainer
+from rlgo.registry import get_learner
+from rlgo.training import RunConfigs, SelfPlay, TrainConfig, Trainer
 
 TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
 
@@ -376,11 +378,11 @@ def test_reanalyse_rebuilds_positions_from_the_move_record():
 
 def test_tiny_training_run_through_the_harness(tmp_path):
     train = TrainConfig(agent="mcts", board_size=5, env_steps=120, seed=0,
-                        parallel_games=4, games_per_iteration=4, eval_every=0,
-                        checkpoint_every=60)
+                        parallel_games=4, games_per_iteration=4, checkpoint_every=60)
     agent = MCTSConfig(simulations=3, gumbel=True, full_search_prob=0.5, cheap_simulations=2,
                        minibatch=32, replay_positions=500)
-    trainer = Trainer(train, agent, TINY, tmp_path / "run", progress=False)
+    configs = RunConfigs(train, agent, TINY, get_learner("mcts"), EvalConfig(every=0))
+    trainer = Trainer(configs, tmp_path / "run", progress=False)
     counters = trainer.fit()
     assert counters.env_steps >= 120 and counters.nn_evals > counters.env_steps
     ckpt = trainer.run.latest_checkpoint()

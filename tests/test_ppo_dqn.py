@@ -15,7 +15,7 @@ from rlgo.envs import GoEngine, Rules
 from rlgo.learning import ReplayBuffer
 from rlgo.learning.network import NetConfig, PolicyValueNet, masked_log_softmax
 from rlgo.protocols import Experience, Positions
-from rlgo.registry import get_agent
+from rlgo.registry import get_learner
 from rlgo.training import SelfPlay
 
 TINY = NetConfig(blocks=1, channels=8, value_hidden=8)
@@ -23,7 +23,7 @@ RULES = Rules(board_size=5)
 
 
 def _learner(name: str, net: NetConfig = TINY, **config):
-    entry = get_agent(name)
+    entry = get_learner(name)
     return entry.make(RULES, entry.config_class(**config), net, 0, "cpu")
 
 

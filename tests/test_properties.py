@@ -67,9 +67,9 @@ def test_agent_configs_construct_or_raise_value_error(agent, data):
     every field is checked for its range is not claimed here (issue 10's next step)."""
     import dataclasses
 
-    from rlgo.registry import get_agent
+    from rlgo.registry import get_learner
 
-    cls = get_agent(agent).config_class
+    cls = get_learner(agent).config_class
     field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(cls)]))
     value = data.draw(CONFIG_VALUES)
     try:
@@ -81,11 +81,11 @@ def test_agent_configs_construct_or_raise_value_error(agent, data):
 @functools.cache
 def _config_classes() -> dict[str, type]:
     from rlgo.learning.network import NetConfig
-    from rlgo.registry import get_agent
+    from rlgo.registry import get_learner
     from rlgo.training.config import TrainConfig
 
     return {"train": TrainConfig, "net": NetConfig,
-            **{a: get_agent(a).config_class for a in ("reinforce", "mcts", "ppo", "dqn")}}
+            **{a: get_learner(a).config_class for a in ("reinforce", "mcts", "ppo", "dqn")}}
 
 
 ANY_VALUE = st.one_of(st.integers(-10**12, 10**12), st.floats(), st.booleans(), st.none(),

@@ -115,9 +115,9 @@ def test_the_own_network_example_trains_searches_and_plays(tmp_path, monkeypatch
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
     trainer = build_trainer("my_ppo:make", 5, 200, 0, tmp_path / "run",
                             ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
-                             "train.games_per_iteration=8", "train.eval_every=200",
-                             "train.eval_games=2", "train.eval_ladder=random",
-                             "train.eval_search=4"], progress=False)
+                             "train.games_per_iteration=8", "eval.every=200",
+                             "eval.games=2", "eval.ladder=random",
+                             "eval.search=4"], progress=False)
     assert type(trainer.learner.net).__name__ == "MyNet"
     assert isinstance(trainer.learner.net.policy_fc, __import__("torch").nn.Sequential)
     trainer.fit()

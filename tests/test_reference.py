@@ -134,9 +134,9 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
         "random": (0.0, 0.0), "rollout:2": (60.0, 20.0), "rollout:8": (200.0, 25.0)})
     path = table.save(tmp_path / "5x5.toml")
     sets = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
-            "train.games_per_iteration=8", "train.eval_every=200", "train.eval_games=4",
-            f"train.eval_reference={path}", "train.eval_max_games=12",
-            "train.eval_target_stderr=10", "train.komi=0.5"]
+            "train.games_per_iteration=8", "eval.every=200", "eval.games=4",
+            f"eval.reference={path}", "eval.max_games=12",
+            "eval.target_stderr=10", "train.komi=0.5"]
     build_trainer("reinforce", 5, 300, 0, tmp_path / "run", sets, progress=False).fit()
     m = load_metrics(tmp_path / "run")
     games = m[m.metric == "eval/games"].value
@@ -148,7 +148,7 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
     monkeypatch.setenv("RLGO_PACHI", str(tmp_path / "no-pachi-here"))
     with pytest.warns(UserWarning, match="leaving out anchors .* pachi:500"):
         build_trainer("reinforce", 5, 100, 0, tmp_path / "pachi", [
-            *sets[:6], f"train.eval_reference={with_pachi}", *sets[7:]], progress=False).fit()
+            *sets[:6], f"eval.reference={with_pachi}", *sets[7:]], progress=False).fit()
     m = load_metrics(tmp_path / "pachi")
     assert not m.metric.str.contains("pachi").any() and m.metric.eq("eval/elo").any()
     wrong = ReferenceTable(board_size=7, komi=8.5, anchors={"random": (0.0, 0.0),
@@ -156,7 +156,7 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
     bad = wrong.save(tmp_path / "7x7.toml")
     with pytest.raises(ValueError, match="calibrates 7x7"):
         build_trainer("reinforce", 5, 300, 0, tmp_path / "bad",
-                      [*sets[:-3], f"train.eval_reference={bad}", "train.komi=0.5"],
+                      [*sets[:-3], f"eval.reference={bad}", "train.komi=0.5"],
                       progress=False).fit()
 
 
@@ -425,7 +425,7 @@ def test_a_run_refuses_a_ladder_or_table_that_runs_a_program(tmp_path, gnugo):
     engine = f"gtp:{gnugo} --mode gtp"  # allowed, a ladder engine is started once to check it
     table = ReferenceTable(5, 0.5, {"random": (0.0, 0.0), engine: (1400.0, 60.0)}).save(
         tmp_path / "t.toml")
-    for key in (f"train.eval_reference={table}", f"train.eval_ladder=random,{engine}"):
+    for key in (f"eval.reference={table}", f"eval.ladder=random,{engine}"):
         with pytest.raises(ValueError, match="runs a program.*--allow-commands"):
             build_trainer("reinforce", 5, 100, 0, tmp_path / "run", [key, "train.komi=0.5"],
                           progress=False)

@@ -9,10 +9,11 @@ import torch
 
 from rlgo.agents.network_player import load_policy_net
 from rlgo.envs import Rules
+from rlgo.evaluation import EvalConfig
 from rlgo.evaluation.players import make_player
 from rlgo.learning.files import CheckpointError, load_file, save_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
-from rlgo.registry import UnknownAgentError, get_agent
+from rlgo.registry import UnknownAgentError, get_learner
 from rlgo.training import COUNTERS, TrainConfig, apply_overrides
 from rlgo.training.runs import Counters, RunDir, load_metrics
 
@@ -47,14 +48,14 @@ def test_nn_evals_is_the_sum_of_whoever_spent_them():
 
 
 def test_overrides_parse_types_and_reject_unknown_keys():
-    cfgs = {"": get_agent("reinforce").default_config(), "net": NetConfig(),
-            "train": TrainConfig()}
+    cfgs = {"": get_learner("reinforce").default_config(), "net": NetConfig(),
+            "train": TrainConfig(), "eval": EvalConfig()}
     out = apply_overrides(cfgs, ["lr=3e-4", "net.blocks=2", "augment=true",
-                                 "train.eval_ladder=random,gnugo:1", "baseline=mean"])
+                                 "eval.ladder=random,gnugo:1", "baseline=mean"])
     assert out[""].lr == 3e-4 and out[""].baseline == "mean"
     assert out["net"].blocks == 2
     assert out[""].augment is True
-    assert out["train"].eval_ladder == ("random", "gnugo:1")
+    assert out["eval"].ladder == ("random", "gnugo:1")
     with pytest.raises(ValueError, match="unknown config key 'lrr'.*valid keys: lr"):
         apply_overrides(cfgs, ["lrr=1"])
     with pytest.raises(ValueError, match="unknown config section"):
@@ -68,7 +69,7 @@ def test_overrides_parse_types_and_reject_unknown_keys():
     with pytest.raises(ValueError, match="belongs to the learner now"):  # a moved key
         apply_overrides(cfgs, ["train.augment=true"])
     with pytest.raises(UnknownAgentError, match="unknown agent 'alphago'.*mcts, ppo, reinforce"):
-        get_agent("alphago")
+        get_learner("alphago")
 
 
 def _payload(net: PolicyValueNet) -> dict:
@@ -138,7 +139,7 @@ def test_an_rlgo_0_1_checkpoint_cannot_resume_a_run_and_says_so(tmp_path):
                 "net_config": dataclasses.asdict(net.config), "net": net.state_dict(),
                 "learner": {}, "harness": {}}, tmp_path / "checkpoints" / "step_000000000100.pt")
     trainer = build_trainer("reinforce", 5, 200, 0, tmp_path, ["net.blocks=1",
-                            "net.channels=8", "train.eval_every=0"], progress=False)
+                            "net.channels=8", "eval.every=0"], progress=False)
     with pytest.raises(ValueError, match="written by rlgo 0.1.0 and cannot resume"):
         trainer.fit()
 
@@ -156,11 +157,11 @@ def test_checkpoints_cannot_run_code(tmp_path):
 def test_a_runs_config_file_rebuilds_its_configs_and_flags_override_it(tmp_path):
     from rlgo.training import build_trainer, load_run_configs, resolve_configs
 
-    sets = ["net.blocks=1", "net.channels=8", "train.eval_every=0", "lr=0.002"]
+    sets = ["net.blocks=1", "net.channels=8", "eval.every=0", "lr=0.002"]
     build_trainer("ppo", 5, 200, 3, tmp_path / "a", sets, progress=False).fit()
     stored = tmp_path / "a" / "config.toml"
     again = resolve_configs(config=stored)
-    assert (again.train, again.agent, again.net) == load_run_configs(tmp_path / "a")
+    assert again.configs == load_run_configs(tmp_path / "a").configs
     over = resolve_configs(seed=4, overrides=["lr=0.01"], config=stored)
     assert (over.train.seed, over.train.board_size, over.agent.lr) == (4, 5, 0.01)
     assert over.default_out() == "runs/ppo5-s4"
@@ -189,8 +190,8 @@ def test_nn_evals_budget_and_evaluation_hook(tmp_path):
 
     seen = []
     trainer = build_trainer("reinforce", 5, 10**9, 0, tmp_path, [
-        "net.blocks=1", "net.channels=8", "train.nn_evals=1500", "train.eval_every=400",
-        "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
+        "net.blocks=1", "net.channels=8", "train.nn_evals=1500", "eval.every=400",
+        "eval.games=2", "eval.ladder=random", "train.parallel_games=8",
         "train.games_per_iteration=8"], progress=False)
     counters = trainer.fit(hooks=[lambda t, m: seen.append(
         (t.state.counters.env_steps, m["eval/elo"])) if "eval/elo" in m else None])
@@ -208,8 +209,8 @@ def test_tensorboard_scalars_mirror_the_metrics_and_survive_a_resume(tmp_path):
 
     from rlgo.training import build_trainer
 
-    sets = ["net.blocks=1", "net.channels=8", "train.tensorboard=true", "train.eval_every=200",
-            "train.eval_games=2", "train.eval_ladder=random", "train.parallel_games=8",
+    sets = ["net.blocks=1", "net.channels=8", "train.tensorboard=true", "eval.every=200",
+            "eval.games=2", "eval.ladder=random", "train.parallel_games=8",
             "train.games_per_iteration=8", "train.checkpoint_every=100"]
 
     def stop_after_a_checkpoint_and_more(trainer, metrics):
@@ -237,7 +238,7 @@ def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
     from rlgo.training import build_trainer
     from rlgo.training.config import dump_toml
 
-    sets = ["net.blocks=1", "net.channels=8", "train.eval_every=0",
+    sets = ["net.blocks=1", "net.channels=8", "eval.every=0",
             "train.checkpoint_every=100"]
 
     def stop(trainer, metrics):

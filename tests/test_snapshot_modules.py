@@ -31,7 +31,7 @@ def snapshot(tmp_path, monkeypatch):
         "from rlgo.agents.reinforce import ReinforceConfig, make  # noqa: F401\n")
     monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
     trainer = build_trainer(f"{MODULE}:make", 5, 50, 0, tmp_path / "run",
-                            ["net.blocks=1", "net.channels=8", "train.eval_every=0",
+                            ["net.blocks=1", "net.channels=8", "eval.every=0",
                              "train.parallel_games=4", "train.games_per_iteration=4"],
                             progress=False)
     trainer.fit()

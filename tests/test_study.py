@@ -115,10 +115,10 @@ def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
     study = load_study(tiny_study(tmp_path, **{"learner = \"ppo\"":
                                                "learner = \"ppo\"\nconfig = \"best.toml\""}))
     ppo = study.agents[1]
-    train, agent, net = run_configs(study, ppo, seed=1).configs
+    train, evaluation, agent, net = run_configs(study, ppo, seed=1).configs
     assert (agent.lr, agent.epochs) == (0.002, 2)  # the study's table beats the file
     assert (train.parallel_games, net.channels) == (8, 8)  # study [train]/[net] beat it too
-    assert (train.board_size, train.seed, train.env_steps, train.eval_every) == (5, 1, 500, 250)
+    assert (train.board_size, train.seed, train.env_steps, evaluation.every) == (5, 1, 500, 250)
     assert train.db == study.db_url  # one database for the whole study
 
 

@@ -12,8 +12,8 @@ from rlgo.training.loop import stopped_at
 from rlgo.training.runs import Counters
 
 TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
-        "train.games_per_iteration=8", "train.eval_games=2", "train.eval_ladder=random",
-        "train.eval_every=400", "train.checkpoint_every=200"]
+        "train.games_per_iteration=8", "eval.games=2", "eval.ladder=random",
+        "eval.every=400", "train.checkpoint_every=200"]
 
 
 def _train(out, *sets: str, steps: int = 100):
@@ -24,9 +24,9 @@ def _train(out, *sets: str, steps: int = 100):
 
 def test_a_bad_ladder_is_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "run"
-    res = _train(out, "train.eval_ladder=random,bogus")
+    res = _train(out, "eval.ladder=random,bogus")
     assert res.exit_code == 2
-    assert "error: train.eval_ladder: unknown player 'bogus'" in res.output
+    assert "error: eval.ladder: unknown player 'bogus'" in res.output
     assert not out.exists()
     res = _train(out)  # the corrected command, same folder
     assert res.exit_code == 0, res.output
@@ -38,13 +38,13 @@ def test_a_reference_table_of_another_komi_is_refused_before_anything_is_written
                                                             "rollout:2": (50.0, 20.0)})
     path = table.save(tmp_path / "5x5.toml")
     out = tmp_path / "run"
-    res = _train(out, f"train.eval_reference={path}")  # 5x5's default komi is 24.5
+    res = _train(out, f"eval.reference={path}")  # 5x5's default komi is 24.5
     assert res.exit_code == 2
-    assert "train.eval_reference: " in res.output and "with komi 0.5, not 5x5 with komi 24.5" \
+    assert "eval.reference: " in res.output and "with komi 0.5, not 5x5 with komi 24.5" \
         in res.output
     assert not out.exists()
-    res = _train(out, f"train.eval_reference={path}", "train.komi=0.5",
-                 "train.eval_max_games=4")
+    res = _train(out, f"eval.reference={path}", "train.komi=0.5",
+                 "eval.max_games=4")
     assert res.exit_code == 0, res.output
 
 
@@ -59,7 +59,8 @@ def test_a_start_that_never_checkpointed_gives_way_to_another_config(tmp_path):
     res = _train(out)
     assert res.exit_code == 0, res.output
     assert f"replacing the config of {out}: its run never reached a checkpoint" in res.output
-    assert 'eval_ladder = ["random"]' in (out / "config.toml").read_text()
+    assert '[eval]\nevery = 400\ngames = 2\nladder = ["random"]' in \
+        (out / "config.toml").read_text()
 
 
 def test_a_resume_says_where_it_resumed_and_a_run_says_where_it_stopped(tmp_path):

@@ -4,6 +4,7 @@ evaluation against random."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from optuna.trial import TrialState
 
 from rlgo.training import Trainer, resolve_configs
 from rlgo.training.runs import RunDir, load_metrics
-from rlgo.tuning.config import load_tune
+from rlgo.tuning.config import load_tune, trial_configs
 from rlgo.tuning.objective import aggregate, objective, report_step, trial_dirs
 from rlgo.tuning.report import tune_main
 from rlgo.tuning.retrain import retrain
@@ -39,11 +40,13 @@ out = "{out}"
 {tune}
 [train]
 threads = 1
-eval_every = 200
-eval_games = 2
-eval_ladder = ["random"]
 parallel_games = 8
 games_per_iteration = 8
+
+[eval]
+every = 200
+games = 2
+ladder = ["random"]
 
 [net]
 blocks = 1
@@ -90,7 +93,7 @@ BAD = [  # (added to [tune], added after the space, the error must say)
     ("seeds_per_trial = 0", "", r"seeds_per_trial must be >= 1, got 0"),
     ("reduction_factor = 1", "", r"reduction_factor must be >= 2"),
     ('pruner = "wilcoxon"', "", r"'wilcoxon' is not offered.*learning curve"),
-    ('objective = "score:gnugo:0"', "", r"needs 'gnugo:0' in train.eval_ladder"),
+    ('objective = "score:gnugo:0"', "", r"needs 'gnugo:0' in eval.ladder"),
     ('storage = "nonsense://"', "", r"\[tune\]: storage 'nonsense://': "),
     ("prune_patience = 0", "", r"prune_patience must be >= 1"),
     ("", '[space.entropy_coef]\ntype = "float"\nlow = 0.1\nhigh = 0.01\n',
@@ -138,14 +141,14 @@ def test_a_search_name_is_a_plain_name_not_a_path(tmp_path, name):
 
 def test_a_ladder_opponent_that_runs_a_program_needs_allow_commands(tmp_path):
     path = _tuning_file(tmp_path)
-    path.write_text(path.read_text().replace('eval_ladder = ["random"]',
-                                             'eval_ladder = ["random", "gtp:/bin/true"]'))
-    with pytest.raises(ValueError, match=r"eval_ladder names 'gtp:/bin/true', which runs a "
+    path.write_text(path.read_text().replace('ladder = ["random"]',
+                                             'ladder = ["random", "gtp:/bin/true"]'))
+    with pytest.raises(ValueError, match=r"ladder names 'gtp:/bin/true', which runs a "
                                          r"program.*--allow-commands"):
         tune_main(path)
     assert not (tmp_path / "out").exists()
     # opted in: the program is started (and found not to speak GTP) before any trial
-    with pytest.raises(ValueError, match=r"eval_ladder: 'gtp:/bin/true': "):
+    with pytest.raises(ValueError, match=r"\[eval\] ladder: 'gtp:/bin/true': "):
         tune_main(path, allow_commands=True)
     assert load_tune(path, allow_commands=True).allow_commands
 
@@ -156,19 +159,19 @@ def test_tuning_file_missing_keys_and_misplaced_train_keys(tmp_path):
     with pytest.raises(ValueError, match=r"bad.toml \[tune\]: missing keys \['name', "):
         load_tune(path)
     good = _tuning_file(tmp_path).read_text()
-    path.write_text(good.replace("eval_every = 200", "eval_every = 200\nenv_steps = 5"))
+    path.write_text(good.replace("threads = 1", "threads = 1\nenv_steps = 5"))
     with pytest.raises(ValueError, match=r"\[train\]: \['env_steps'\] belong in \[tune\]"):
         load_tune(path)
-    path.write_text(good.replace("eval_every = 200", "eval_every = 0"))
-    with pytest.raises(ValueError, match="eval_every must be > 0"):
+    path.write_text(good.replace("every = 200", "every = 0"))
+    with pytest.raises(ValueError, match=r"\[eval\]: every must be > 0"):
         load_tune(path)
 
 
 def test_a_ladder_opponent_that_cannot_start_stops_the_search_before_any_trial(tmp_path):
     path = _tuning_file(tmp_path)
-    path.write_text(path.read_text().replace('eval_ladder = ["random"]',
-                                             'eval_ladder = ["random", "gnugo:11"]'))
-    with pytest.raises(ValueError, match=r"tune.toml \[train\] eval_ladder: 'gnugo:11'"):
+    path.write_text(path.read_text().replace('ladder = ["random"]',
+                                             'ladder = ["random", "gnugo:11"]'))
+    with pytest.raises(ValueError, match=r"tune.toml \[eval\] ladder: 'gnugo:11'"):
         run_tuning(path)
     assert not (tmp_path / "out" / "trials").exists()
 
@@ -189,6 +192,23 @@ def test_a_good_tuning_file_reads_every_part(tmp_path):
 def test_the_shipped_tuning_file_reads():
     tune = load_tune(Path(__file__).parents[1] / "studies" / "tune_ppo_5x5.toml")
     assert tune.agent == "ppo" and tune.trials >= 10 and len(tune.space) >= 3
+
+
+def test_every_learner_is_tuned_on_7x7_with_the_same_budget():
+    """The four tunings of the fair comparison differ in their learner and its space only:
+    trials, env steps, seeds, pruner, sampler and how trials are rated are equal."""
+    from rlgo.registry import builtin_names
+
+    studies = Path(__file__).parents[1] / "studies"
+    tunes = {t.agent: t for t in (load_tune(p) for p in sorted(studies.glob("tune_*_7x7.toml")))}
+    assert sorted(tunes) == sorted(builtin_names())
+    budget = {agent: (t.trials, t.env_steps, t.seeds, t.aggregate, t.sampler,
+                      t.startup_trials, t.pruner, t.reduction_factor, t.objective,
+                      trial_configs(t, {}).eval, t.train)
+              for agent, t in tunes.items()}
+    assert len(set(map(repr, budget.values()))) == 1, budget
+    assert all(len(t.space) >= 4 and not t.agent_config and not t.net for t in tunes.values())
+    assert trial_configs(tunes["ppo"], {}).eval.reference.endswith("anchors/7x7.toml")
 
 
 def test_reports_are_at_the_nominal_evaluation_step():
@@ -241,7 +261,7 @@ def test_three_trials_end_to_end_write_the_report_and_a_trainable_best_config(tm
     configs = resolve_configs(config=out / "best.toml")
     assert configs.agent.lr == pytest.approx(study.best_trial.params["lr"])
     assert configs.net.value_hidden == study.best_trial.params["net.value_hidden"]
-    assert configs.net.channels == 8 and configs.train.eval_ladder == ("random",)
+    assert configs.net.channels == 8 and configs.eval.ladder == ("random",)
     assert configs.train.db == "" and configs.train.agent == "ppo"
 
 
@@ -296,7 +316,8 @@ def test_a_nan_loss_fails_the_trial_with_its_reason(tmp_path, monkeypatch, key, 
     learn = ppo.PPO.learn
 
     def nan_learn(self, batch):
-        return {**learn(self, batch), key: math.nan}
+        learned = learn(self, batch)
+        return dataclasses.replace(learned, metrics={**learned.metrics, key: math.nan})
 
     monkeypatch.setattr(ppo.PPO, "learn", nan_learn)
     path = _tuning_file(tmp_path, trials=1)
@@ -560,7 +581,14 @@ def test_a_tuning_started_before_rlgo_tuning_resumes(tmp_path):
     stored as "search" (before seeds per trial): it resumes; a changed space is still
     refused."""
     path = _tuning_file(tmp_path, trials=2, env_steps=200)
-    path.write_text(path.read_text().replace("[tune]", "[search]"))
+    older = path.read_text().replace("[tune]", "[search]").replace(
+        '[eval]\nevery = 200\ngames = 2\nladder = ["random"]',
+        '[train]\neval_every = 200\neval_games = 2\neval_ladder = ["random"]')
+    older = older.replace("[train]\nthreads = 1\nparallel_games = 8\ngames_per_iteration = 8\n",
+                          "")
+    path.write_text(older.replace("[train]\n", "[train]\nthreads = 1\nparallel_games = 8\n"
+                                  "games_per_iteration = 8\n"))
+    assert "eval_every" in path.read_text() and "[eval]" not in path.read_text()
     tune = load_tune(path)
     assert tune.name == "tiny" and tune.seeds_per_trial == 1
     fingerprint = json.loads(json.dumps(tune.fingerprint()))

@@ -62,7 +62,7 @@ def bench_learner(agent: str, board_size: int, seconds: float, out: Path,
     """Env steps/s, network evaluations/s and FLOP/s of ``agent``'s training iterations."""
     net = net or NetConfig()
     trainer = build_trainer(agent, board_size, 10**12, 0, out / agent,
-                            ["train.eval_every=0", f"train.checkpoint_every={10**12}",
+                            ["eval.every=0", f"train.checkpoint_every={10**12}",
                              *(f"net.{f.name}={getattr(net, f.name)}" for f in fields(net))],
                             progress=False)
     trainer.iterate()  # warm-up: compilation, first calls

@@ -29,30 +29,50 @@ from rlgo.evaluation.reference import (
     leaving_out,
     playable_here,
 )
+from rlgo.learning.checks import check_config
 from rlgo.learning.files import load_file
 from rlgo.protocols import CannotSearchError, Learner, Player, Weights, close_players, describe
 
 
 @dataclass(frozen=True)
-class EvalSettings:
-    """A run's evaluation settings (the ``train.eval_*`` keys)."""
+class EvalConfig:
+    """How and when a run rates its snapshots: a config file's ``[eval]`` table (``--set
+    eval.<key>``), a study file's ``[evaluation]``."""
 
-    ladder: tuple[str, ...]
-    """Fixed opponents, as player specs."""
-    games: int
-    """Games against each opponent; with a reference table, games per adaptive round."""
-    greedy: bool
-    """Rate the greedy policy (True) or the sampling one."""
-    search: int
-    """Simulations per move of the search player also rated (0: none)."""
-    snapshots: int
-    """Earlier snapshots of the run each snapshot also plays (ladder only)."""
-    reference: str
-    """A reference table: rate on its fixed scale instead of the ladder ("" for none)."""
-    target_stderr: float
-    """Adaptive rating stops at this standard error (Elo)..."""
-    max_games: int
-    """...or after this many games."""
+    every: int = 50_000
+    """Env steps between evaluations (and checkpoints); 0 disables evaluation."""
+    games: int = 20
+    """Games against each ladder opponent per evaluation (colours alternate); with a
+    reference table, games per adaptive round."""
+    ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
+    """Fixed opponents of every evaluation (player specs, see ``rlgo.evaluation.players``)."""
+    reference: str = ""
+    """A reference table (``rlgo ladder calibrate``; ``studies/anchors/<N>x<N>.toml``):
+    if set, each evaluation rates the snapshot on the table's fixed scale by adaptive
+    match-making (rounds of ``games`` games against the anchor nearest its estimate,
+    until ``target_stderr`` or ``max_games``) instead of playing the whole ``ladder``;
+    "" keeps the fixed ladder."""
+    target_stderr: float = 50.0
+    """With ``reference``: stop once the snapshot's standard error is this (Elo)."""
+    max_games: int = 200
+    """With ``reference``: at most this many games per evaluation."""
+    snapshots: int = 2
+    """Earlier snapshots of the run each evaluation also plays (ladder only)."""
+    greedy: bool = False
+    """Evaluate the raw policy's best move (True) or samples from it (False)."""
+    search: int = 0
+    """If > 0, the snapshot also plays with this many search simulations per move
+    (``<snapshot>:search=<n>``), so the raw policy and the policy with search both get an
+    Elo (logged as ``eval/search/...``); learners without a policy-value network skip
+    it."""
+
+    def __post_init__(self) -> None:
+        check_config(self, positive=("games", "target_stderr", "max_games"),
+                     non_negative=("every", "snapshots", "search"))
+        if self.reference and self.max_games < max(2, self.games // 2 * 2):
+            raise ValueError(f"max_games = {self.max_games} allows no round of "
+                             f"{max(2, self.games // 2 * 2)} games (games, made even) "
+                             "against the reference table's anchors")
 
 
 @dataclass
@@ -61,7 +81,7 @@ class Evaluator:
     games stored in ``db``. ``allow_commands``: a reference table may name anchors that
     run programs."""
 
-    settings: EvalSettings
+    config: EvalConfig
     rules: Rules
     db: MatchDB
     run: str
@@ -75,7 +95,7 @@ class Evaluator:
         ``env_steps``. ``earlier``: the run's snapshot files before it, oldest first
         (the last ``snapshots`` are played); ``start_elo``: the previous rating, where
         adaptive rating starts (NaN: from the table's middle)."""
-        s = self.settings
+        s = self.config
         name = snapshot_name(self.run, env_steps)
         spec = {"run": self.run, "env_steps": int(env_steps), "greedy": s.greedy}
         me = learner.snapshot_player(weights, name=name, greedy=s.greedy, seed=seed)
@@ -101,11 +121,11 @@ class Evaluator:
         """``<prefix>/...`` metrics of adaptive match-making against the reference table:
         the Elo on its fixed scale, the error, the bound flag, the games played and the
         score against each anchor met."""
-        s = self.settings
+        s = self.config
         table, missing = playable_here(ReferenceTable.load(
             s.reference, self.rules, allow_commands=self.allow_commands))
         if missing:
-            warnings.warn(f"train.eval_reference: {leaving_out(missing)}", stacklevel=3)
+            warnings.warn(f"eval.reference: {leaving_out(missing)}", stacklevel=3)
         play = ladder_play(me, self.rules, self.db, run=self.run, env_steps=env_steps,
                            seed=seed, tags={"run_id": self.run_id})
         try:
@@ -124,7 +144,7 @@ class Evaluator:
 
     def _earlier(self, learner: Learner, files: Sequence[Path], seed: int) -> list[Player]:
         """The last ``snapshots`` of ``files``, as players."""
-        s = self.settings
+        s = self.config
         if not s.snapshots:
             return []
         players = []

@@ -68,10 +68,10 @@ from rlgo.learning.files import load_file
 from rlgo.learning.network import NetConfig
 from rlgo.protocols import Player, describe
 from rlgo.registry import (
-    Agent,
+    LearnerEntry,
     UnknownAgentError,
     config_from_dict,
-    get_agent,
+    get_learner,
     is_module_path,
     module_spec,
 )
@@ -294,16 +294,16 @@ def snapshot_player(path: str | Path, *, name: str, greedy: bool = True, search:
     return player, rules
 
 
-def snapshot_agent(stored: str, path: str | Path, agents: Sequence[str] = ()) -> Agent:
+def snapshot_agent(stored: str, path: str | Path, agents: Sequence[str] = ()) -> LearnerEntry:
     """The learner that rebuilds a snapshot whose file names ``stored``: a registered
     one, or a module path (``package.module:make``) that is also among ``agents``, the
     modules the user named; a module named only by the file is never imported."""
     if not is_module_path(stored):
-        return get_agent(stored, allow_module_path=False)
+        return get_learner(stored, allow_module_path=False)
     spec = module_spec(stored)
     if spec not in {module_spec(a) for a in agents}:
         raise UnknownAgentError(
             f"{path} was trained by the third-party learner {stored!r}, which rlgo imports "
             f"only when you name it: add --agent-module {spec} (in a study, the learner of "
             "one of its agents)")
-    return get_agent(spec)
+    return get_learner(spec)

@@ -192,6 +192,21 @@ def compare_tables(first: ReferenceTable, second: ReferenceTable) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def format_comparison(moved: pd.DataFrame) -> str:
+    """:func:`compare_tables`'s result as ``rlgo ladder compare`` prints it: a line per
+    anchor, then how many stayed within the intervals."""
+    lines = [f"{r.anchor:<16}{r.elo:>7.0f} ± {r.stderr:<4.0f}{r.elo_again:>7.0f} ± "
+             f"{r.stderr_again:<4.0f}{r.moved:>+6.0f}  "
+             f"{'within' if r.within else 'OUTSIDE'} its interval, "
+             f"{'within' if r.within_difference else 'OUTSIDE'} the difference's"
+             for r in moved.itertuples()]
+    n = len(moved)
+    lines.append(f"{int(moved.within.sum())} of {n} anchors within the first table's 95% "
+                 f"interval; {int(moved.within_difference.sum())} of {n} within the 95% "
+                 "interval of the difference")
+    return "\n".join(lines)
+
+
 def calibrate(specs: Sequence[str], rules: Rules, db: MatchDB, games: int = 100,
               seed: int = 0, opening_moves: int = 2, command: str = "",
               progress: Callable[[str], None] | None = None,

@@ -9,11 +9,12 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     amount = 40000               # nn_evals (network evaluations) or wall_s (seconds)
     seeds = [0]
 
-    [evaluation]                 # the ladder every run plays during training
+    [evaluation]                 # how every run is rated during training (EvalConfig)
     every = 10000                # env steps between evaluations
     games = 20
     ladder = ["random", "rollout:32", "gnugo:0"]
     # reference = "studies/anchors/5x5.toml"   # instead: a fixed scale, adaptive games
+    # search = 32                # also rate each snapshot with 32 simulations a move
 
     [league]                     # after training: final snapshots and anchors, all pairs
     games = 20
@@ -28,11 +29,15 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     agent = { lr = 0.001 }       # optional overrides of its config, net and harness
     net = { blocks = 2 }
     train = { parallel_games = 64 }
+    eval = { search = 16 }       # only search and greedy: the scale is the study's
 
 Settings are merged, later winning: defaults, the agent's ``config`` file, the study's
 ``[train]``/``[net]``, the agent's own tables, and last what the study fixes for every run
-(board, komi, seed, budget, evaluation schedule, match database): an agent table that sets
-one of those is an error, since it would make the comparison unequal.
+(board, komi, seed, budget, match database): an agent table that sets one of those is an
+error, since it would make the comparison unequal. The evaluation is the study's
+``[evaluation]`` for every run (a ``config`` file's ``[eval]`` is not used), but for an
+agent's own ``search`` and ``greedy``. The ``[train]`` keys ``eval_*`` of older study
+files are read as ``[evaluation]`` keys (agents': as their ``eval``).
 """
 
 from __future__ import annotations
@@ -45,17 +50,29 @@ from typing import Any
 
 from rlgo.envs import Rules
 from rlgo.errors import RlgoError
+from rlgo.evaluation.evaluator import EvalConfig
 from rlgo.evaluation.players import refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
-from rlgo.registry import get_agent, type_name, value_fits
-from rlgo.training.config import RunConfigs, read_config_file, read_toml
+from rlgo.registry import config_from_dict, get_learner, type_name, value_fits
+from rlgo.training.config import (
+    EVAL_KEYS_IN_TRAIN,
+    RunConfigs,
+    read_config_file,
+    read_toml,
+    to_table,
+)
 
 BUDGETS = ("env_steps", "nn_evals", "wall_s")
 """Budget axes: moves played, network evaluations, or training seconds."""
 
 FIXED_BY_STUDY = ("agent", "board_size", "komi", "seed", "env_steps", "nn_evals",
-                  "wall_seconds", "eval_every", "eval_games", "eval_ladder", "eval_snapshots",
-                  "eval_reference", "eval_target_stderr", "eval_max_games", "db", "threads")
+                  "wall_seconds", "db", "threads")
+"""``[train]`` keys a study sets for every run alike (an agent's table may not)."""
+_STUDY_EVAL = {"every": 10_000, "snapshots": 1}
+"""A study's evaluation defaults where they differ from a single run's."""
+EVAL_FIXED_BY_STUDY = ("every", "games", "ladder", "snapshots", "reference",
+                       "target_stderr", "max_games")
+"""``[eval]`` keys a study sets for every run alike: the scale they are rated on."""
 """``[train]`` keys a study sets for every run alike; agent tables may not set them."""
 
 _UNCAPPED = 10**12
@@ -95,6 +112,8 @@ class AgentEntry:
     """Overrides of the network config."""
     train: dict[str, Any] = field(default_factory=dict)
     """Overrides of the harness config (not the keys in :data:`FIXED_BY_STUDY`)."""
+    eval: dict[str, Any] = field(default_factory=dict)
+    """Its own ``search`` and ``greedy`` evaluation settings (the rest is the study's)."""
 
 
 @dataclass(frozen=True)
@@ -124,26 +143,16 @@ class StudyConfig:
     """Match database URL of the whole study; "" means a SQLite file in the output folder.
     Studies spread over several machines (``--backend ray``) need a server every machine
     reaches, e.g. ``postgresql+psycopg://user@host/rlgo``."""
-    eval_every: int = 10_000
-    """Env steps between evaluations of every run."""
-    eval_games: int = 20
-    """Games per ladder opponent per evaluation."""
-    eval_ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
-    """Fixed opponents of every evaluation (player specs)."""
-    eval_snapshots: int = 1
-    """Earlier snapshots of the same run each evaluation also plays."""
-    eval_reference: str = ""
-    """A reference table (``rlgo ladder calibrate``; relative to the working directory):
-    every evaluation rates its snapshot (and, with ``train.eval_search``, the snapshot
-    with search) against the table's anchors by adaptive match-making, on the table's
-    fixed scale, and the league rates its entrants against the anchors the same way
-    (ladder and earlier snapshots are then not played). "" keeps the ladder and one
-    Bradley-Terry fit of all the study's games."""
-    eval_target_stderr: float = 50.0
-    """With a reference table: an evaluation stops once its rating's standard error is
-    at most this (Elo)..."""
-    eval_max_games: int = 200
-    """...or after this many games."""
+    evaluation: EvalConfig = EvalConfig(**_STUDY_EVAL)
+    """``[evaluation]``: how every run rates its snapshots (:class:`EvalConfig`; in a
+    study ``every`` defaults to 10,000 and ``snapshots`` to 1). With ``reference`` (a
+    table of ``rlgo ladder calibrate``, relative to the working directory) every
+    evaluation rates its snapshot (and, with ``search``, the snapshot with search)
+    against the table's anchors by adaptive match-making, on the table's fixed scale,
+    and the league rates its members against the anchors the same way (ladder and
+    earlier snapshots are then not played); "" keeps the ladder and one Bradley-Terry fit
+    of all the study's games. An agent may set ``search`` and ``greedy`` for its own runs
+    (``[agents.<label>] eval``); the rest is the comparison's and fixed."""
     league_games: int = 20
     """Games per pairing of the final league (colours alternate); 0 skips the league."""
     league_opening_moves: int = 2
@@ -168,23 +177,21 @@ class StudyConfig:
                                  f"{', '.join(BUDGETS)}")
         checks = [("study.amount", self.amount > 0), ("study.seeds", len(self.seeds) > 0),
                   ("study.workers", self.workers >= 0),
-                  ("evaluation.every", self.eval_every > 0),
-                  ("evaluation.games", self.eval_games > 0),
-                  ("evaluation.snapshots", self.eval_snapshots >= 0),
+                  ("evaluation.every", self.evaluation.every > 0),
                   ("league.games", self.league_games >= 0),
                   ("league.opening_moves", 0 <= self.league_opening_moves < self.board_size**2)]
         for key, ok in checks:
             if not ok:
                 raise StudyFileError(f"{where}: {key} is out of range")
-        for key, specs in (("evaluation.ladder", self.eval_ladder),
+        for key, specs in (("evaluation.ladder", self.evaluation.ladder),
                            ("league.anchors", self.league_anchors)):
             try:
                 refuse_programs(specs, f"{where}: {key}", self.allow_commands)
             except ValueError as exc:
                 raise StudyFileError(str(exc)) from exc
-        if self.eval_reference:
+        if self.evaluation.reference:
             try:
-                table = ReferenceTable.load(self.eval_reference,
+                table = ReferenceTable.load(self.evaluation.reference,
                                             Rules(board_size=self.board_size, komi=self.komi),
                                             allow_commands=self.allow_commands)
             except (OSError, ValueError) as exc:
@@ -193,10 +200,7 @@ class StudyConfig:
             if missing:
                 raise StudyFileError(
                     f"{where}: league anchors {missing} are not in the reference table "
-                    f"{self.eval_reference} (its anchors: {', '.join(table.anchors)})")
-            if not (self.eval_target_stderr > 0 and self.eval_max_games >= 2):
-                raise StudyFileError(f"{where}: evaluation.target_stderr must be > 0 and "
-                                     "evaluation.max_games >= 2")
+                    f"{self.evaluation.reference} (its anchors: {', '.join(table.anchors)})")
         if len(set(self.seeds)) != len(self.seeds):
             raise StudyFileError(f"{where}: study.seeds repeats a seed: {list(self.seeds)}")
         if not self.agents:
@@ -220,7 +224,7 @@ class StudyConfig:
 
     @property
     def anchors(self) -> tuple[str, ...]:
-        return self.league_anchors or self.eval_ladder
+        return self.league_anchors or self.evaluation.ladder
 
     def run_names(self) -> list[tuple[AgentEntry, int, str]]:
         """(agent, seed, run name) of every run, agents in file order, seeds inside."""
@@ -231,15 +235,12 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "study": {"name": "name", "board_size": "board_size", "komi": "komi", "budget": "budget",
               "amount": "amount", "seeds": "seeds", "out": "out", "workers": "workers",
               "db": "db"},
-    "evaluation": {"every": "eval_every", "games": "eval_games", "ladder": "eval_ladder",
-                   "snapshots": "eval_snapshots", "reference": "eval_reference",
-                   "target_stderr": "eval_target_stderr", "max_games": "eval_max_games"},
     "league": {"games": "league_games", "opening_moves": "league_opening_moves",
                "anchors": "league_anchors"},
 }
 """Study-file keys per table, and the :class:`StudyConfig` field each fills."""
 
-_AGENT_KEYS = ("learner", "config", "agent", "net", "train")
+_AGENT_KEYS = ("learner", "config", "agent", "net", "train", "eval")
 
 
 def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig:
@@ -249,7 +250,7 @@ def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig
     :class:`StudyFileError` naming the file, the key and the valid choices."""
     path = Path(path)
     doc = read_toml(path, "study file", StudyFileError)
-    tables = [*_SCHEMA, "train", "net", "agents"]
+    tables = [*_SCHEMA, "evaluation", "train", "net", "agents"]
     unknown = sorted(set(doc) - set(tables))
     if unknown:
         raise StudyFileError(f"{path}: unknown tables {unknown}; a study has "
@@ -267,7 +268,14 @@ def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig
     for required in ("name", "board_size", "budget", "amount"):
         if required not in values:
             raise StudyFileError(f"{path}: [study] needs {required}")
-    values["train"] = _table(doc, "train", path)
+    train = _table(doc, "train", path)
+    older = {new: train[old] for old, new in EVAL_KEYS_IN_TRAIN.items() if old in train}
+    evaluation = {**_STUDY_EVAL, **older, **_table(doc, "evaluation", path)}
+    try:
+        values["evaluation"] = config_from_dict(EvalConfig, evaluation, f"{path} [evaluation]")
+    except ValueError as exc:
+        raise StudyFileError(str(exc)) from exc
+    values["train"] = {k: v for k, v in train.items() if k not in EVAL_KEYS_IN_TRAIN}
     values["net"] = _table(doc, "net", path)
     values["agents"] = tuple(_agent(label, spec, path)
                              for label, spec in _table(doc, "agents", path).items())
@@ -315,35 +323,37 @@ def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
         raise StudyFileError(f"{where}: unknown keys {bad}; valid keys: {', '.join(_AGENT_KEYS)}")
     if "learner" not in spec:
         raise StudyFileError(f"{where} needs learner = \"<name>\" (rlgo agents lists them)")
-    for key in ("agent", "net", "train"):
+    for key in ("agent", "net", "train", "eval"):
         if not isinstance(spec.get(key, {}), dict):
             raise StudyFileError(f"{where}.{key} must be a table")
-    fixed = sorted(set(spec.get("train", {})) & set(FIXED_BY_STUDY))
-    if fixed:
-        raise StudyFileError(f"{where}.train sets {fixed}, which the study fixes for every "
-                             "run alike (set them in [study] or [evaluation])")
+    train = dict(spec.get("train", {}))
+    older = {new: train.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items() if old in train}
+    evaluation = {**older, **spec.get("eval", {})}
+    for table, keys, fixed_keys in (("train", train, FIXED_BY_STUDY),
+                                    ("eval", evaluation, EVAL_FIXED_BY_STUDY)):
+        fixed = sorted(set(keys) & set(fixed_keys))
+        if fixed:
+            raise StudyFileError(f"{where}.{table} sets {fixed}, which the study fixes for "
+                                 "every run alike (set them in [study] or [evaluation])")
     config = str(spec.get("config", ""))
     if config and not Path(config).is_absolute():
         config = str(path.parent / config)
     return AgentEntry(label=label, learner=str(spec["learner"]), config=config,
                       agent=dict(spec.get("agent", {})), net=dict(spec.get("net", {})),
-                      train=dict(spec.get("train", {})))
+                      train=train, eval=evaluation)
 
 
 def run_configs(study: StudyConfig, agent: AgentEntry, seed: int) -> RunConfigs:
     """The configs of one run (module docstring: the order settings are merged in).
     Raises ValueError for an unknown learner, key or bad value."""
-    entry = get_agent(agent.learner)
+    entry = get_learner(agent.learner)
     sections = read_config_file(agent.config) if agent.config else {}
     where = f"agents.{agent.label}"
     train = {**sections.get("train", {}), **study.train, **agent.train}
+    train = {k: v for k, v in train.items() if k not in EVAL_KEYS_IN_TRAIN}  # older files
+    evaluation = {**to_table(study.evaluation), **agent.eval}
     train.update(agent=agent.learner, board_size=study.board_size, seed=seed,
-                 eval_every=study.eval_every, eval_games=study.eval_games,
-                 eval_ladder=list(study.eval_ladder), eval_snapshots=study.eval_snapshots,
-                 eval_reference=study.eval_reference,
-                 eval_target_stderr=study.eval_target_stderr,
-                 eval_max_games=study.eval_max_games, db=study.db_url,
-                 env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
+                 db=study.db_url, env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
     if study.komi is not None:
         train["komi"] = study.komi
     if study.budget == "env_steps":
@@ -353,5 +363,6 @@ def run_configs(study: StudyConfig, agent: AgentEntry, seed: int) -> RunConfigs:
     else:
         train["wall_seconds"] = float(study.amount)
     return RunConfigs.from_tables(
-        {"train": train, "agent": {**sections.get("agent", {}), **agent.agent},
+        {"train": train, "eval": evaluation,
+         "agent": {**sections.get("agent", {}), **agent.agent},
          "net": {**sections.get("net", {}), **study.net, **agent.net}}, where, entry)

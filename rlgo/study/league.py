@@ -66,9 +66,9 @@ def members(study: StudyConfig) -> list[Member]:
         if not snapshots:
             continue
         steps = int(load_file(snapshots[-1])["counters"]["env_steps"])
-        train = run_configs(study, agent, seed).train
+        greedy = run_configs(study, agent, seed).eval.greedy
         out.append(Member(snapshot_name(run, steps), agent.label, seed, snapshots[-1],
-                           train.eval_greedy))
+                          greedy))
     return out + [Member(spec) for spec in study.anchors]
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB
+from rlgo.training import load_run_configs
 from rlgo.training.runs import COUNTERS, RunDir, load_metrics
 
 AXIS_LABELS = {
@@ -32,7 +33,7 @@ AXIS_LABELS = {
 def elo_curves(runs: Sequence[str | Path], db: str | None = None) -> pd.DataFrame:
     """Tidy rows (run, counters..., policy, elo, stderr) of every evaluation of every
     run; ``policy`` is "raw" for ``eval/elo`` and "search" for ``eval/search/elo`` (runs
-    with ``train.eval_search``), with the logged ``bound`` (">" / "<" / "") and, for
+    with ``eval.search``), with the logged ``bound`` (">" / "<" / "") and, for
     reference-table ratings, ``eval_games``. With ``db`` (the match database the runs
     shared) the Elo and its error are refitted over all of that database's games of the
     runs' board size (module docstring)."""
@@ -67,8 +68,7 @@ def _refit(data: pd.DataFrame, runs: Sequence[str | Path], db: str) -> pd.DataFr
     elo = dict(zip(table.player, table.elo, strict=True))
     err = dict(zip(table.player, table.stderr, strict=True))
     bound = dict(zip(table.player, table.bound, strict=True))
-    search = {Path(r).name: RunDir(r).read_config()["train"].get("eval_search", 0)
-              for r in runs}
+    search = {Path(r).name: load_run_configs(r).eval.search for r in runs}
     names = [f"{run}@{int(steps)}" + (f":search={search[run]}" if policy == "search" else "")
              for run, steps, policy in zip(data.run, data.env_steps, data.policy, strict=True)]
     missing = [n for n in names if n not in elo]

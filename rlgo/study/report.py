@@ -72,7 +72,7 @@ def results_table(study: StudyConfig) -> pd.DataFrame:
         raise ValueError(f"study {study.name!r} has no runs with metrics in {study.out_dir}")
     # a reference table's ratings are final as logged: a refit would leave its scale
     curves = elo_curves([r[3] for r in runs],
-                        db=None if study.eval_reference else study.db_url)
+                        db=None if study.evaluation.reference else study.db_url)
     info = pd.DataFrame([{"run": p.name, "agent": a, "learner": learner, "seed": s}
                          for a, learner, s, p in runs])
     scores = []
@@ -97,7 +97,7 @@ def league_table(study: StudyConfig) -> pd.DataFrame:
     """Final Elo of the league's members (module docstring, ``league.csv``)."""
     games = MatchDB(study.db_url, read_only=True).games(board_size=study.board_size,
                                                         with_sgf=False)
-    table = (reference_ratings(study, games) if study.eval_reference
+    table = (reference_ratings(study, games) if study.evaluation.reference
              else fit_elo(games)).set_index("player")
     rows = []
     for e in members(study):
@@ -118,7 +118,7 @@ def reference_ratings(study: StudyConfig, games: pd.DataFrame) -> pd.DataFrame:
     evaluation (the ladder and the league name it alike), so its league rating is at
     least as precise as the one logged at the end of training. Columns as
     :func:`rlgo.evaluation.elo.fit_elo`'s (intervals +- 1.96 s.e.)."""
-    table = ReferenceTable.load(study.eval_reference, Rules(board_size=study.board_size,
+    table = ReferenceTable.load(study.evaluation.reference, Rules(board_size=study.board_size,
                                                             komi=study.komi))
     vs_anchors = games[games.black.isin(list(table.anchors))
                        | games.white.isin(list(table.anchors))]
@@ -223,6 +223,22 @@ def write_report(study: StudyConfig) -> dict[str, Path]:
         written.update(plot_head_to_head(h2h, order, figures / "league_head_to_head"))
         written.update(plot_final_elo(league, agents, figures / "final_elo"))
     return written
+
+
+def summary_text(study: StudyConfig) -> str:
+    """What ``rlgo study run`` and ``rlgo study report`` print: the league's final Elo and
+    the per-agent statistics, from the files the report wrote."""
+    out = study.out_dir
+    lines = []
+    if (out / "agents.csv").exists():
+        agents = pd.read_csv(out / "agents.csv")
+        league = pd.read_csv(out / "league.csv")
+        lines += [f"study {study.name}: final Elo on one scale (random = 0)",
+                  league[["player", "elo", "stderr", "games"]].round(1).to_string(index=False),
+                  "\nper agent, across seeds (IQM, 95% bootstrap interval):",
+                  agents.round(1).to_string(index=False)]
+    lines.append(f"\ntables and figures in {out}")
+    return "\n".join(lines)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -20,14 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from rlgo.envs import Rules
+from rlgo.evaluation.evaluator import EvalConfig
 from rlgo.learning.checks import check_config
 from rlgo.learning.network import NetConfig
-from rlgo.registry import Agent, config_from_dict, get_agent
+from rlgo.registry import LearnerEntry, config_from_dict, get_learner
+
+EVAL_KEYS_IN_TRAIN = {f"eval_{f.name}": f.name for f in fields(EvalConfig)}
+"""``[train]`` keys of the evaluation before it had its own ``[eval]`` table
+(``train.eval_every`` is now ``eval.every``): a stored config that has them is read as
+if they were in ``[eval]``, so runs made before the change resume."""
 
 #: Keys that moved; ``--set`` of an old key explains where it went.
 MOVED_KEYS = {
     "train.augment": "augmentation belongs to the learner now: use --set augment=true "
                      "(on by default for mcts)",
+    **{f"train.{old}": f"the evaluation has its own table now: use --set eval.{new}"
+       for old, new in EVAL_KEYS_IN_TRAIN.items()},
 }
 
 
@@ -73,33 +81,8 @@ class TrainConfig:
     opening_moves: int = 0
     """Each self-play game starts from k uniformly random legal moves, k drawn from
     0..opening_moves per game (random openings / mid-game starts); 0: none."""
-    eval_every: int = 50_000
-    """Env steps between evaluations (and checkpoints); 0 disables evaluation."""
-    eval_games: int = 20
-    """Games against each ladder opponent per evaluation (colours alternate)."""
-    eval_ladder: tuple[str, ...] = ("random", "rollout:32", "gnugo:0")
-    """Fixed opponents of every evaluation (player specs, see ``rlgo.evaluation.players``)."""
-    eval_reference: str = ""
-    """A reference table (``rlgo ladder calibrate``; ``studies/anchors/<N>x<N>.toml``):
-    if set, each evaluation rates the snapshot on the table's fixed scale by adaptive
-    match-making (rounds of ``eval_games`` games against the anchor nearest its estimate,
-    until ``eval_target_stderr`` or ``eval_max_games``) instead of playing the whole
-    ``eval_ladder``; "" keeps the fixed ladder."""
-    eval_target_stderr: float = 50.0
-    """With ``eval_reference``: stop once the snapshot's standard error is this (Elo)."""
-    eval_max_games: int = 200
-    """With ``eval_reference``: at most this many games per evaluation."""
-    eval_snapshots: int = 2
-    """Earlier snapshots of the run each evaluation also plays."""
-    eval_greedy: bool = False
-    """Evaluate the raw policy's best move (True) or samples from it (False)."""
-    eval_search: int = 0
-    """If > 0, the snapshot also plays the ladder with this many search simulations per
-    move (``<snapshot>:search=<n>``), so the raw policy and the policy with search both
-    get an Elo (logged as ``eval/search/...``); learners without a policy-value network
-    skip it."""
     checkpoint_every: int = 25_000
-    """Env steps between checkpoints (evaluations also checkpoint)."""
+    """Env steps between checkpoints (evaluations, ``eval.every``, also checkpoint)."""
     keep_checkpoints: int = 2
     """Resume checkpoints kept (the newest; older ones are deleted once a new one is
     written: they hold replay buffers, hundreds of MB each). Snapshots are all kept."""
@@ -135,19 +118,10 @@ class TrainConfig:
                              f"got {self.opening_moves}")
         if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
             raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
-        check_config(self, positive=("eval_target_stderr", "eval_max_games"))
-        for name in ("env_steps", "parallel_games", "games_per_iteration", "pool_size",
-                     "pool_every", "checkpoint_every", "eval_games", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("eval_every", "eval_snapshots", "eval_search", "threads", "nn_evals",
-                     "sgf_samples"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.eval_reference and self.eval_max_games < max(2, self.eval_games // 2 * 2):
-            raise ValueError(f"eval_max_games = {self.eval_max_games} allows no round of "
-                             f"{max(2, self.eval_games // 2 * 2)} games (eval_games, made "
-                             "even) against the reference table's anchors")
+        check_config(self, positive=("env_steps", "parallel_games", "games_per_iteration",
+                                     "pool_size", "pool_every", "checkpoint_every",
+                                     "keep_checkpoints"),
+                     non_negative=("threads", "nn_evals", "sgf_samples"))
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
 
@@ -234,10 +208,11 @@ def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[s
     return {p: dataclasses.replace(c, **changes[p]) for p, c in configs.items()}
 
 
-CONFIG_SECTIONS = ("train", "agent", "net")
+CONFIG_SECTIONS = ("train", "eval", "agent", "net")
 """Tables of a config file, as a run directory's ``config.toml`` stores them: ``[train]``
-(:class:`TrainConfig`, whose ``agent`` names the learner), ``[agent]`` (that learner's
-config) and ``[net]`` (:class:`~rlgo.learning.network.NetConfig`)."""
+(:class:`TrainConfig`, whose ``agent`` names the learner), ``[eval]``
+(:class:`~rlgo.evaluation.evaluator.EvalConfig`), ``[agent]`` (that learner's config) and
+``[net]`` (:class:`~rlgo.learning.network.NetConfig`)."""
 
 
 def read_toml(path: str | Path, what: str, error: type[ValueError] = ValueError,
@@ -279,36 +254,52 @@ def to_table(cfg: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class RunConfigs:
     """Everything a run is built from, and the one place where its configs are made from
-    tables and turned back into them (``config.toml``, a study's run, a search's trial)."""
+    tables and turned back into them (``config.toml``, a study's run, a tuning's trial)."""
 
     train: TrainConfig
     agent: Any
     """The learner's config (an instance of ``entry.config_class``)."""
     net: NetConfig
-    entry: Agent
+    entry: LearnerEntry
     """The learner, as the registry found it."""
+    eval: EvalConfig = EvalConfig()
+    """How and when the run rates its snapshots."""
 
     @classmethod
     def from_tables(cls, tables: dict[str, dict[str, Any]], where: str,
-                    entry: Agent | None = None) -> RunConfigs:
-        """The configs of the ``train``, ``agent`` and ``net`` tables (a missing table or
-        key at its default); ``entry``: the learner (default: the one ``train.agent``
-        names). ValueError naming ``where`` for an unknown key or a bad value."""
-        train = config_from_dict(TrainConfig, dict(tables.get("train", {})), where)
-        entry = entry if entry is not None else get_agent(train.agent)
+                    entry: LearnerEntry | None = None) -> RunConfigs:
+        """The configs of the ``train``, ``eval``, ``agent`` and ``net`` tables (a missing
+        table or key at its default; ``train.eval_*`` keys of older configs are read as
+        ``eval`` keys, :data:`EVAL_KEYS_IN_TRAIN`); ``entry``: the learner (default: the
+        one ``train.agent`` names). ValueError naming ``where`` for an unknown key or a bad
+        value."""
+        train_table = dict(tables.get("train", {}))
+        eval_table = {new: train_table.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items()
+                      if old in train_table}
+        eval_table.update(tables.get("eval", {}))
+        train = config_from_dict(TrainConfig, train_table, where)
+        entry = entry if entry is not None else get_learner(train.agent)
         return cls(train, config_from_dict(entry.config_class, dict(tables.get("agent", {})),
                                            where),
-                   config_from_dict(NetConfig, dict(tables.get("net", {})), where), entry)
+                   config_from_dict(NetConfig, dict(tables.get("net", {})), where), entry,
+                   config_from_dict(EvalConfig, eval_table, f"{where} [eval]"))
 
     def to_tables(self) -> dict[str, dict[str, Any]]:
-        """The ``train``, ``agent`` and ``net`` tables of ``config.toml``."""
-        return {"train": to_table(self.train), "agent": to_table(self.agent),
-                "net": to_table(self.net)}
+        """The ``train``, ``eval``, ``agent`` and ``net`` tables of ``config.toml``."""
+        return {"train": to_table(self.train), "eval": to_table(self.eval),
+                "agent": to_table(self.agent), "net": to_table(self.net)}
 
     @property
-    def configs(self) -> tuple[TrainConfig, Any, NetConfig]:
-        """(train, agent, net), what two runs compare to be the same run."""
-        return self.train, self.agent, self.net
+    def configs(self) -> tuple[TrainConfig, EvalConfig, Any, NetConfig]:
+        """(train, eval, agent, net), what two runs compare to be the same run."""
+        return self.train, self.eval, self.agent, self.net
+
+    def overridden(self, overrides: Sequence[str]) -> RunConfigs:
+        """These configs with ``key=value`` overrides applied (:func:`apply_overrides`:
+        no prefix for the learner's config, ``train.``, ``eval.`` and ``net.``)."""
+        c = apply_overrides({"": self.agent, "train": self.train, "eval": self.eval,
+                             "net": self.net}, overrides)
+        return RunConfigs(c["train"], c[""], c["net"], self.entry, c["eval"])
 
     def default_out(self) -> str:
         """``runs/<agent><board>-s<seed>``, where ``rlgo train`` puts a run by default."""

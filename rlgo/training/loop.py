@@ -26,22 +26,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from rlgo.agents.gtp_player import GTPPlayerError
 from rlgo.envs import Rules
-from rlgo.evaluation.evaluator import EvalSettings, Evaluator
+from rlgo.evaluation.evaluator import EvalConfig, Evaluator
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.evaluation.players import make_player, refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.files import CheckpointError, load_file
-from rlgo.learning.network import NetConfig, resolve_device
+from rlgo.learning.network import resolve_device
 from rlgo.protocols import Experience, Learned, Player, close_players
-from rlgo.registry import Agent, get_agent
-from rlgo.training.config import RunConfigs, TrainConfig, apply_overrides, read_config_file
+from rlgo.training.config import RunConfigs, TrainConfig, read_config_file
 from rlgo.training.runs import Counters, RunDir, file_steps
 from rlgo.training.samples import write_sgf_samples
 from rlgo.training.selfplay import SelfPlay, SelfPlayStats
@@ -89,29 +87,29 @@ def finished(out: str | Path, cfg: TrainConfig) -> bool:
     return budget_spent(counters, cfg)
 
 
-def check_evaluation(cfg: TrainConfig, rules: Rules, allow_commands: bool = False) -> None:
+def check_evaluation(cfg: EvalConfig, rules: Rules, allow_commands: bool = False) -> None:
     """Refuse an evaluation setting that would fail at the first evaluation, naming the
-    key: an ``eval_ladder`` spec that names no player (each is built and closed once, so
-    an engine that does not start fails here too) or an ``eval_reference`` table of
+    key: an ``eval.ladder`` spec that names no player (each is built and closed once, so
+    an engine that does not start fails here too) or an ``eval.reference`` table of
     another board size or komi; and, unless ``allow_commands`` (the user's
     ``--allow-commands``), anchors that run programs (``gtp:``), since a config can come
     from a file (:func:`rlgo.evaluation.players.refuse_programs`). A :class:`Trainer`
     calls it before it writes anything, so the corrected command starts afresh in the
     same folder."""
-    if not cfg.eval_every:
+    if not cfg.every:
         return
-    refuse_programs(cfg.eval_ladder, "train.eval_ladder", allow_commands)
-    if cfg.eval_reference:
+    refuse_programs(cfg.ladder, "eval.ladder", allow_commands)
+    if cfg.reference:
         try:
-            ReferenceTable.load(cfg.eval_reference, rules, allow_commands=allow_commands)
+            ReferenceTable.load(cfg.reference, rules, allow_commands=allow_commands)
         except ValueError as exc:
-            raise ValueError(f"train.eval_reference: {exc}") from exc
+            raise ValueError(f"eval.reference: {exc}") from exc
         return
-    for spec in cfg.eval_ladder:
+    for spec in cfg.ladder:
         try:
             close_players(make_player(spec, rules))
         except (ValueError, GTPPlayerError) as exc:
-            raise ValueError(f"train.eval_ladder: {exc}") from exc
+            raise ValueError(f"eval.ladder: {exc}") from exc
 
 
 Hook = Callable[["Trainer", dict[str, float]], None]
@@ -119,14 +117,6 @@ Hook = Callable[["Trainer", dict[str, float]], None]
 ``losses/...`` and ``charts/...``) and after every evaluation (its ``eval/...``, once
 checkpointed past step 0). A hook that raises stops the run there; it resumes from its
 last checkpoint."""
-
-
-def eval_settings(cfg: TrainConfig) -> EvalSettings:
-    """The evaluation settings of a run's ``train.eval_*`` keys."""
-    return EvalSettings(ladder=tuple(cfg.eval_ladder), games=cfg.eval_games,
-                        greedy=cfg.eval_greedy, search=cfg.eval_search,
-                        snapshots=cfg.eval_snapshots, reference=cfg.eval_reference,
-                        target_stderr=cfg.eval_target_stderr, max_games=cfg.eval_max_games)
 
 
 class Trainer:
@@ -138,29 +128,28 @@ class Trainer:
     may name anchors that run programs (``gtp:``); otherwise they are refused here
     (:func:`check_evaluation`)."""
 
-    def __init__(self, train: TrainConfig, agent_config: Any, net_config: NetConfig,
-                 out: str | Path, progress: bool = True, agent: Agent | None = None,
+    def __init__(self, configs: RunConfigs, out: str | Path, progress: bool = True,
                  say: Callable[[str], None] | None = None, *,
                  allow_commands: bool = False) -> None:
-        self.cfg = train
-        self.agent = agent if agent is not None else get_agent(train.agent)
-        if not isinstance(agent_config, self.agent.config_class):
+        train = configs.train
+        self.configs, self.cfg, self.eval_cfg = configs, train, configs.eval
+        self.agent = configs.entry
+        if not isinstance(configs.agent, self.agent.config_class):
             raise ValueError(f"agent {train.agent!r} takes a {self.agent.config_class.__name__}, "
-                             f"not a {type(agent_config).__name__}")
-        self.agent_config, self.net_config = agent_config, net_config
+                             f"not a {type(configs.agent).__name__}")
+        self.agent_config, self.net_config = configs.agent, configs.net
         self.show_progress = progress
         self.rules = Rules(board_size=train.board_size, komi=train.komi)
-        check_evaluation(train, self.rules, allow_commands)  # before the folder is touched
+        check_evaluation(configs.eval, self.rules, allow_commands)  # before any file
         if train.threads > 0:
             torch.set_num_threads(train.threads)
         torch.manual_seed(train.seed)
         self.device = resolve_device(train.device)
-        self.learner = self.agent.make(self.rules, agent_config, net_config, train.seed,
+        self.learner = self.agent.make(self.rules, configs.agent, configs.net, train.seed,
                                        self.device)
         self.run = RunDir(out)
         self.name = self.run.path.name
-        self.life = RunState(self.run, RunConfigs(train, agent_config, net_config, self.agent),
-                             self.rules, say or (lambda line: None))
+        self.life = RunState(self.run, configs, self.rules, say or (lambda line: None))
         self.allow_commands = allow_commands
         self._evaluator: Evaluator | None = None  # made on first use: it opens the database
         self._last_play: tuple[Experience, SelfPlayStats] | None = None
@@ -180,7 +169,7 @@ class Trainer:
         run's match database and its run id, which nothing may write before the run
         starts)."""
         if self._evaluator is None:
-            self._evaluator = Evaluator(eval_settings(self.cfg), self.rules, self.life.db(),
+            self._evaluator = Evaluator(self.eval_cfg, self.rules, self.life.db(),
                                         self.name, self.run.run_id(), self.allow_commands)
         return self._evaluator
 
@@ -282,11 +271,11 @@ class Trainer:
             yield from self._steps()
 
     def _steps(self) -> Iterator[list[dict[str, float]]]:
-        cfg, life = self.cfg, self.life
+        cfg, life, every = self.cfg, self.life, self.eval_cfg.every
         s = life.start(self.learner)
         bar = self._progress_bar()
         try:
-            if s.iteration == 0 and cfg.eval_every:
+            if s.iteration == 0 and every:
                 first = self.evaluate()  # the untrained network: Elo at step 0
                 life.log(first)
                 yield [first]
@@ -294,7 +283,7 @@ class Trainer:
                 rows = [self.iterate()]
                 life.log(rows[0])
                 done = self.budget_spent()
-                if cfg.eval_every and (s.evaluation.due(s.counters.env_steps) or done):
+                if every and (s.evaluation.due(s.counters.env_steps) or done):
                     rows.append(self.evaluate())
                     life.log(rows[1])
                     s.evaluation.skip_past(s.counters.env_steps)
@@ -343,9 +332,7 @@ def resolve_configs(agent: str | None = None, board_size: int | None = None,
     table.update({k: v for k, v in given.items() if v is not None})
     if not table.get("agent"):
         raise ValueError("name a learner: --agent, or agent in the [train] table of --config")
-    c = RunConfigs.from_tables({**sections, "train": table}, where)
-    cfgs = apply_overrides({"": c.agent, "net": c.net, "train": c.train}, overrides)
-    return RunConfigs(cfgs["train"], cfgs[""], cfgs["net"], c.entry)
+    return RunConfigs.from_tables({**sections, "train": table}, where).overridden(overrides)
 
 
 def build_trainer(agent: str | None = None, board_size: int | None = None,
@@ -356,11 +343,11 @@ def build_trainer(agent: str | None = None, board_size: int | None = None,
     """What ``rlgo train`` does: :func:`resolve_configs`, then a :class:`Trainer` in
     ``out`` (default :meth:`RunConfigs.default_out`); ``say`` gets its notices."""
     c = resolve_configs(agent, board_size, env_steps, seed, overrides, config=config)
-    return Trainer(c.train, c.agent, c.net, out or c.default_out(), progress=progress,
-                   agent=c.entry, say=say, allow_commands=allow_commands)
+    return Trainer(c, out or c.default_out(), progress=progress, say=say,
+                   allow_commands=allow_commands)
 
 
-def load_run_configs(out: str | Path) -> tuple[TrainConfig, Any, NetConfig]:
+def load_run_configs(out: str | Path) -> RunConfigs:
     """The configs stored in a run directory."""
     run = RunDir(out)
-    return RunConfigs.from_tables(run.read_config(), str(run.config_path)).configs
+    return RunConfigs.from_tables(run.read_config(), str(run.config_path))

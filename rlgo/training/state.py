@@ -22,7 +22,7 @@ from rlgo.envs import Rules
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.learning.files import CheckpointError, config_to_dict, load_file, rules_to_dict, save_file
 from rlgo.protocols import Learner, Weights
-from rlgo.training.config import RunConfigs, TrainConfig
+from rlgo.training.config import RunConfigs
 from rlgo.training.runs import Counters, RunDir, file_steps
 
 
@@ -53,7 +53,7 @@ class Progress:
     iteration: int
     counters: Counters
     evaluation: Every
-    """The evaluation schedule (``train.eval_every``; 0: never)."""
+    """The evaluation schedule (``eval.every``; 0: never)."""
     checkpoint: Every
     """The checkpoint schedule (``train.checkpoint_every``; evaluations checkpoint too)."""
     pool_refresh: Every
@@ -64,8 +64,9 @@ class Progress:
     """The latest evaluation's Elo (NaN before one): where adaptive rating starts."""
 
     @classmethod
-    def fresh(cls, cfg: TrainConfig) -> Progress:
-        return cls(0, Counters(), Every(cfg.eval_every, cfg.eval_every),
+    def fresh(cls, configs: RunConfigs) -> Progress:
+        cfg, every = configs.train, configs.eval.every
+        return cls(0, Counters(), Every(every, every),
                    Every(cfg.checkpoint_every, cfg.checkpoint_every),
                    Every(cfg.pool_every, 0), [], float("nan"))
 
@@ -75,11 +76,11 @@ class Progress:
                 "pool": self.pool, "last_elo": self.last_elo}
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], cfg: TrainConfig) -> Progress:
+    def from_payload(cls, payload: dict[str, Any], configs: RunConfigs) -> Progress:
         """The progress a checkpoint's payload stored."""
-        h = payload["harness"]
+        h, cfg = payload["harness"], configs.train
         return cls(int(h["iteration"]), Counters.from_dict(payload["counters"]),
-                   Every(cfg.eval_every, int(h["next_eval"])),
+                   Every(configs.eval.every, int(h["next_eval"])),
                    Every(cfg.checkpoint_every, int(h["next_checkpoint"])),
                    Every(cfg.pool_every, int(h["next_pool"])), list(h["pool"]),
                    float(h["last_elo"]))
@@ -96,7 +97,7 @@ class RunState:
         self.run, self.configs, self.rules, self.say = run, configs, rules, say
         self.cfg = configs.train
         self.name = run.path.name
-        self.progress = Progress.fresh(self.cfg)
+        self.progress = Progress.fresh(configs)
         self._db: MatchDB | None = None
         self._tb: Any = None  # torch's SummaryWriter with train.tensorboard
 
@@ -127,7 +128,7 @@ class RunState:
             self._forget_after(-1)  # a kill before the first checkpoint can leave a snapshot
             return self.progress
         learner.load_state_dict(payload["learner"])
-        self.progress = Progress.from_payload(payload, self.cfg)
+        self.progress = Progress.from_payload(payload, self.configs)
         self.say(f"resumed at env step {self.progress.counters.env_steps:,} from "
                  f"checkpoint {ckpt}")
         self.run.open_metrics(keep_rows=int(payload["metrics_rows"]))
@@ -177,7 +178,7 @@ class RunState:
         """Evaluation games stored after the checkpoint we resume from will be replayed.
         Only this run's games go: games of another run with the same name in a shared
         database make the run refuse to start instead (:meth:`RunDir.run_id`)."""
-        if not self.cfg.eval_every:
+        if not self.configs.eval.every:
             return
         mine = self.run.run_id()
         stored = self.db().games(run=self.name, with_sgf=False)

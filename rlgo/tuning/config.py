@@ -3,12 +3,12 @@
 A **tuning file** is TOML. ``[tune]`` (:class:`TuneConfig`) names the Optuna study, the
 learner, the board, the env-step budget of every trial, the number of trials wanted in
 total, the seeds each trial trains, where the study is stored, the sampler, the pruner and
-the objective. ``[train]``, ``[agent]`` and ``[net]`` fix config values for every trial,
-as in a config file (``rlgo train --config``); ``train.agent``, ``board_size``,
+the objective. ``[train]``, ``[eval]``, ``[agent]`` and ``[net]`` fix config values for
+every trial, as in a config file (``rlgo train --config``); ``train.agent``, ``board_size``,
 ``env_steps`` and ``seed`` come from ``[tune]``. (They are not sub-tables of ``[tune]``:
 TOML cannot hold both ``agent = "ppo"`` and ``[tune.agent]``.) ``[space.<key>]`` tables
 (:class:`Param`) are the searched values, keyed as ``--set`` keys are: no prefix for the
-learner's config, ``net.`` and ``train.``::
+learner's config, ``net.``, ``train.`` and ``eval.``::
 
     [tune]
     name = "tune_ppo_5x5"
@@ -17,8 +17,8 @@ learner's config, ``net.`` and ``train.``::
     env_steps = 20000
     trials = 20
     seeds_per_trial = 2
-    [train]
-    eval_every = 5000
+    [eval]
+    every = 5000
     [agent]
     epochs = 4
     [space.lr]
@@ -47,10 +47,10 @@ from rlgo.envs import Rules
 from rlgo.evaluation.players import ALLOW_COMMANDS, make_player, refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
 from rlgo.protocols import close_players
-from rlgo.registry import config_from_dict, get_agent
+from rlgo.registry import config_from_dict, get_learner
 from rlgo.study.config import plain_name
 from rlgo.training import RunConfigs
-from rlgo.training.config import read_toml
+from rlgo.training.config import EVAL_KEYS_IN_TRAIN, read_toml
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "patient", "halving", "hyperband", "none")
@@ -58,7 +58,7 @@ AGGREGATES = ("mean", "iqm")
 PARAM_TYPES = ("float", "int", "categorical")
 
 #: ``[space.<key>]`` prefix -> config table.
-_TABLES = {"": "agent", "net": "net", "train": "train"}
+_TABLES = {"": "agent", "net": "net", "train": "train", "eval": "eval"}
 #: TrainConfig fields ``[tune]`` sets (never ``[train]`` or a space).
 _FROM_TUNE = ("agent", "board_size", "env_steps", "seed")
 
@@ -141,6 +141,8 @@ class TuneConfig:
     """halving, hyperband: a rung keeps the best 1 / reduction_factor of its trials."""
     train: dict[str, Any] = field(default_factory=dict)
     """``[train]``: fixed TrainConfig values."""
+    eval: dict[str, Any] = field(default_factory=dict)
+    """``[eval]``: fixed EvalConfig values (how every trial is rated)."""
     agent_config: dict[str, Any] = field(default_factory=dict)
     """``[agent]``: fixed values of the learner's config."""
     net: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +152,7 @@ class TuneConfig:
     source: str = ""
     """The tuning file it was read from (for messages)."""
     allow_commands: bool = False
-    """Whether ``train.eval_ladder`` and ``train.eval_reference`` may name anchors that
+    """Whether ``eval.ladder`` and ``eval.reference`` may name anchors that
     run programs (``gtp:``): only the command line sets it (``rlgo tune
     --allow-commands``), never the tuning file."""
 
@@ -209,7 +211,7 @@ class TuneConfig:
     def fingerprint(self) -> dict[str, Any]:
         """What decides a trial's config and value: a resumed study must keep it."""
         keep = ("agent", "board_size", "env_steps", "seed", "seeds_per_trial", "aggregate",
-                "objective", "train", "agent_config", "net")
+                "objective", "train", "eval", "agent_config", "net")
         return {**{k: getattr(self, k) for k in keep},
                 "space": [dataclasses.asdict(p) for p in self.space]}
 
@@ -219,7 +221,7 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
 
 
-TABLES = ("tune", "train", "agent", "net", "space")
+TABLES = ("tune", "train", "eval", "agent", "net", "space")
 """Tables of a tuning file (``[search]``, the older name of ``[tune]``, is read as it)."""
 _REQUIRED = ("name", "agent", "board_size", "env_steps", "trials")
 _COMMAND_LINE_ONLY = "allow_commands"
@@ -240,14 +242,14 @@ def load_tune(path: str | Path, *, allow_commands: bool = False) -> TuneConfig:
         doc = {("tune" if k == "search" else k): v for k, v in doc.items()}
     unknown = sorted(set(doc) - set(TABLES))
     if unknown or not all(isinstance(v, dict) for v in doc.values()):
-        raise ValueError(f"{path}: a tuning file has the tables [tune], [train], [agent], "
-                         "[net] and [space.<key>]"
+        raise ValueError(f"{path}: a tuning file has the tables [tune], [train], [eval], "
+                         "[agent], [net] and [space.<key>]"
                          + (f"; unknown tables {unknown}" if unknown else ""))
     table = doc.get("tune", {})
     nested = sorted(k for k, v in table.items() if isinstance(v, dict))
     if nested:
         raise ValueError(f"{path} [tune]: sub-tables {nested}; fixed values go in the "
-                         "top-level tables [train], [agent] and [net]")
+                         "top-level tables [train], [eval], [agent] and [net]")
     if _COMMAND_LINE_ONLY in table:
         raise ValueError(f"{path} [tune]: {_COMMAND_LINE_ONLY} is not a key of a tuning "
                          f"file; only the command line says it ({ALLOW_COMMANDS})")
@@ -258,17 +260,16 @@ def load_tune(path: str | Path, *, allow_commands: bool = False) -> TuneConfig:
     if taken:
         raise ValueError(f"{path} [train]: {taken} belong in [tune]")
     tune = config_from_dict(TuneConfig, table, f"{path} [tune]")
-    tune = dataclasses.replace(tune, train=doc.get("train", {}),
+    tune = dataclasses.replace(tune, train=doc.get("train", {}), eval=doc.get("eval", {}),
                                agent_config=doc.get("agent", {}), net=doc.get("net", {}),
                                source=str(path), allow_commands=allow_commands)
-    configs = trial_configs(tune, {}, f"{path} [train]/[agent]/[net]")
-    if not configs.train.eval_every:
-        raise ValueError(f"{path} [train]: eval_every must be > 0 (the objective is "
-                         "measured by the evaluations)")
-    if tune.objective != "elo" and tune.objective[6:] not in configs.train.eval_ladder:
+    configs = trial_configs(tune, {}, f"{path} [train]/[eval]/[agent]/[net]")
+    if not configs.eval.every:
+        raise ValueError(f"{path} [eval]: every must be > 0 (the objective is measured by "
+                         "the evaluations)")
+    if tune.objective != "elo" and tune.objective[6:] not in configs.eval.ladder:
         raise ValueError(f"{path} [tune]: objective {tune.objective!r} needs "
-                         f"{tune.objective[6:]!r} in train.eval_ladder "
-                         f"{list(configs.train.eval_ladder)}")
+                         f"{tune.objective[6:]!r} in eval.ladder {list(configs.eval.ladder)}")
     if not doc.get("space"):
         raise ValueError(f"{path}: no [space.<key>] table: tuning needs a value to search")
     space = tuple(_read_param(tune, key, spec) for key, spec in doc["space"].items())
@@ -290,7 +291,7 @@ def _read_param(tune: TuneConfig, key: str, spec: Any) -> Param:
     prefix, _, name = key.rpartition(".")
     if prefix not in _TABLES:
         raise ValueError(f"{where}: unknown config section {prefix!r}; use no prefix (the "
-                         "agent's config), 'net.' or 'train.'")
+                         "agent's config), 'net.', 'train.' or 'eval.'")
     if prefix == "train" and name in (*_FROM_TUNE, "db"):
         raise ValueError(f"{where}: train.{name} is set by [tune], not searched")
     if name in getattr(tune, {"": "agent_config"}.get(prefix, prefix)):
@@ -336,11 +337,14 @@ def trial_sections(tune: TuneConfig, params: dict[str, Any], seed: int | None = 
                    ) -> dict[str, dict[str, Any]]:
     """The config tables of a trial's run with ``seed`` (default the first): the fixed
     values, then ``params`` (keyed as ``[space]`` keys are). Trials play no earlier
-    snapshots unless ``[train]`` sets ``eval_snapshots``: the ladder is what rates them."""
+    snapshots unless ``[eval]`` sets ``snapshots``: the ladder is what rates them. The
+    ``[train]`` keys ``eval_*`` of older tuning files are read as ``[eval]`` keys."""
     train = {"agent": tune.agent, "board_size": tune.board_size,
              "env_steps": tune.env_steps, "seed": tune.seed if seed is None else seed,
-             "eval_snapshots": 0, **tune.train, "db": tune.db_url}
-    tables = {"train": train, "agent": dict(tune.agent_config), "net": dict(tune.net)}
+             **tune.train, "db": tune.db_url}
+    older = {new: train.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items() if old in train}
+    tables = {"train": train, "eval": {"snapshots": 0, **older, **tune.eval},
+              "agent": dict(tune.agent_config), "net": dict(tune.net)}
     for key, value in params.items():
         prefix, _, name = key.rpartition(".")
         tables[_TABLES[prefix]][name] = value
@@ -353,7 +357,7 @@ def trial_configs(tune: TuneConfig, params: dict[str, Any], where: str = "",
     checked; ValueError naming ``where`` for an unknown key or a bad value."""
     tables = trial_sections(tune, params, seed)
     where = where or f"{tune.source} (trial parameters {params})"
-    entry = get_agent(tune.agent)
+    entry = get_learner(tune.agent)
     return RunConfigs.from_tables(tables, where, entry)
 
 
@@ -361,16 +365,14 @@ def check_ladder(tune: TuneConfig) -> None:
     """Start each ladder opponent once, so that a missing GNU Go or a bad player spec
     stops the tuning before it starts instead of failing every trial; ValueError naming
     the file."""
-    train = trial_configs(tune, {}).train
-    rules = Rules(board_size=train.board_size, komi=train.komi)
-    refuse_programs(train.eval_ladder, f"{tune.source} [train] eval_ladder",
-                    tune.allow_commands)
-    if train.eval_reference:
-        ReferenceTable.load(train.eval_reference, rules,
-                            allow_commands=tune.allow_commands)
-    for spec in train.eval_ladder:
+    configs = trial_configs(tune, {})
+    rules = Rules(board_size=configs.train.board_size, komi=configs.train.komi)
+    refuse_programs(configs.eval.ladder, f"{tune.source} [eval] ladder", tune.allow_commands)
+    if configs.eval.reference:
+        ReferenceTable.load(configs.eval.reference, rules, allow_commands=tune.allow_commands)
+    for spec in configs.eval.ladder:
         try:
             player = make_player(spec, rules)
         except (ValueError, GnuGoError) as exc:
-            raise ValueError(f"{tune.source} [train] eval_ladder: {spec!r}: {exc}") from exc
+            raise ValueError(f"{tune.source} [eval] ladder: {spec!r}: {exc}") from exc
         close_players(player)

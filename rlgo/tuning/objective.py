@@ -8,7 +8,7 @@ every trial, so that two trials differ by their parameters only), each a
 match database). Every run writes its evaluation games to one match database
 (``<out>/matches.sqlite`` unless ``[train]`` sets ``db``), so that every snapshot of every
 trial is rated on one Elo scale, anchored at ``random`` = 0, or on the board's fixed scale
-when ``train.eval_reference`` names one.
+when ``eval.reference`` names one.
 
 **The value.** A run's value is its final evaluation's ``eval/elo`` (``objective =
 "elo"``) or its mean score against one ladder opponent (``objective = "score:<spec>"``);
@@ -24,7 +24,7 @@ so the pruner judges a trial on all its seeds at once, and a pruned trial stops 
 seed's run there. Each run seeds its own randomness at construction and at every
 iteration, so a run advanced in turn with others plays the games it would play alone.
 
-Values are reported at the **nominal** step, the multiple of ``train.eval_every`` the
+Values are reported at the **nominal** step, the multiple of ``eval.every`` the
 evaluation was due at (the budget for the last one), not at the exact env steps, which
 differ between runs by the length of a game: pruners compare trials at equal steps only.
 The exact counters are in each run's ``metrics.csv``. The step-0 evaluation is reported
@@ -128,9 +128,8 @@ class SeedRun:
         its construction seeds its randomness right before it plays (module
         docstring)."""
         if self.trainer is None:
-            c = self.configs
-            self.trainer = Trainer(c.train, c.agent, c.net, self.out, progress=False,
-                                   agent=c.entry, allow_commands=tune.allow_commands)
+            self.trainer = Trainer(self.configs, self.out, progress=False,
+                                   allow_commands=tune.allow_commands)
             self.steps = self.trainer.rows()
         assert self.steps is not None
         for rows in self.steps:
@@ -150,12 +149,12 @@ class SeedRun:
         return None
 
     def _record(self, metrics: dict[str, float], tune: TuneConfig) -> int:
-        c, cfg = self.trainer.state.counters, self.configs.train
+        c = self.trainer.state.counters
         self.value = float(metrics.get(tune.metric, math.nan))
         self.elo = float(metrics.get("eval/elo", math.nan))
         self.elo_stderr = float(metrics.get("eval/elo_stderr", math.nan))
         self.snapshot = f"{self.out.name}@{c.env_steps}"
-        return report_step(c.env_steps, cfg.eval_every, cfg.env_steps)
+        return report_step(c.env_steps, self.configs.eval.every, self.configs.train.env_steps)
 
     def close(self) -> None:
         """Stop the run (its directory unlocked) and drop its checkpoints: trials never

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from rlgo.registry import get_agent
+from rlgo.registry import get_learner
 from rlgo.training import RunConfigs, Trainer
 from rlgo.training.runs import load_metrics
 from rlgo.tuning.config import TuneConfig, load_tune
@@ -71,14 +71,13 @@ def retrain(path: str | Path, number: int, seeds: Sequence[int], *,
         raise ValueError(f"seeds {sorted(used)} are the tuning's own; retrain on others")
     trial = stored_trial(tune, number)
     tables = copy.deepcopy(trial.user_attrs["config"])
-    entry = get_agent(tune.agent)
+    entry = get_learner(tune.agent)
     rows = []
     for seed in seeds:
         tables["train"]["seed"] = seed
         c = RunConfigs.from_tables(tables, f"trial {number} of {tune.name!r}", entry)
         out = retrain_dir(tune, number, seed)
-        trainer = Trainer(c.train, c.agent, c.net, out, progress=progress, agent=entry,
-                          allow_commands=allow_commands)
+        trainer = Trainer(c, out, progress=progress, allow_commands=allow_commands)
         try:
             trainer.fit()
         finally:

@@ -19,11 +19,11 @@ that parallel or resumed workers do not draw the same points again.
   completed and after ``prune_warmup_steps`` env steps;
 * ``patient``: that median rule behind :class:`optuna.pruners.PatientPruner`, applied
   only to a trial that has not improved for ``prune_patience`` evaluations;
-* ``halving`` (:class:`optuna.pruners.SuccessiveHalvingPruner`): rungs at ``eval_every``
+* ``halving`` (:class:`optuna.pruners.SuccessiveHalvingPruner`): rungs at ``eval.every``
   times powers of ``reduction_factor`` env steps; at each rung a trial goes on only if
   it is in the top ``1 / reduction_factor`` of the trials that reached that rung;
 * ``hyperband`` (:class:`optuna.pruners.HyperbandPruner`): several such halving brackets,
-  from ``eval_every`` to the budget, each trial in one bracket (chosen from its number),
+  from ``eval.every`` to the budget, each trial in one bracket (chosen from its number),
   so that both early and late bloomers get a chance;
 * ``none``.
 
@@ -62,7 +62,7 @@ def sampler_for(tune: TuneConfig, salt: tuple[int, ...]) -> optuna.samplers.Base
 
 def pruner_for(tune: TuneConfig) -> optuna.pruners.BasePruner:
     """The pruner (module docstring)."""
-    eval_every = trial_configs(tune, {}).train.eval_every
+    eval_every = trial_configs(tune, {}).eval.every
     if tune.pruner == "none":
         return optuna.pruners.NopPruner()
     if tune.pruner == "halving":
@@ -139,7 +139,7 @@ def _older_fingerprint(study: optuna.Study) -> dict[str, Any] | None:
     old = study.user_attrs.get("search")
     if old is None:
         return None
-    return {**old, "seeds_per_trial": 1, "aggregate": "mean"}
+    return {**old, "seeds_per_trial": 1, "aggregate": "mean", "eval": {}}
 
 
 def _jsonable(value: Any) -> Any:
