@@ -59,7 +59,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rlgo.agents.policy_kit import PolicyKit, acting_seed
+from rlgo.agents.policy_kit import FromKit, PolicyKit, acting_seed
 from rlgo.agents.search_player import SearchPlayer
 from rlgo.envs import GoEngine, Rules
 from rlgo.learning.augment import augment
@@ -168,13 +168,15 @@ class MCTSConfig:
 class MCTSLearner:
     """The MCTS-distillation learner (module docstring)."""
 
+    net, opt, device, net_config = FromKit(), FromKit(), FromKit(), FromKit()
+    """The kit's network, optimiser, device and network config."""
+
     def __init__(self, rules: Rules, config: MCTSConfig, net_config: NetConfig,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.config = config
         self.rules = rules
         self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
                              device=device)
-        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
         self.window = ReplayBuffer(config.replay_positions)
 
     def player(self) -> Player:

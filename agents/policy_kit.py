@@ -20,13 +20,29 @@ from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_pol
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.protocols import Player, Weights
 
-__all__ = ["PolicyKit", "acting_seed"]
+__all__ = ["FromKit", "PolicyKit", "acting_seed"]
 
 
 def acting_seed() -> int:
     """A seed for a player's own generator, drawn from torch's global one, which the
     harness seeds at every iteration: so a resumed run acts as an uninterrupted one."""
     return int(torch.randint(2**31 - 1, ()))
+
+
+class FromKit:
+    """A learner's attribute that is its kit's (``net = FromKit()`` in the class body):
+    reading and assigning both go to ``self.kit``, so a subclass that swaps the network
+    (``self.net = MyNet(...)``) swaps the one that snapshots, checkpoints and the credit
+    analysis use too."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, learner: Any, owner: type | None = None) -> Any:
+        return self if learner is None else getattr(learner.kit, self.name)
+
+    def __set__(self, learner: Any, value: Any) -> None:
+        setattr(learner.kit, self.name, value)
 
 
 class PolicyKit:

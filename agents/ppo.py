@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from rlgo.agents.network_player import NetworkPlayer
-from rlgo.agents.policy_kit import PolicyKit, acting_seed
+from rlgo.agents.policy_kit import FromKit, PolicyKit, acting_seed
 from rlgo.envs import Rules
 from rlgo.learning.checks import check_config
 from rlgo.learning.episodes import gae, successors, terminal_rewards
@@ -117,12 +117,14 @@ class PPOConfig:
 class PPO:
     """The PPO learner (module docstring)."""
 
+    net, opt, device, net_config = FromKit(), FromKit(), FromKit(), FromKit()
+    """The kit's network, optimiser, device and network config."""
+
     def __init__(self, rules: Rules, config: PPOConfig, net_config: NetConfig,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
-        self.config = config
+        self.config, self.rules = config, rules
         self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
                              device=device)
-        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
         self.positions_seen = 0
 
     def player(self) -> Player:

@@ -29,7 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from rlgo.agents.network_player import NetworkPlayer
-from rlgo.agents.policy_kit import PolicyKit, acting_seed
+from rlgo.agents.policy_kit import FromKit, PolicyKit, acting_seed
 from rlgo.envs import Rules
 from rlgo.learning.augment import augment
 from rlgo.learning.checks import check_config
@@ -82,12 +82,14 @@ class ReinforceConfig:
 class Reinforce:
     """The REINFORCE learner (see the module docstring)."""
 
+    net, opt, device, net_config = FromKit(), FromKit(), FromKit(), FromKit()
+    """The kit's network, optimiser, device and network config."""
+
     def __init__(self, rules: Rules, config: ReinforceConfig, net_config: NetConfig,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
-        self.config = config
+        self.config, self.rules = config, rules
         self.kit = PolicyKit(rules, net_config, lr=config.lr, weight_decay=config.weight_decay,
                              device=device, temperature=config.temperature)
-        self.net, self.opt, self.device = self.kit.net, self.kit.opt, self.kit.device
 
     def player(self) -> Player:
         return NetworkPlayer(self.net, name="reinforce", greedy=False,

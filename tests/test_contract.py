@@ -447,3 +447,18 @@ def test_every_learner_trains_in_bfloat16(tmp_path, agent):
     assert all(np.isfinite(v) for v in metrics.values())
     assert any(not torch.equal(before[k], after[k]) for k in before)  # it learned
     assert all(v.dtype == before[k].dtype for k, v in after.items())
+
+
+@pytest.mark.parametrize("agent", ["ppo", "reinforce", "mcts"])
+def test_a_swapped_network_is_the_one_snapshots_and_checkpoints_hold(agent):
+    """A subclass that sets ``self.net`` (docs/learners.md, your own network) swaps the
+    network of the learner's kit: snapshots, checkpoints and the credit analysis use it."""
+    entry = get_learner(agent)
+    learner = entry.make(RULES, entry.default_config(), TINY, 0, "cpu")
+    other = PolicyValueNet(5, dataclasses.replace(TINY, value_hidden=4))
+    learner.net = other
+    learner.opt = torch.optim.AdamW(other.parameters())
+    assert learner.kit.net is other and learner.kit.opt is learner.opt
+    assert learner.snapshot()["value_fc.0.weight"].shape == \
+        other.state_dict()["value_fc.0.weight"].shape
+    assert learner.state_dict()["net"].keys() == other.state_dict().keys()
