@@ -132,23 +132,14 @@ class DQNConfig:
     """BatchNorm in eval mode for the gradient too (module docstring); False: train mode."""
 
     def __post_init__(self) -> None:
-        check_config(self, non_negative=("explore_start", "explore_end", "priority_alpha"))
-        if self.exploration not in ("boltzmann", "epsilon"):
-            raise ValueError(f"exploration must be 'boltzmann' or 'epsilon', "
-                             f"got {self.exploration!r}")
-        for name in ("lr", "minibatch", "buffer_positions", "n_step", "replay_ratio",
-                     "target_every", "huber_delta", "eval_temperature", "max_grad_norm",
-                     "schedule_positions", "priority_eps"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, got {value}")
-        for name in ("gamma", "target_tau", "priority_beta"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if self.learning_starts < 0 or self.priority_alpha < 0 or self.weight_decay < 0:
-            raise ValueError("learning_starts, priority_alpha and weight_decay must be >= 0")
-        if not (0 <= self.explore_end and 0 <= self.explore_start):
-            raise ValueError("explore_start and explore_end must be >= 0")
+        check_config(self, positive=("lr", "minibatch", "buffer_positions", "n_step",
+                                     "replay_ratio", "target_every", "huber_delta",
+                                     "eval_temperature", "max_grad_norm", "schedule_positions",
+                                     "priority_eps"),
+                     non_negative=("explore_start", "explore_end", "priority_alpha",
+                                   "learning_starts", "weight_decay"),
+                     unit=("gamma", "target_tau", "priority_beta"),
+                     choices={"exploration": ("boltzmann", "epsilon")})
         if self.exploration == "epsilon" and max(self.explore_start, self.explore_end) > 1:
             raise ValueError("epsilon must lie in [0, 1]")
 

@@ -135,21 +135,11 @@ class MCTSConfig:
     def __post_init__(self) -> None:
         check_config(self, positive=("lr", "max_grad_norm", "temperature", "replay_ratio",
                                      "simulations", "cheap_simulations", "minibatch",
-                                     "replay_positions"),
+                                     "replay_positions", "full_search_prob"),
                      non_negative=("weight_decay", "value_coef", "ownership_coef",
                                    "temperature_moves"),
-                     unit=("reanalyse_fraction",))
+                     unit=("reanalyse_fraction", "full_search_prob"))
         self.search  # noqa: B018 (building the SearchConfig validates its fields)
-        if self.simulations < 1 or self.cheap_simulations < 1:
-            raise ValueError("simulations and cheap_simulations must be >= 1")
-        if not 0 < self.full_search_prob <= 1:
-            raise ValueError("full_search_prob must lie in (0, 1]")
-        if not 0 <= self.reanalyse_fraction <= 1:
-            raise ValueError("reanalyse_fraction must lie in [0, 1]")
-        if self.temperature <= 0 or self.temperature_moves < 0:
-            raise ValueError("temperature must be positive and temperature_moves >= 0")
-        if self.minibatch < 1 or self.replay_positions < 1 or self.replay_ratio <= 0:
-            raise ValueError("minibatch, replay_positions and replay_ratio must be positive")
 
     # ------------------------------------------------------------------ derived
     @property

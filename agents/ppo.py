@@ -98,20 +98,11 @@ class PPOConfig:
     """Stop the epochs of a batch once the approximate KL exceeds this; None: never."""
 
     def __post_init__(self) -> None:
-        check_config(self, positive=("target_kl",))
-        for name in ("lr", "clip_coef", "value_clip_coef", "max_grad_norm"):
-            if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name} must be positive and finite, got {getattr(self, name)}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        for name in ("value_coef", "entropy_coef", "weight_decay", "lr_anneal_positions"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.epochs < 1 or self.minibatch < 1:
-            raise ValueError("epochs and minibatch must be >= 1")
-        if self.target_kl is not None and not self.target_kl > 0:
-            raise ValueError(f"target_kl must be positive or None, got {self.target_kl}")
+        check_config(self, positive=("target_kl", "lr", "clip_coef", "value_clip_coef",
+                                     "max_grad_norm", "epochs", "minibatch"),
+                     non_negative=("value_coef", "entropy_coef", "weight_decay",
+                                   "lr_anneal_positions"),
+                     unit=("gamma", "gae_lambda"))
 
 
 class PPO:

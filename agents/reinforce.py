@@ -68,15 +68,8 @@ class ReinforceConfig:
 
     def __post_init__(self) -> None:
         check_config(self, positive=("lr", "temperature", "max_grad_norm", "epochs", "minibatch"),
-                     non_negative=("weight_decay", "value_coef", "entropy_coef"))
-        if self.baseline not in ("value", "mean", "none"):
-            raise ValueError(f"baseline must be 'value', 'mean' or 'none', got {self.baseline!r}")
-        if not self.temperature > 0:
-            raise ValueError("temperature must be positive for REINFORCE self-play")
-        if self.epochs < 1 or self.minibatch < 1:
-            raise ValueError("epochs and minibatch must be >= 1")
-        if not (self.lr > 0 and self.max_grad_norm > 0):
-            raise ValueError("lr and max_grad_norm must be positive")
+                     non_negative=("weight_decay", "value_coef", "entropy_coef"),
+                     choices={"baseline": ("value", "mean", "none")})
 
 
 class Reinforce:

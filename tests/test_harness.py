@@ -230,7 +230,7 @@ def test_train_config_validation():
         EvalConfig(target_stderr=float("nan"))
     with pytest.raises(ValueError, match="opponent"):
         TrainConfig(opponent="league")
-    with pytest.raises(ValueError, match="env_steps must be positive"):
+    with pytest.raises(ValueError, match="env_steps must be > 0"):
         TrainConfig(env_steps=0)
 
 

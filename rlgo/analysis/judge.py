@@ -27,6 +27,7 @@ import numpy as np
 
 import rlgo.envs._kernels as K
 from rlgo.envs import GoEngine, Rules
+from rlgo.learning.checks import check_config
 from rlgo.learning.search import EvaluateFn, SearchConfig, run_search
 
 CHUNK = 512
@@ -112,8 +113,7 @@ class Judge:
     """Network evaluations spent so far (cache hits cost none)."""
 
     def __post_init__(self) -> None:
-        if self.simulations < 1:
-            raise ValueError(f"judge simulations must be >= 1, got {self.simulations}")
+        check_config(self, positive=("simulations",))
 
     @property
     def cache_id(self) -> str:

@@ -81,15 +81,8 @@ class NetConfig:
     ``studies/precision_learners_7x7.toml``); too small a network (1x8) gains nothing."""
 
     def __post_init__(self) -> None:
-        check_config(self, positive=("blocks", "channels", "value_hidden"))
-        if self.norm not in ("batch", "group"):
-            raise ValueError(f"norm must be 'batch' or 'group', got {self.norm!r}")
-        if self.precision not in PRECISION_CHOICES:
-            raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, "
-                             f"got {self.precision!r}")
-        for name in ("blocks", "channels", "value_hidden"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_config(self, positive=("blocks", "channels", "value_hidden"),
+                     choices={"norm": ("batch", "group"), "precision": PRECISION_CHOICES})
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

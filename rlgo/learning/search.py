@@ -136,14 +136,6 @@ class SearchConfig:
         check_config(self, positive=("c_puct", "max_considered", "dirichlet_alpha"),
                      non_negative=("c_visit", "c_scale", "fpu_reduction"),
                      unit=("dirichlet_fraction",))
-        if self.c_puct <= 0 or self.c_visit < 0 or self.c_scale < 0:
-            raise ValueError("c_puct must be positive, c_visit and c_scale non-negative")
-        if self.dirichlet_alpha is not None and self.dirichlet_alpha <= 0:
-            raise ValueError("dirichlet_alpha must be positive (or None for the default)")
-        if not 0 <= self.dirichlet_fraction <= 1:
-            raise ValueError("dirichlet_fraction must lie in [0, 1]")
-        if self.max_considered < 1:
-            raise ValueError("max_considered must be >= 1")
 
 
 class Tree(NamedTuple):

@@ -10,7 +10,6 @@ others (:func:`apply_overrides`). Configs are data: TOML in, TOML out, never cod
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 import types
 import typing
@@ -105,23 +104,18 @@ class TrainConfig:
     the CPU."""
 
     def __post_init__(self) -> None:
-        check_config(self, non_negative=("seed",))
-        Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
-        if not isinstance(self.agent, str) or not self.agent.strip():
-            raise ValueError("agent must name a learner")
-        if self.opponent not in ("self", "pool"):
-            raise ValueError(f"opponent must be 'self' or 'pool', got {self.opponent!r}")
-        if not 0.0 <= self.pool_share <= 1.0:
-            raise ValueError(f"pool_share must lie in [0, 1], got {self.pool_share}")
-        if not 0 <= self.opening_moves < self.board_size * self.board_size:
-            raise ValueError(f"opening_moves must lie in 0..{self.board_size ** 2 - 1}, "
-                             f"got {self.opening_moves}")
-        if not (math.isfinite(self.wall_seconds) and self.wall_seconds >= 0):
-            raise ValueError("wall_seconds must be finite and >= 0 (0: no time limit)")
         check_config(self, positive=("env_steps", "parallel_games", "games_per_iteration",
                                      "pool_size", "pool_every", "checkpoint_every",
                                      "keep_checkpoints"),
-                     non_negative=("threads", "nn_evals", "sgf_samples"))
+                     non_negative=("seed", "threads", "nn_evals", "sgf_samples",
+                                   "wall_seconds", "opening_moves"),
+                     unit=("pool_share",), choices={"opponent": ("self", "pool")})
+        Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
+        if not isinstance(self.agent, str) or not self.agent.strip():
+            raise ValueError("agent must name a learner")
+        if self.opening_moves >= self.board_size * self.board_size:
+            raise ValueError(f"opening_moves must lie in 0..{self.board_size ** 2 - 1}, "
+                             f"got {self.opening_moves}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
 

@@ -46,6 +46,7 @@ from rlgo.agents.gnugo_player import GnuGoError
 from rlgo.envs import Rules
 from rlgo.evaluation.players import ALLOW_COMMANDS, make_player, refuse_programs
 from rlgo.evaluation.reference import ReferenceTable
+from rlgo.learning.checks import check_config
 from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_learner
 from rlgo.study.config import plain_name
@@ -160,23 +161,19 @@ class TuneConfig:
         if not plain_name(self.name):  # it names the output folder, runs/<name>
             raise ValueError(f"name must be a plain name (letters, digits, _ . -, not a "
                              f"path), got {self.name!r}")
-        _one_of("sampler", self.sampler, SAMPLERS)
-        _one_of("aggregate", self.aggregate, AGGREGATES)
         if self.pruner == "wilcoxon":
             raise ValueError("pruner 'wilcoxon' is not offered: Optuna's WilcoxonPruner "
                              "compares per-instance results, and a trial here reports one "
                              f"learning curve; use one of {', '.join(PRUNERS)}")
-        _one_of("pruner", self.pruner, PRUNERS)
+        check_config(self, positive=("env_steps", "trials", "prune_patience",
+                                     "seeds_per_trial"),
+                     non_negative=("prune_startup_trials", "prune_warmup_steps",
+                                   "startup_trials"),
+                     choices={"sampler": SAMPLERS, "aggregate": AGGREGATES, "pruner": PRUNERS})
         if self.objective != "elo" and not (self.objective.startswith("score:")
                                             and self.objective[6:].strip()):
             raise ValueError("objective must be 'elo' or 'score:<ladder opponent>', got "
                              f"{self.objective!r}")
-        for name in ("env_steps", "trials", "prune_patience", "seeds_per_trial"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("prune_startup_trials", "prune_warmup_steps", "startup_trials"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.reduction_factor < 2:
             raise ValueError(f"reduction_factor must be >= 2, got {self.reduction_factor}")
 
@@ -214,11 +211,6 @@ class TuneConfig:
                 "objective", "train", "eval", "agent_config", "net")
         return {**{k: getattr(self, k) for k in keep},
                 "space": [dataclasses.asdict(p) for p in self.space]}
-
-
-def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
 
 
 TABLES = ("tune", "train", "eval", "agent", "net", "space")
