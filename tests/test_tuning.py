@@ -109,7 +109,7 @@ BAD = [  # (added to [tune], added after the space, the error must say)
     ("", '[space."net.value_hidden"]\ntype = "float"\nlow = 16\nhigh = 64\n',
      r"value_hidden = 16.0 is not a int"),
     ("", '[space.gamma]\ntype = "float"\nlow = 0.9\nhigh = 1.5\n',
-     r"gamma must lie in \[0, 1\]"),
+     r"gamma must be in \[0, 1\]"),
     ("", '[space.gamma]\ntype = "normal"\n', r"type must be one of float, int, categorical"),
     ("", '[space.gamma]\ntype = "categorical"\nchoices = []\n', r"choices must be a non-empty"),
     ("", '[space.gamma]\ntype = "categorical"\nchoices = [0.9]\nlow = 1\n',
