@@ -3,6 +3,7 @@ same results, statistics across seeds, and the figures from a synthetic table.""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from rlgo.evaluation.matchdb import MatchDB
 from rlgo.study.config import StudyFileError, load_study, run_configs
 from rlgo.study.league import pairings
 from rlgo.study.plots import plot_final_elo, plot_head_to_head, plot_study_curves
-from rlgo.study.report import agent_statistics
+from rlgo.study.report import agent_statistics, elo_at, equal_budgets
 from rlgo.study.runner import latest_row, run_study
 from rlgo.training.runs import load_metrics
 
@@ -304,6 +305,33 @@ def test_figures_from_a_synthetic_results_table(tmp_path):
     plot_final_elo(league, agents, tmp_path / "final")
     for name in ("curves", "h2h", "final"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+
+
+def test_agents_compared_at_equal_env_steps_network_evaluations_and_seconds():
+    """Hand-built curves: "search" spends 10 network evaluations a move and gains 1 Elo a
+    move; "free" spends 1 and gains 0.5 a move. At equal moves search is ahead, at equal
+    network evaluations free is."""
+    rows = []
+    for agent, evals, slope in (("search", 10, 1.0), ("free", 1, 0.5)):
+        for seed, last in ((0, 1000), (1, 800)):
+            for step in range(0, last + 1, 200):
+                rows.append({"agent": agent, "run": f"{agent}-s{seed}", "policy": "raw",
+                             "env_steps": step, "nn_evals": evals * step,
+                             "wall_s": step / 100, "elo": slope * step + 10 * seed})
+            rows.append({**rows[-1], "policy": "search", "elo": 9999.0})  # not compared
+    agents, pairs = equal_budgets(pd.DataFrame(rows))
+    at = agents.set_index(["axis", "agent"])
+    assert at.loc[("env_steps", "search"), "budget"] == 800  # the least any run reached
+    assert at.loc[("env_steps", "search"), "mean_elo"] == pytest.approx((800 + 810) / 2)
+    assert at.loc[("env_steps", "free"), "mean_elo"] == pytest.approx((400 + 410) / 2)
+    assert at.loc[("nn_evals", "search"), "budget"] == 800  # free-s1's 800 evaluations
+    assert at.loc[("nn_evals", "search"), "mean_elo"] == pytest.approx((80 + 90) / 2)
+    assert at.loc[("nn_evals", "free"), "mean_elo"] == pytest.approx((400 + 410) / 2)
+    p = pairs.set_index(["axis", "agent", "over"]).p_improvement
+    assert p[("env_steps", "search", "free")] == 1.0 and p[("nn_evals", "free", "search")] == 1.0
+    curve = pd.DataFrame({"env_steps": [0, 200], "elo": [0.0, 50.0]})
+    assert elo_at(curve, "env_steps", 50) == 12.5
+    assert math.isnan(elo_at(curve, "env_steps", 300))  # past the last evaluation
 
 
 def test_the_ray_backend_runs_a_study_on_a_local_ray_instance(tmp_path):

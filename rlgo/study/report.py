@@ -20,6 +20,12 @@ Files written to the study's folder:
 ``improvement.csv``         per ordered pair of agents: the probability that a run of the
                             first ends above a run of the second, with a 95% interval
 ``head_to_head.csv``        league games: mean score of each member against each other
+``equal_budgets.csv``       per budget axis (env steps, network evaluations, training
+                            seconds) and agent: the IQM and mean of its runs' raw Elo
+                            read off their curves at the least budget every run reached
+                            on that axis (:func:`equal_budgets`), with the budget
+``equal_budgets_``          per budget axis and ordered pair of agents there: the
+``improvement.csv``         probability of improvement, with a 95% interval
 ``figures/*.png|svg``       Elo against env steps, games, network evaluations and wall
                             time; the league's head-to-head heatmap; the final Elo table
 ==========================  ===========================================================
@@ -34,6 +40,7 @@ intervals are left empty.
 
 from __future__ import annotations
 
+import math
 from itertools import permutations
 from pathlib import Path
 
@@ -163,7 +170,13 @@ def agent_statistics(league: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per agent, the IQM of its runs' final Elo with an interval; per ordered pair, the
     probability of improvement with an interval (module docstring)."""
     runs = league[~league.anchor]
-    finals = {a: g.elo.to_numpy(float) for a, g in runs.groupby("agent", sort=False)}
+    return seed_statistics({a: g.elo.to_numpy(float)
+                            for a, g in runs.groupby("agent", sort=False)})
+
+
+def seed_statistics(elo: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From each agent's Elo, one value per run: per agent the IQM with a 95% interval and
+    the mean; per ordered pair the probability of improvement with a 95% interval."""
 
     def iqm(x: np.ndarray) -> float:
         return float(rl_metrics.aggregate_iqm(np.asarray(x)[:, None]))
@@ -174,15 +187,47 @@ def agent_statistics(league: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     agents = pd.DataFrame([{"agent": a, "runs": len(x), "iqm_elo": iqm(x),
                             **dict(zip(("iqm_lo", "iqm_hi"), _interval(iqm, (x,)), strict=True)),
-                            "mean_elo": float(np.mean(x))} for a, x in finals.items()])
-    pairs = pd.DataFrame([{"agent": a, "over": b, "p_improvement": improvement(finals[a],
-                                                                              finals[b]),
-                           **dict(zip(("lo", "hi"), _interval(improvement,
-                                                               (finals[a], finals[b])),
+                            "mean_elo": float(np.mean(x))} for a, x in elo.items()])
+    pairs = pd.DataFrame([{"agent": a, "over": b, "p_improvement": improvement(elo[a], elo[b]),
+                           **dict(zip(("lo", "hi"), _interval(improvement, (elo[a], elo[b])),
                                       strict=True))}
-                          for a, b in permutations(finals, 2)],
+                          for a, b in permutations(elo, 2)],
                          columns=["agent", "over", "p_improvement", "lo", "hi"])
     return agents.sort_values("iqm_elo", ascending=False, ignore_index=True), pairs
+
+
+EQUAL_BUDGET_AXES = ("env_steps", "nn_evals", "wall_s")
+"""The budgets runs are compared at besides the study's own: moves played, network
+evaluations (search simulations counted) and seconds of training."""
+
+
+def elo_at(curve: pd.DataFrame, axis: str, budget: float) -> float:
+    """A run's Elo when its counter ``axis`` was ``budget``: linear between the two
+    evaluations around it; NaN beyond its last evaluation."""
+    c = curve.sort_values(axis)
+    x, y = c[axis].to_numpy(float), c.elo.to_numpy(float)
+    return float(np.interp(budget, x, y)) if budget <= x[-1] else math.nan
+
+
+def equal_budgets(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The agents compared at equal budgets on each of :data:`EQUAL_BUDGET_AXES`: the
+    budget is the least any run reached on that axis (its last evaluation), each run's
+    raw-policy Elo is read off its curve there (:func:`elo_at`), and
+    :func:`seed_statistics` compares them. Returns (per agent, per pair) tables, each row
+    with its ``axis`` and ``budget``."""
+    raw = results[results.policy == "raw"]
+    agents, pairs = [], []
+    for axis in EQUAL_BUDGET_AXES:
+        budget = float(raw.groupby("run")[axis].max().min())
+        elo = {agent: np.array([elo_at(curve, axis, budget)
+                                for _, curve in runs.groupby("run", sort=True)])
+               for agent, runs in raw.groupby("agent", sort=False)}
+        a, p = seed_statistics(elo)
+        agents.append(a.assign(axis=axis, budget=budget))
+        pairs.append(p.assign(axis=axis, budget=budget))
+    first = ["axis", "budget"]
+    tables = [pd.concat(t, ignore_index=True) for t in (agents, pairs)]
+    return tuple(t[first + [c for c in t if c not in first]] for t in tables)
 
 
 def head_to_head(study: StudyConfig) -> pd.DataFrame:
@@ -208,6 +253,10 @@ def write_report(study: StudyConfig) -> dict[str, Path]:
     written: dict[str, Path] = {}
     results = results_table(study)
     written["results"] = _csv(results, out / "results.csv")
+    at_budget, at_budget_pairs = equal_budgets(results)
+    written["equal_budgets"] = _csv(at_budget, out / "equal_budgets.csv")
+    written["equal_budgets_improvement"] = _csv(at_budget_pairs,
+                                                out / "equal_budgets_improvement.csv")
     figures = out / "figures"
     written.update(plot_study_curves(results, figures / "elo_curves",
                                      budget=(study.budget, study.amount)))
