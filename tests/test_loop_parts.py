@@ -90,3 +90,33 @@ def test_a_learner_that_returns_a_dict_is_told_to_return_learned(tmp_path, monke
     with pytest.raises(TypeError, match=r"learn returned a dict, not an "
                        r"rlgo.protocols.Learned\(metrics, train_samples, nn_evals\)"):
         trainer.fit()
+
+
+def test_a_run_whose_config_predates_the_eval_table_resumes(tmp_path):
+    """config.toml of a run made before EvalConfig kept the evaluation in [train]
+    (eval_every, eval_games, eval_ladder...): the same command resumes it."""
+    sets = ["net.blocks=1", "net.channels=8", "eval.every=100", "eval.games=2",
+            "eval.ladder=random", "train.parallel_games=4", "train.games_per_iteration=4",
+            "train.checkpoint_every=100"]
+    class Stop(Exception):
+        pass
+
+    def stop_after_a_checkpoint(trainer, metrics):
+        if trainer.run.checkpoint_files():
+            raise Stop  # as a killed run: its last checkpoint stays
+
+    with pytest.raises(Stop):
+        build_trainer("reinforce", 5, 300, 0, tmp_path / "run", sets,
+                      progress=False).fit(hooks=[stop_after_a_checkpoint])
+    path = tmp_path / "run" / "config.toml"
+    text = path.read_text()
+    head, _, rest = text.partition("[eval]\n")
+    evaluation, _, tail = rest.partition("\n\n")
+    older = head.replace("[train]\n", "[train]\n" + "".join(
+        f"eval_{line}\n" for line in evaluation.splitlines()), 1) + tail
+    path.write_text(older)
+    assert "[eval]" not in path.read_text() and "eval_every = 100" in path.read_text()
+    trainer = build_trainer("reinforce", 5, 300, 0, tmp_path / "run", sets, progress=False)
+    counters = trainer.fit()  # resumed: not refused as "a different config"
+    assert counters.env_steps >= 300
+    assert trainer.state.iteration > 0 and load_metrics(tmp_path / "run").env_steps.min() == 0
