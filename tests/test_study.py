@@ -19,7 +19,7 @@ from rlgo.evaluation.matchdb import MatchDB
 from rlgo.study.config import StudyFileError, load_study, run_configs
 from rlgo.study.league import pairings
 from rlgo.study.plots import plot_final_elo, plot_head_to_head, plot_study_curves
-from rlgo.study.report import agent_statistics, elo_at, equal_budgets
+from rlgo.study.report import agent_statistics, crossings, elo_at, equal_budgets
 from rlgo.study.runner import latest_row, run_study
 from rlgo.training.runs import load_metrics
 
@@ -332,6 +332,21 @@ def test_agents_compared_at_equal_env_steps_network_evaluations_and_seconds():
     curve = pd.DataFrame({"env_steps": [0, 200], "elo": [0.0, 50.0]})
     assert elo_at(curve, "env_steps", 50) == 12.5
     assert math.isnan(elo_at(curve, "env_steps", 300))  # past the last evaluation
+
+
+def test_time_to_strength_is_where_a_curve_first_crosses_each_anchor():
+    """One run: Elo 0, 100, 300, 250 at 0, 1000, 2000, 3000 env steps (0, 10, 20, 30 s).
+    It crosses 50 halfway to 1000 steps, 200 halfway between 1000 and 2000, never 400."""
+    results = pd.DataFrame({"agent": "a", "run": "a-s0", "policy": "raw",
+                            "env_steps": [0, 1000, 2000, 3000], "wall_s": [0.0, 10, 20, 30],
+                            "elo": [0.0, 100.0, 300.0, 250.0]})
+    table = crossings(results, {"random": -1.0, "x": 50.0, "y": 200.0, "z": 400.0})
+    at = table.set_index("anchor")
+    assert list(at.index) == ["random", "x", "y", "z"]
+    assert at.loc["random", "env_steps"] == 0  # above it from the first evaluation
+    assert (at.loc["x", "env_steps"], at.loc["x", "wall_s"]) == (500, 5)
+    assert (at.loc["y", "env_steps"], at.loc["y", "wall_s"]) == (1500, 15)
+    assert math.isnan(at.loc["z", "env_steps"]) and at.loc["y", "anchor_elo"] == 200
 
 
 def test_the_ray_backend_runs_a_study_on_a_local_ray_instance(tmp_path):

@@ -26,6 +26,10 @@ Files written to the study's folder:
                             on that axis (:func:`equal_budgets`), with the budget
 ``equal_budgets_``          per budget axis and ordered pair of agents there: the
 ``improvement.csv``         probability of improvement, with a 95% interval
+``crossings.csv``           with a reference table, time to strength: for every run,
+                            policy and anchor of the table, the env steps and training
+                            seconds at which the run's Elo first rose above the
+                            anchor's (:func:`crossings`); empty where it never did
 ``figures/*.png|svg``       Elo against env steps, games, network evaluations and wall
                             time; the league's head-to-head heatmap; the final Elo table
 ==========================  ===========================================================
@@ -230,6 +234,37 @@ def equal_budgets(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tuple(t[first + [c for c in t if c not in first]] for t in tables)
 
 
+def crossings(results: pd.DataFrame, anchors: dict[str, float],
+              axes: tuple[str, ...] = ("env_steps", "wall_s")) -> pd.DataFrame:
+    """Time to strength: for every run, policy and anchor, where on each of ``axes`` the
+    run's Elo first rose above the anchor's, linearly between the two evaluations around
+    the crossing (its first evaluation's value when that was already above); NaN where it
+    never did. One row per (agent, run, policy, anchor): the anchor's Elo and a column per
+    axis."""
+    rows = []
+    for (agent, run, policy), curve in results.groupby(["agent", "run", "policy"],
+                                                       sort=True):
+        c = curve.sort_values("env_steps")
+        y = c.elo.to_numpy(float)
+        for anchor, level in sorted(anchors.items(), key=lambda kv: kv[1]):
+            row = {"agent": agent, "run": run, "policy": policy, "anchor": anchor,
+                   "anchor_elo": level}
+            above = np.flatnonzero(y > level)
+            for axis in axes:
+                x = c[axis].to_numpy(float)
+                if not len(above):
+                    row[axis] = math.nan
+                elif above[0] == 0:
+                    row[axis] = x[0]
+                else:
+                    i = above[0]
+                    share = (level - y[i - 1]) / (y[i] - y[i - 1])
+                    row[axis] = x[i - 1] + share * (x[i] - x[i - 1])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["agent", "run", "policy", "anchor", "anchor_elo",
+                                       *axes])
+
+
 def head_to_head(study: StudyConfig) -> pd.DataFrame:
     """Mean score (win 1, draw 1/2) of each league member against each other, from the
     league's games only: columns player, opponent, score, games."""
@@ -253,6 +288,10 @@ def write_report(study: StudyConfig) -> dict[str, Path]:
     written: dict[str, Path] = {}
     results = results_table(study)
     written["results"] = _csv(results, out / "results.csv")
+    if study.evaluation.reference:
+        table = ReferenceTable.load(study.evaluation.reference, allow_commands=True)
+        anchors = {spec: elo for spec, (elo, _) in table.anchors.items()}
+        written["crossings"] = _csv(crossings(results, anchors), out / "crossings.csv")
     at_budget, at_budget_pairs = equal_budgets(results)
     written["equal_budgets"] = _csv(at_budget, out / "equal_budgets.csv")
     written["equal_budgets_improvement"] = _csv(at_budget_pairs,
