@@ -15,7 +15,8 @@ report into the tuning's output folder:
 Each trial's ``elo`` is its final snapshots' Elo (aggregated over its seeds as its value
 is) fitted when they were evaluated, over the games in the shared database by then.
 ``elo_refit`` rates the same snapshots over every game in the database at report time,
-the one scale on which all trials' final snapshots compare best; ``elo_stderr`` and
+the one scale on which all trials' final snapshots compare best (empty when trials are
+rated on a reference table: their logged Elo is on its fixed scale already); ``elo_stderr`` and
 ``elo_refit_stderr`` are the match noise of that aggregate (the seeds' standard errors
 combined as for a mean), not the spread between seeds, which the per-seed columns show.
 """
@@ -36,7 +37,7 @@ from rlgo.evaluation.elo import fit_elo
 from rlgo.evaluation.matchdb import MatchDB, MatchDBError
 from rlgo.training.config import dump_toml
 from rlgo.tuning import plots
-from rlgo.tuning.config import TuneConfig, load_tune
+from rlgo.tuning.config import TuneConfig, load_tune, trial_configs
 from rlgo.tuning.objective import aggregate
 from rlgo.tuning.storage import open_study
 from rlgo.tuning.workers import TuneError, run_tuning
@@ -85,6 +86,8 @@ def refit_elo(study: optuna.Study, tune: TuneConfig) -> pd.DataFrame:
     games (or the database cannot be read)."""
     trials = trials_table(study)
     refit = {"elo_refit": [math.nan] * len(trials), "elo_refit_stderr": [math.nan] * len(trials)}
+    if trial_configs(tune, {}).eval.reference:  # logged on the table's fixed scale: final
+        return trials.assign(**refit)
     try:
         games = MatchDB(tune.db_url, read_only=True).games(board_size=tune.board_size,
                                                            with_sgf=False)
