@@ -161,8 +161,8 @@ def test_a_run_evaluated_on_a_reference_table_logs_a_fixed_scale_rating(tmp_path
 
 
 @pytest.mark.parametrize("name, size, komi", [("5x5", 5, 0.5), ("7x7", 7, 8.5),
-                                             ("9x9", 9, 7.5), ("7x7_v3", 7, 8.5),
-                                             ("7x7_v4", 7, 8.5)])
+                                             ("9x9", 9, 7.5), ("9x9_seed1", 9, 7.5),
+                                             ("7x7_v3", 7, 8.5), ("7x7_v4", 7, 8.5)])
 def test_the_committed_reference_tables_load_and_are_ordered(name, size, komi):
     from pathlib import Path
 
@@ -175,6 +175,11 @@ def test_the_committed_reference_tables_load_and_are_ordered(name, size, komi):
     if "gnugo-mc:40000" in table.anchors:  # the Monte Carlo anchors spread the top
         top = [table.anchors[a][0] for a in ("gnugo:10", "gnugo-mc:8000", "gnugo-mc:40000")]
         assert top == sorted(top) and top[-1] - top[0] > 200
+    if size == 9:  # random to Pachi: the mixed players bridge rollout:512 to GNU Go 0
+        chain = [table.anchors[a][0] for a in (
+            "mix:gnugo:0:0.35", "mix:gnugo:0:0.25", "mix:gnugo:0:0.15", "mix:gnugo:0:0.07",
+            "gnugo:0", "gnugo:10", "pachi:500", "pachi:2000")]
+        assert chain == sorted(chain) and table.anchors["rollout:512"][0] < chain[4]
 
 
 def test_rlgo_ladder_calibrate_and_rate_end_to_end(tmp_path):
