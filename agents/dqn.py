@@ -60,6 +60,7 @@ from rlgo.learning.network import (
     ILLEGAL_LOGIT,
     NetConfig,
     PolicyValueNet,
+    adamw,
     masked_log_softmax,
     sample_actions,
 )
@@ -198,8 +199,7 @@ class DQN:
         self.target = PolicyValueNet(rules.board_size, net_config).to(self.device)
         self.target.load_state_dict(self.net.state_dict())
         self.target.eval()
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
-                                     weight_decay=config.weight_decay)
+        self.opt = adamw(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.buffer = ReplayBuffer(config.buffer_positions,
                                    config.priority_alpha if config.prioritized else None)
         self.positions_seen = 0

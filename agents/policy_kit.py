@@ -17,7 +17,7 @@ import torch
 from rlgo.agents.network_player import copy_weights, policy_snapshot_player
 from rlgo.envs import Rules
 from rlgo.learning.credit import policy_gradient, probabilities, softmax_log_policy
-from rlgo.learning.network import NetConfig, PolicyValueNet
+from rlgo.learning.network import NetConfig, PolicyValueNet, adamw
 from rlgo.protocols import Player, Weights
 
 __all__ = ["FromKit", "PolicyKit", "acting_seed"]
@@ -58,7 +58,7 @@ class PolicyKit:
         self.temperature = temperature
         """The softmax temperature of the policy the credit analysis reads."""
         self.net = PolicyValueNet(rules.board_size, net_config).to(self.device)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.opt = adamw(self.net.parameters(), lr=lr, weight_decay=weight_decay)
 
     def snapshot(self) -> Weights:
         """:meth:`rlgo.protocols.Learner.snapshot`: the network's weights, on the CPU."""

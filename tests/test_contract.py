@@ -406,6 +406,29 @@ def test_group_norm_networks_are_one_function_in_training_and_in_play():
         NetConfig(norm="layer")
 
 
+def test_the_residual_block_is_conv_norm_relu_twice_with_the_skip_added():
+    """The block's in-place ReLUs compute what the out-of-place formula does, gradients
+    included (written out here by hand from its layers)."""
+    torch.manual_seed(0)
+    net = PolicyValueNet(5, TINY).train()
+    block = net.trunk[0]
+    x = torch.randn(4, TINY.channels, 5, 5, requires_grad=True)
+    out = block(x)
+    y = torch.relu(block.bn1(block.conv1(x)))
+    expected = torch.relu(x + block.bn2(block.conv2(y)))
+    torch.testing.assert_close(out, expected)
+    (g_out,) = torch.autograd.grad(out.square().sum(), x)
+    (g_expected,) = torch.autograd.grad(expected.square().sum(), x)
+    torch.testing.assert_close(g_out, g_expected)
+
+
+@pytest.mark.parametrize("agent", builtin_names())
+def test_every_learner_steps_with_fused_adamw_on_the_cpu(agent):
+    entry = get_learner(agent)
+    learner = entry.make(RULES, entry.default_config(), TINY, 0, "cpu")
+    assert isinstance(learner.opt, torch.optim.AdamW) and learner.opt.defaults["fused"]
+
+
 # ----------------------------------------------------------------- precision
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from rlgo.bench.flops import count_flops, peaks, utilisation
 from rlgo.envs.engine import NUM_PLANES
-from rlgo.learning.network import NetConfig, PolicyValueNet, bfloat16_supported
+from rlgo.learning.network import NetConfig, PolicyValueNet, adamw, bfloat16_supported
 
 Row = dict[str, object]
 
@@ -67,7 +67,7 @@ def _steps(board_size: int, batch: int) -> dict[tuple[str, str], Callable[[], ob
         learner = PolicyValueNet(board_size, net.config)
         learner.load_state_dict(net.state_dict())
         learner.train()
-        opt = torch.optim.Adam(learner.parameters(), 1e-3)
+        opt = adamw(learner.parameters(), 1e-3, 0.0)  # the learners' optimiser
 
         def step() -> None:
             logits, value = learner(obs)
