@@ -101,7 +101,8 @@ def agents() -> None:
 
 @app.command()
 def train(
-    agent: Annotated[str | None, typer.Option(help=_agents_help())] = None,
+    learner: Annotated[str | None, typer.Option("--learner", "--agent", help=_agents_help())
+                       ] = None,
     board_size: Annotated[int | None, typer.Option(help="Board side N (5..19); default 7.")
                           ] = None,
     env_steps: Annotated[int | None, typer.Option(
@@ -112,24 +113,25 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed of everything; default 0.")] = None,
     out: Annotated[str, typer.Option(help="Run directory; an existing run resumes.")] = "",
     config: Annotated[str | None, typer.Option(
-        help="Config file with [train], [eval], [agent] and [net] tables (a run's config.toml, or "
-        "the best trial `rlgo tune` exports); the flags and --set override it.")] = None,
+        help="Config file with [train], [eval], [learner] and [net] tables (a run's "
+        "config.toml, or the best trial `rlgo tune` exports); the flags and --set override "
+        "it.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Config override key=value; 'net.', 'train.' and 'eval.' prefixes for "
-        "the network, harness and evaluation, no prefix for the agent. A list is a TOML "
+        "the network, harness and evaluation, no prefix for the learner. A list is a TOML "
         "array or comma-separated: eval.ladder='[\"random\", \"rollout:8\"]' or "
         "eval.ladder=random,rollout:8.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     allow_commands: ALLOW_COMMANDS = False,
 ) -> None:
-    """Train an agent by self-play, rating it on the run's Elo ladder as it learns."""
+    """Train a learner by self-play, rating it on the run's Elo ladder as it learns."""
     from rlgo.registry import third_party_frame
     from rlgo.training import build_trainer
     from rlgo.training.loop import stopped_at
 
     trainer = None
     try:
-        trainer = build_trainer(agent, board_size, env_steps, seed, out, set_ or [],
+        trainer = build_trainer(learner, board_size, env_steps, seed, out, set_ or [],
                                 progress, config=config, allow_commands=allow_commands,
                                 say=typer.echo)
         counters = trainer.fit()

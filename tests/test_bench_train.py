@@ -49,7 +49,7 @@ def test_train_table_puts_rates_and_ceilings_on_the_peer_scale():
 
 
 def test_train_bench_cli_json_without_the_peer():
-    res = CliRunner().invoke(app, ["bench", "train", "--agent", "ppo", "-n", "5",
+    res = CliRunner().invoke(app, ["bench", "train", "--learner", "ppo", "-n", "5",
                                    "--seconds", "0.1", "--no-peer", "--json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)

@@ -174,7 +174,7 @@ def test_every_help_text_shows_its_table_names_and_no_issue_numbers():
             assert table in shown, f"rlgo {' '.join(path)} --help loses {table}"
             checked += 1
         assert not re.search(r"issue \d", shown, re.IGNORECASE), path
-    assert checked >= 4  # [train], [agent], [net] of train, [credit] of analyze credit
+    assert checked >= 4  # [train], [learner], [net] of train, [credit] of analyze credit
 
 
 def test_bench_tables_print_the_9x9_targets_only_for_a_9x9_row():

@@ -25,7 +25,7 @@ import pytest
 from rlgo.evaluation.matchdb import MatchDB
 from rlgo.training.runs import load_metrics
 
-ARGS = ["--agent", "reinforce", "--board-size", "5", "--env-steps", "1200", "--seed", "2",
+ARGS = ["--learner", "reinforce", "--board-size", "5", "--env-steps", "1200", "--seed", "2",
         "--no-progress"]
 SETS = ["net.blocks=1", "net.channels=8", "net.value_hidden=8", "train.parallel_games=8",
         "train.games_per_iteration=8", "eval.every=400", "train.checkpoint_every=200",
@@ -182,7 +182,7 @@ def test_a_resume_killed_while_rewriting_the_metrics_resumes_again(tmp_path, ref
 SEARCH = """\
 [tune]
 name = "torn"
-agent = "reinforce"
+learner = "reinforce"
 board_size = 5
 env_steps = 200
 trials = {trials}

@@ -377,7 +377,7 @@ def test_reanalyse_rebuilds_positions_from_the_move_record():
 
 
 def test_tiny_training_run_through_the_harness(tmp_path):
-    train = TrainConfig(agent="mcts", board_size=5, env_steps=120, seed=0,
+    train = TrainConfig(learner="mcts", board_size=5, env_steps=120, seed=0,
                         parallel_games=4, games_per_iteration=4, checkpoint_every=60)
     agent = MCTSConfig(simulations=3, gumbel=True, full_search_prob=0.5, cheap_simulations=2,
                        minibatch=32, replay_positions=500)

@@ -15,6 +15,7 @@ from rlgo.learning.files import CheckpointError, load_file, save_file
 from rlgo.learning.network import NetConfig, PolicyValueNet
 from rlgo.registry import UnknownAgentError, get_learner
 from rlgo.training import COUNTERS, TrainConfig, apply_overrides
+from rlgo.training.config import dump_toml
 from rlgo.training.runs import Counters, RunDir, load_metrics
 
 
@@ -163,15 +164,32 @@ def test_a_runs_config_file_rebuilds_its_configs_and_flags_override_it(tmp_path)
     again = resolve_configs(config=stored)
     assert again.configs == load_run_configs(tmp_path / "a").configs
     over = resolve_configs(seed=4, overrides=["lr=0.01"], config=stored)
-    assert (over.train.seed, over.train.board_size, over.agent.lr) == (4, 5, 0.01)
+    assert (over.train.seed, over.train.board_size, over.learner.lr) == (4, 5, 0.01)
     assert over.default_out() == "runs/ppo5-s4"
 
 
+def test_config_files_in_the_older_names_load_as_today_s(tmp_path):
+    """Before 2026-12-03 the learner was train.agent and its settings [agent]: stored
+    configs and exported best trials in those names still load, to the same configs."""
+    from rlgo.training import resolve_configs
+
+    old, new = tmp_path / "old.toml", tmp_path / "new.toml"
+    old.write_text("[train]\nagent = 'ppo'\nboard_size = 5\n[agent]\nlr = 0.05\n")
+    new.write_text("[train]\nlearner = 'ppo'\nboard_size = 5\n[learner]\nlr = 0.05\n")
+    assert resolve_configs(config=old).configs == resolve_configs(config=new).configs
+    assert resolve_configs(config=old).learner.lr == 0.05
+    assert "[learner]\nlr = 0.05" in dump_toml(resolve_configs(config=old).to_tables())
+    with pytest.raises(ValueError, match="train.agent: the learner is named by train.learner"):
+        resolve_configs("ppo", overrides=["train.agent=dqn"])
+
+
 @pytest.mark.parametrize("text, message", [
-    ("[train]\nagent = 'ppo'\nboard_size = 'seven'\n", "board_size = 'seven' is not a int"),
-    ("[train]\nagent = 'ppo'\n[agent]\nlearning_rate = 0.1\n", "unknown keys.*valid keys: lr"),
-    ("[train]\nagent = 'ppo'\n[agent]\nlr = -1.0\n", "lr"),
-    ("[train]\nagent = 'ppo'\nuse_gpu = true\n", "unknown keys \\['use_gpu'\\]"),
+    ("[train]\nlearner = 'ppo'\nboard_size = 'seven'\n", "board_size = 'seven' is not a int"),
+    ("[train]\nlearner = 'ppo'\n[learner]\nlearning_rate = 0.1\n", "unknown keys.*valid keys: lr"),
+    ("[train]\nlearner = 'ppo'\n[learner]\nlr = -1.0\n", "lr"),
+    ("[train]\nlearner = 'ppo'\nuse_gpu = true\n", "unknown keys \\['use_gpu'\\]"),
+    ("[train]\nlearner = 'ppo'\n[agent]\nlr = 0.1\n[learner]\nlr = 0.2\n",
+     "both \\[agent\\] and \\[learner\\]"),
     ("[optimizer]\nlr = 1\n", "unknown tables \\['optimizer'\\]"),
     ("[train\n", "not valid TOML"),
     ("[net]\nblocks = 1\n", "name a learner"),
@@ -236,7 +254,6 @@ def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
     import tomllib
 
     from rlgo.training import build_trainer
-    from rlgo.training.config import dump_toml
 
     sets = ["net.blocks=1", "net.channels=8", "eval.every=0",
             "train.checkpoint_every=100"]

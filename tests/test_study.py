@@ -57,7 +57,7 @@ learner = "reinforce"
 
 [agents.ppo]
 learner = "ppo"
-agent = {{ lr = 0.002 }}
+lr = 0.002
 """
 
 
@@ -111,8 +111,8 @@ def test_an_agent_label_that_is_a_path_writes_nothing_outside_the_study(tmp_path
 
 def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
     best = tmp_path / "best.toml"
-    best.write_text("[train]\nagent = 'ppo'\nparallel_games = 4\nboard_size = 9\n"
-                    "[agent]\nlr = 0.05\nepochs = 2\n[net]\nchannels = 16\n")
+    best.write_text("[train]\nlearner = 'ppo'\nparallel_games = 4\nboard_size = 9\n"
+                    "[learner]\nlr = 0.05\nepochs = 2\n[net]\nchannels = 16\n")
     study = load_study(tiny_study(tmp_path, **{"learner = \"ppo\"":
                                                "learner = \"ppo\"\nconfig = \"best.toml\""}))
     ppo = study.agents[1]
@@ -122,6 +122,20 @@ def test_study_settings_merge_in_order_and_fix_the_comparison(tmp_path):
     assert (train.board_size, train.seed, train.env_steps, evaluation.every) == (5, 1, 500, 250)
     assert train.db == study.db_url  # one database for the whole study
 
+
+
+def test_an_agent_s_learner_settings_are_its_table_s_other_keys_or_an_older_agent_table(
+        tmp_path):
+    keys = load_study(tiny_study(tmp_path))
+    older = load_study(tiny_study(tmp_path, "older.toml",
+                                  **{"lr = 0.002": "agent = { lr = 0.002 }"}))
+    assert keys.agents[1].settings == older.agents[1].settings == {"lr": 0.002}
+    assert run_configs(keys, keys.agents[1], 0).learner.lr == 0.002
+    with pytest.raises(StudyFileError, match=r"agents.ppo sets \['lr'\] both as keys"):
+        load_study(tiny_study(tmp_path, "both.toml",
+                              **{"lr = 0.002": "lr = 0.002\nagent = { lr = 0.003 }"}))
+    with pytest.raises(StudyFileError, match="agents.ppo.*lrr"):  # a typo names the key
+        load_study(tiny_study(tmp_path, "typo.toml", **{"lr = 0.002": "lrr = 0.002"}))
 
 # ----------------------------------------------------------------------- end to end
 

@@ -17,7 +17,7 @@ TINY = ["net.blocks=1", "net.channels=8", "train.parallel_games=8",
 
 
 def _train(out, *sets: str, steps: int = 100):
-    args = ["train", "--agent", "reinforce", "--board-size", "5", "--env-steps", str(steps),
+    args = ["train", "--learner", "reinforce", "--board-size", "5", "--env-steps", str(steps),
             "--out", str(out), "--no-progress"]
     return CliRunner().invoke(app, [*args, *(x for kv in [*TINY, *sets] for x in ("--set", kv))])
 

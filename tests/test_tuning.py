@@ -32,7 +32,7 @@ from rlgo.tuning.workers import run_tuning
 TUNING = """\
 [tune]
 name = "tiny"
-agent = "ppo"
+learner = "ppo"
 board_size = 5
 env_steps = {env_steps}
 trials = {trials}
@@ -153,9 +153,25 @@ def test_a_ladder_opponent_that_runs_a_program_needs_allow_commands(tmp_path):
     assert load_tune(path, allow_commands=True).allow_commands
 
 
+def test_a_tuning_file_in_the_older_names_loads_as_today_s(tmp_path):
+    """[tune] agent = ... and an [agent] table, as tuning files wrote them before
+    2026-12-03, read as learner and [learner]; the study fingerprint keeps its stored
+    names, so that a study begun before resumes."""
+    new = load_tune(_tuning_file(tmp_path, tune="[learner]\nepochs = 2"))
+    text = _tuning_file(tmp_path, tune="[agent]\nepochs = 2", name="old.toml").read_text()
+    old_path = tmp_path / "old.toml"
+    old_path.write_text(text.replace('learner = "ppo"', 'agent = "ppo"'))
+    old = load_tune(old_path)
+    assert (old.learner, old.learner_config) == (new.learner, new.learner_config) == (
+        "ppo", {"epochs": 2})
+    assert old.fingerprint() == new.fingerprint()
+    assert new.fingerprint()["agent"] == "ppo" and new.fingerprint()["agent_config"] == {
+        "epochs": 2}
+
+
 def test_tuning_file_missing_keys_and_misplaced_train_keys(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text('[tune]\nagent = "ppo"\n')
+    path.write_text('[tune]\nlearner = "ppo"\n')
     with pytest.raises(ValueError, match=r"bad.toml \[tune\]: missing keys \['name', "):
         load_tune(path)
     good = _tuning_file(tmp_path).read_text()
@@ -191,7 +207,7 @@ def test_a_good_tuning_file_reads_every_part(tmp_path):
 
 def test_the_shipped_tuning_file_reads():
     tune = load_tune(Path(__file__).parents[1] / "studies" / "tune_ppo_5x5.toml")
-    assert tune.agent == "ppo" and tune.trials >= 10 and len(tune.space) >= 3
+    assert tune.learner == "ppo" and tune.trials >= 10 and len(tune.space) >= 3
 
 
 def test_every_learner_is_tuned_on_7x7_with_the_same_budget():
@@ -200,14 +216,14 @@ def test_every_learner_is_tuned_on_7x7_with_the_same_budget():
     from rlgo.registry import builtin_names
 
     studies = Path(__file__).parents[1] / "studies"
-    tunes = {t.agent: t for t in (load_tune(p) for p in sorted(studies.glob("tune_*_7x7.toml")))}
+    tunes = {t.learner: t for t in (load_tune(p) for p in sorted(studies.glob("tune_*_7x7.toml")))}
     assert sorted(tunes) == sorted(builtin_names())
     budget = {agent: (t.trials, t.env_steps, t.seeds, t.aggregate, t.sampler,
                       t.startup_trials, t.pruner, t.reduction_factor, t.objective,
                       trial_configs(t, {}).eval, t.train)
               for agent, t in tunes.items()}
     assert len(set(map(repr, budget.values()))) == 1, budget
-    assert all(len(t.space) >= 4 and not t.agent_config and not t.net for t in tunes.values())
+    assert all(len(t.space) >= 4 and not t.learner_config and not t.net for t in tunes.values())
     assert trial_configs(tunes["ppo"], {}).eval.reference.endswith("anchors/7x7.toml")
 
 
@@ -259,10 +275,10 @@ def test_three_trials_end_to_end_write_the_report_and_a_trainable_best_config(tm
     # best.toml trains as it is: the best trial's sampled values and the fixed ones
     study = open_study(load_tune(path), create=False)
     configs = resolve_configs(config=out / "best.toml")
-    assert configs.agent.lr == pytest.approx(study.best_trial.params["lr"])
+    assert configs.learner.lr == pytest.approx(study.best_trial.params["lr"])
     assert configs.net.value_hidden == study.best_trial.params["net.value_hidden"]
     assert configs.net.channels == 8 and configs.eval.ladder == ("random",)
-    assert configs.train.db == "" and configs.train.agent == "ppo"
+    assert configs.train.db == "" and configs.train.learner == "ppo"
 
 
 def test_two_worker_processes_run_exactly_the_trials_asked(tmp_path):
@@ -292,7 +308,7 @@ def test_the_median_pruner_stops_a_trial_that_is_behind(tmp_path, monkeypatch):
     good trials complete, the bad one is pruned at its first evaluation after step 0."""
 
     def evaluate(self: Trainer) -> dict[str, float]:
-        sign = 1.0 if self.agent_config.lr > 5e-4 else -1.0
+        sign = 1.0 if self.learner_config.lr > 5e-4 else -1.0
         return {"eval/elo": sign * self.state.counters.env_steps, "eval/elo_stderr": 1.0}
 
     monkeypatch.setattr(Trainer, "evaluate", evaluate)

@@ -215,9 +215,9 @@ def analyse_snapshot(run: Path, snapshot: Path, judge: Judge, config: CreditConf
     payload = load_file(snapshot)
     steps = int(payload["counters"]["env_steps"])
     torch.manual_seed(config.seed * 1_000_003 + steps)
-    learner = cfgs.entry.make(rules, cfgs.agent, cfgs.net, cfgs.train.seed, "cpu")
+    learner = cfgs.entry.make(rules, cfgs.learner, cfgs.net, cfgs.train.seed, "cpu")
     if not isinstance(learner, CreditAssigner):
-        raise ValueError(f"learner {cfgs.train.agent!r} does not show its credit "
+        raise ValueError(f"learner {cfgs.train.learner!r} does not show its credit "
                          "(rlgo.protocols.CreditAssigner): it cannot be analysed")
     learner.load_snapshot(payload["weights"], steps)
     t0 = time.perf_counter()
@@ -241,7 +241,7 @@ def analyse_snapshot(run: Path, snapshot: Path, judge: Judge, config: CreditConf
     length = np.array([len(records[int(g)]) for g in batch.game])
     usable = np.isfinite(credit.played) & np.isfinite(a_played)
     table = pd.DataFrame({
-        "run": run.name, "learner": cfgs.train.agent, "seed": cfgs.train.seed,
+        "run": run.name, "learner": cfgs.train.learner, "seed": cfgs.train.seed,
         "env_steps": steps, "game": batch.game, "move": batch.move, "player": batch.player,
         "phase": M.phase(batch.move, length), "stakes": M.stakes(a_played),
         "credit": credit.played, "a_star": a_played, "q_star": q[rows_n, batch.action],
@@ -257,7 +257,7 @@ def analyse_snapshot(run: Path, snapshot: Path, judge: Judge, config: CreditConf
     t = table[usable]
     counters = counters_at(run, steps)
     summary: dict[str, Any] = {
-        "run": run.name, "learner": cfgs.train.agent, "seed": cfgs.train.seed,
+        "run": run.name, "learner": cfgs.train.learner, "seed": cfgs.train.seed,
         "env_steps": steps, "snapshot": str(snapshot), "games": config.games,
         "positions": int(len(batch)), "credited": int(usable.sum()),
         **_agreement(t),

@@ -109,8 +109,9 @@ def bench_net(
 
 @app.command("train")
 def bench_train(
-    agent: Annotated[list[str] | None, typer.Option(
-        "--agent", help="Learners to measure (default: every registered one).")] = None,
+    learner: Annotated[list[str] | None, typer.Option(
+        "--learner", "--agent", help="Learners to measure (default: every registered one).")
+                       ] = None,
     board_size: Annotated[int, typer.Option("--board-size", "-n", help="Board side N.")] = 7,
     seconds: Annotated[float, typer.Option(help="Time measured per row, after a warm-up.")
                        ] = 30.0,
@@ -134,5 +135,5 @@ def bench_train(
     from rlgo.registry import registered
 
     config = dataclasses.replace(parse_net(net) if net else NetConfig(), precision=precision)
-    rows = run_train_bench(agent or registered(), board_size, seconds, peer, config)
+    rows = run_train_bench(learner or registered(), board_size, seconds, peer, config)
     typer.echo(json.dumps(rows) if as_json else format_train_table(rows))

@@ -5,7 +5,9 @@ Only tensors, numbers, strings, lists and dicts are stored; configs are plain di
 their dataclass fields.
 
 Two kinds of file, one header (``rlgo_version``, ``kind``, ``agent``, ``rules``,
-``agent_config``, ``net_config``, ``counters``):
+``agent_config``, ``net_config``, ``counters``; ``agent`` is the learner's name and
+``agent_config`` its config, names the format keeps from before configs called them
+``train.learner`` and ``[learner]``):
 
 * a **snapshot** (``kind = "snapshot"``) adds ``weights``, the learner's
   :meth:`~rlgo.protocols.Learner.snapshot`: small, what the ladder, the opponent pool and

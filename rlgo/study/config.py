@@ -26,8 +26,8 @@ A study is a TOML file (``studies/quickstart.toml`` is a complete example)::
     [agents.ppo]                 # one table per agent; the key is its label (a plain name)
     learner = "ppo"              # a registered learner (rlgo agents) or package.module:make
     config = "best.toml"         # optional config file (rlgo tune exports one)
-    agent = { lr = 0.001 }       # optional overrides of its config, net and harness
-    net = { blocks = 2 }
+    lr = 0.001                   # optional: the learner's own settings, as keys here,
+    net = { blocks = 2 }         # and overrides of the network and the harness
     train = { parallel_games = 64 }
     eval = { search = 16 }       # only search and greedy: the scale is the study's
 
@@ -59,13 +59,14 @@ from rlgo.training.config import (
     RunConfigs,
     read_config_file,
     read_toml,
+    renamed_tables,
     to_table,
 )
 
 BUDGETS = ("env_steps", "nn_evals", "wall_s")
 """Budget axes: moves played, network evaluations, or training seconds."""
 
-FIXED_BY_STUDY = ("agent", "board_size", "komi", "seed", "env_steps", "nn_evals",
+FIXED_BY_STUDY = ("learner", "board_size", "komi", "seed", "env_steps", "nn_evals",
                   "wall_seconds", "db", "threads")
 """``[train]`` keys a study sets for every run alike (an agent's table may not)."""
 _STUDY_EVAL = {"every": 10_000, "snapshots": 1}
@@ -104,10 +105,11 @@ class AgentEntry:
     learner: str
     """Registered learner name, or ``package.module:make``."""
     config: str = ""
-    """Config file (``[train]``/``[agent]``/``[net]`` tables) applied first; "" for none.
-    A relative path is relative to the study file."""
-    agent: dict[str, Any] = field(default_factory=dict)
-    """Overrides of the learner's config."""
+    """Config file (``[train]``/``[learner]``/``[net]`` tables) applied first; "" for
+    none. A relative path is relative to the study file."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the learner's config: the agent table's other keys (an older study
+    file's ``agent = {...}`` table is read as them)."""
     net: dict[str, Any] = field(default_factory=dict)
     """Overrides of the network config."""
     train: dict[str, Any] = field(default_factory=dict)
@@ -240,7 +242,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
 }
 """Study-file keys per table, and the :class:`StudyConfig` field each fills."""
 
-_AGENT_KEYS = ("learner", "config", "agent", "net", "train", "eval")
+_AGENT_KEYS = ("learner", "config", "net", "train", "eval")
+"""Keys of an ``[agents.<label>]`` table besides the learner's own settings."""
 
 
 def load_study(path: str | Path, *, allow_commands: bool = False) -> StudyConfig:
@@ -318,14 +321,17 @@ def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
                              "digits, _ . -, starting with a letter or digit), not a path")
     if not isinstance(spec, dict):
         raise StudyFileError(f"{where} must be a table ([agents.{label}])")
-    bad = sorted(set(spec) - set(_AGENT_KEYS))
-    if bad:
-        raise StudyFileError(f"{where}: unknown keys {bad}; valid keys: {', '.join(_AGENT_KEYS)}")
     if "learner" not in spec:
         raise StudyFileError(f"{where} needs learner = \"<name>\" (rlgo agents lists them)")
     for key in ("agent", "net", "train", "eval"):
         if not isinstance(spec.get(key, {}), dict):
             raise StudyFileError(f"{where}.{key} must be a table")
+    settings = {k: v for k, v in spec.items() if k not in (*_AGENT_KEYS, "agent")}
+    older = spec.get("agent", {})  # the learner's settings as study files wrote them before
+    both = sorted(set(settings) & set(older))
+    if both:
+        raise StudyFileError(f"{where} sets {both} both as keys and in its older agent table")
+    settings.update(older)
     train = dict(spec.get("train", {}))
     older = {new: train.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items() if old in train}
     evaluation = {**older, **spec.get("eval", {})}
@@ -339,20 +345,21 @@ def _agent(label: str, spec: Any, path: Path) -> AgentEntry:
     if config and not Path(config).is_absolute():
         config = str(path.parent / config)
     return AgentEntry(label=label, learner=str(spec["learner"]), config=config,
-                      agent=dict(spec.get("agent", {})), net=dict(spec.get("net", {})),
-                      train=train, eval=evaluation)
+                      settings=settings, net=dict(spec.get("net", {})), train=train,
+                      eval=evaluation)
 
 
 def run_configs(study: StudyConfig, agent: AgentEntry, seed: int) -> RunConfigs:
     """The configs of one run (module docstring: the order settings are merged in).
     Raises ValueError for an unknown learner, key or bad value."""
     entry = get_learner(agent.learner)
-    sections = read_config_file(agent.config) if agent.config else {}
     where = f"agents.{agent.label}"
+    sections = (renamed_tables(read_config_file(agent.config), agent.config)
+                if agent.config else {})
     train = {**sections.get("train", {}), **study.train, **agent.train}
     train = {k: v for k, v in train.items() if k not in EVAL_KEYS_IN_TRAIN}  # older files
     evaluation = {**to_table(study.evaluation), **agent.eval}
-    train.update(agent=agent.learner, board_size=study.board_size, seed=seed,
+    train.update(learner=agent.learner, board_size=study.board_size, seed=seed,
                  db=study.db_url, env_steps=_UNCAPPED, nn_evals=0, wall_seconds=0.0)
     if study.komi is not None:
         train["komi"] = study.komi
@@ -364,5 +371,5 @@ def run_configs(study: StudyConfig, agent: AgentEntry, seed: int) -> RunConfigs:
         train["wall_seconds"] = float(study.amount)
     return RunConfigs.from_tables(
         {"train": train, "eval": evaluation,
-         "agent": {**sections.get("agent", {}), **agent.agent},
+         "learner": {**sections.get("learner", {}), **agent.settings},
          "net": {**sections.get("net", {}), **study.net, **agent.net}}, where, entry)

@@ -1,9 +1,9 @@
 """The harness's config and how configs are overridden and stored.
 
-:class:`TrainConfig` holds what is equal for every agent of a comparison; each agent has
+:class:`TrainConfig` holds what is equal for every learner of a comparison; each learner has
 its own frozen config dataclass (found through :mod:`rlgo.registry`) and the network has
 :class:`~rlgo.learning.network.NetConfig`. On the command line ``--set key=value``
-overrides any field: no prefix for the agent's config, ``net.`` and ``train.`` for the
+overrides any field: no prefix for the learner's config, ``net.`` and ``train.`` for the
 others (:func:`apply_overrides`). Configs are data: TOML in, TOML out, never code.
 """
 
@@ -29,8 +29,14 @@ EVAL_KEYS_IN_TRAIN = {f"eval_{f.name}": f.name for f in fields(EvalConfig)}
 (``train.eval_every`` is now ``eval.every``): a stored config that has them is read as
 if they were in ``[eval]``, so runs made before the change resume."""
 
+OLD_NAMES = {"agent": "learner"}
+"""Names of before 2026-12-03 read as today's: ``train.agent`` (the learner's name) is
+``train.learner``, and a config file's ``[agent]`` table (the learner's settings) is
+``[learner]``. Stored configs, tuning files and checkpoints that use them still load."""
+
 #: Keys that moved; ``--set`` of an old key explains where it went.
 MOVED_KEYS = {
+    "train.agent": "the learner is named by train.learner now (rlgo train --learner)",
     "train.augment": "augmentation belongs to the learner now: use --set augment=true "
                      "(on by default for mcts)",
     **{f"train.{old}": f"the evaluation has its own table now: use --set eval.{new}"
@@ -40,9 +46,9 @@ MOVED_KEYS = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Harness settings, equal for every agent of a comparison."""
+    """Harness settings, equal for every learner of a comparison."""
 
-    agent: str = "reinforce"
+    learner: str = "reinforce"
     """Learner: a registered name (``rlgo agents`` lists them) or ``package.module:make``."""
     board_size: int = 7
     """Board side N."""
@@ -111,8 +117,8 @@ class TrainConfig:
                                    "wall_seconds", "opening_moves"),
                      unit=("pool_share",), choices={"opponent": ("self", "pool")})
         Rules(board_size=self.board_size, komi=self.komi)  # validates the size and komi
-        if not isinstance(self.agent, str) or not self.agent.strip():
-            raise ValueError("agent must name a learner")
+        if not isinstance(self.learner, str) or not self.learner.strip():
+            raise ValueError("learner must name a learner")
         if self.opening_moves >= self.board_size * self.board_size:
             raise ValueError(f"opening_moves must lie in 0..{self.board_size ** 2 - 1}, "
                              f"got {self.opening_moves}")
@@ -177,7 +183,7 @@ def _coerce_list(value: str, hint: Any, key: str) -> tuple[Any, ...]:
 def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``key=value`` strings to frozen config dataclasses.
 
-    ``configs`` maps a prefix to a config (``{"": agent_config, "net": net_config,
+    ``configs`` maps a prefix to a config (``{"": learner_config, "net": net_config,
     "train": train_config}``); a key is ``field`` for the unprefixed config or
     ``prefix.field``. Unknown keys and unparsable values raise ValueError naming the
     valid keys.
@@ -202,11 +208,12 @@ def apply_overrides(configs: dict[str, Any], overrides: Sequence[str]) -> dict[s
     return {p: dataclasses.replace(c, **changes[p]) for p, c in configs.items()}
 
 
-CONFIG_SECTIONS = ("train", "eval", "agent", "net")
+CONFIG_SECTIONS = ("train", "eval", "learner", "net")
 """Tables of a config file, as a run directory's ``config.toml`` stores them: ``[train]``
-(:class:`TrainConfig`, whose ``agent`` names the learner), ``[eval]``
-(:class:`~rlgo.evaluation.evaluator.EvalConfig`), ``[agent]`` (that learner's config) and
-``[net]`` (:class:`~rlgo.learning.network.NetConfig`)."""
+(:class:`TrainConfig`, whose ``learner`` names the learner), ``[eval]``
+(:class:`~rlgo.evaluation.evaluator.EvalConfig`), ``[learner]`` (that learner's settings,
+its config dataclass) and ``[net]`` (:class:`~rlgo.learning.network.NetConfig`). Older
+files' ``[agent]`` is read as ``[learner]`` (:data:`OLD_NAMES`)."""
 
 
 def read_toml(path: str | Path, what: str, error: type[ValueError] = ValueError,
@@ -230,7 +237,7 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
     file or an unknown table; keys are checked when the configs are built."""
     path = Path(path)
     sections = read_toml(path, "config file")
-    unknown = sorted(set(sections) - set(CONFIG_SECTIONS))
+    unknown = sorted(set(sections) - set(CONFIG_SECTIONS) - set(OLD_NAMES))
     if unknown:
         raise ValueError(f"{path}: unknown tables {unknown}; a config file has "
                          f"{', '.join(f'[{s}]' for s in CONFIG_SECTIONS)}")
@@ -238,6 +245,26 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
         if not isinstance(table, dict):
             raise ValueError(f"{path}: {name} must be a table ([{name}])")
     return sections
+
+
+def renamed_tables(tables: dict[str, Any], where: str) -> dict[str, Any]:
+    """``tables`` with older names as today's (:data:`OLD_NAMES`): an ``[agent]`` table as
+    ``[learner]``, a ``train.agent`` key as ``train.learner``. ValueError naming ``where``
+    when both names are given."""
+    tables = dict(tables)
+    for old, new in OLD_NAMES.items():
+        if old in tables:
+            if new in tables:
+                raise ValueError(f"{where}: both [{old}] and [{new}]; [{old}] is the older "
+                                 f"name of [{new}]: keep one")
+            tables[new] = tables.pop(old)
+        train = tables.get("train")
+        if isinstance(train, dict) and old in train:
+            if new in train:
+                raise ValueError(f"{where}: both train.{old} and train.{new}; keep "
+                                 f"train.{new}")
+            tables["train"] = {(new if k == old else k): v for k, v in train.items()}
+    return tables
 
 
 def to_table(cfg: Any) -> dict[str, Any]:
@@ -251,7 +278,7 @@ class RunConfigs:
     tables and turned back into them (``config.toml``, a study's run, a tuning's trial)."""
 
     train: TrainConfig
-    agent: Any
+    learner: Any
     """The learner's config (an instance of ``entry.config_class``)."""
     net: NetConfig
     entry: LearnerEntry
@@ -262,42 +289,43 @@ class RunConfigs:
     @classmethod
     def from_tables(cls, tables: dict[str, dict[str, Any]], where: str,
                     entry: LearnerEntry | None = None) -> RunConfigs:
-        """The configs of the ``train``, ``eval``, ``agent`` and ``net`` tables (a missing
-        table or key at its default; ``train.eval_*`` keys of older configs are read as
-        ``eval`` keys, :data:`EVAL_KEYS_IN_TRAIN`); ``entry``: the learner (default: the
-        one ``train.agent`` names). ValueError naming ``where`` for an unknown key or a bad
-        value."""
+        """The configs of the ``train``, ``eval``, ``learner`` and ``net`` tables (a
+        missing table or key at its default; ``train.eval_*`` keys of older configs are
+        read as ``eval`` keys, :data:`EVAL_KEYS_IN_TRAIN`, and older names as today's,
+        :data:`OLD_NAMES`); ``entry``: the learner (default: the one ``train.learner``
+        names). ValueError naming ``where`` for an unknown key or a bad value."""
+        tables = renamed_tables(tables, where)
         train_table = dict(tables.get("train", {}))
         eval_table = {new: train_table.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items()
                       if old in train_table}
         eval_table.update(tables.get("eval", {}))
         train = config_from_dict(TrainConfig, train_table, where)
-        entry = entry if entry is not None else get_learner(train.agent)
-        return cls(train, config_from_dict(entry.config_class, dict(tables.get("agent", {})),
-                                           where),
+        entry = entry if entry is not None else get_learner(train.learner)
+        return cls(train, config_from_dict(entry.config_class,
+                                           dict(tables.get("learner", {})), where),
                    config_from_dict(NetConfig, dict(tables.get("net", {})), where), entry,
                    config_from_dict(EvalConfig, eval_table, f"{where} [eval]"))
 
     def to_tables(self) -> dict[str, dict[str, Any]]:
-        """The ``train``, ``eval``, ``agent`` and ``net`` tables of ``config.toml``."""
+        """The ``train``, ``eval``, ``learner`` and ``net`` tables of ``config.toml``."""
         return {"train": to_table(self.train), "eval": to_table(self.eval),
-                "agent": to_table(self.agent), "net": to_table(self.net)}
+                "learner": to_table(self.learner), "net": to_table(self.net)}
 
     @property
     def configs(self) -> tuple[TrainConfig, EvalConfig, Any, NetConfig]:
-        """(train, eval, agent, net), what two runs compare to be the same run."""
-        return self.train, self.eval, self.agent, self.net
+        """(train, eval, learner, net), what two runs compare to be the same run."""
+        return self.train, self.eval, self.learner, self.net
 
     def overridden(self, overrides: Sequence[str]) -> RunConfigs:
         """These configs with ``key=value`` overrides applied (:func:`apply_overrides`:
         no prefix for the learner's config, ``train.``, ``eval.`` and ``net.``)."""
-        c = apply_overrides({"": self.agent, "train": self.train, "eval": self.eval,
+        c = apply_overrides({"": self.learner, "train": self.train, "eval": self.eval,
                              "net": self.net}, overrides)
         return RunConfigs(c["train"], c[""], c["net"], self.entry, c["eval"])
 
     def default_out(self) -> str:
-        """``runs/<agent><board>-s<seed>``, where ``rlgo train`` puts a run by default."""
-        return f"runs/{self.train.agent}{self.train.board_size}-s{self.train.seed}"
+        """``runs/<learner><board>-s<seed>``, where ``rlgo train`` puts a run by default."""
+        return f"runs/{self.train.learner}{self.train.board_size}-s{self.train.seed}"
 
 
 def _toml_value(v: Any) -> str:

@@ -39,7 +39,7 @@ from rlgo.evaluation.reference import ReferenceTable
 from rlgo.learning.files import CheckpointError, load_file
 from rlgo.learning.network import resolve_device
 from rlgo.protocols import Experience, Learned, Player, close_players
-from rlgo.training.config import RunConfigs, TrainConfig, read_config_file
+from rlgo.training.config import RunConfigs, TrainConfig, read_config_file, renamed_tables
 from rlgo.training.runs import Counters, RunDir, file_steps
 from rlgo.training.samples import write_sgf_samples
 from rlgo.training.selfplay import SelfPlay, SelfPlayStats
@@ -133,11 +133,12 @@ class Trainer:
                  allow_commands: bool = False) -> None:
         train = configs.train
         self.configs, self.cfg, self.eval_cfg = configs, train, configs.eval
-        self.agent = configs.entry
-        if not isinstance(configs.agent, self.agent.config_class):
-            raise ValueError(f"agent {train.agent!r} takes a {self.agent.config_class.__name__}, "
-                             f"not a {type(configs.agent).__name__}")
-        self.agent_config, self.net_config = configs.agent, configs.net
+        self.entry = configs.entry
+        if not isinstance(configs.learner, self.entry.config_class):
+            raise ValueError(f"learner {train.learner!r} takes a "
+                             f"{self.entry.config_class.__name__}, not a "
+                             f"{type(configs.learner).__name__}")
+        self.learner_config, self.net_config = configs.learner, configs.net
         self.show_progress = progress
         self.rules = Rules(board_size=train.board_size, komi=train.komi)
         check_evaluation(configs.eval, self.rules, allow_commands)  # before any file
@@ -145,7 +146,7 @@ class Trainer:
             torch.set_num_threads(train.threads)
         torch.manual_seed(train.seed)
         self.device = resolve_device(train.device)
-        self.learner = self.agent.make(self.rules, configs.agent, configs.net, train.seed,
+        self.learner = self.entry.make(self.rules, configs.learner, configs.net, train.seed,
                                        self.device)
         self.run = RunDir(out)
         self.name = self.run.path.name
@@ -193,7 +194,7 @@ class Trainer:
         learned = self.learner.learn(batch)
         t2 = time.perf_counter()
         if not isinstance(learned, Learned):
-            raise TypeError(f"agent {cfg.agent!r}: learn returned a {type(learned).__name__}"
+            raise TypeError(f"learner {cfg.learner!r}: learn returned a {type(learned).__name__}"
                             ", not an rlgo.protocols.Learned(metrics, train_samples, "
                             "nn_evals)")
         metrics = dict(learned.metrics)
@@ -238,7 +239,7 @@ class Trainer:
                                       start_elo=s.last_elo)
         if cfg.sgf_samples and self._last_play is not None:
             write_sgf_samples(self.run.path / "games", steps, self.rules, *self._last_play,
-                              cfg.sgf_samples, player=f"{self.name} ({cfg.agent})")
+                              cfg.sgf_samples, player=f"{self.name} ({cfg.learner})")
         metrics["charts/eval_s"] = time.perf_counter() - t0
         s.last_elo = metrics.get("eval/elo", float("nan"))
         return metrics
@@ -307,7 +308,7 @@ class Trainer:
 
         return tqdm(total=self.cfg.env_steps,
                     initial=min(self.state.counters.env_steps, self.cfg.env_steps),
-                    unit="step", desc=f"{self.cfg.agent} {self.cfg.board_size}x"
+                    unit="step", desc=f"{self.cfg.learner} {self.cfg.board_size}x"
                     f"{self.cfg.board_size}", dynamic_ncols=True)
 
 
@@ -318,31 +319,33 @@ def _notify(hooks: Sequence[Hook], trainer: Trainer, rows: list[dict[str, float]
             hook(trainer, metrics)
 
 
-def resolve_configs(agent: str | None = None, board_size: int | None = None,
+def resolve_configs(learner: str | None = None, board_size: int | None = None,
                     env_steps: int | None = None, seed: int | None = None,
                     overrides: Sequence[str] = (), *, config: str | Path | None = None,
                     ) -> RunConfigs:
     """Configs built from, later winning: the defaults, the config file ``config``
     (:func:`~rlgo.training.config.read_config_file`), the arguments not None, and the
     ``key=value`` overrides (:func:`~rlgo.training.config.apply_overrides`)."""
-    sections = read_config_file(config) if config is not None else {}
     where = str(config) if config is not None else "the command line"
+    sections = renamed_tables(read_config_file(config), where) if config is not None else {}
     table = dict(sections.get("train", {}))
-    given = {"agent": agent, "board_size": board_size, "env_steps": env_steps, "seed": seed}
+    given = {"learner": learner, "board_size": board_size, "env_steps": env_steps,
+             "seed": seed}
     table.update({k: v for k, v in given.items() if v is not None})
-    if not table.get("agent"):
-        raise ValueError("name a learner: --agent, or agent in the [train] table of --config")
+    if not table.get("learner"):
+        raise ValueError("name a learner: --learner, or learner in the [train] table of "
+                         "--config")
     return RunConfigs.from_tables({**sections, "train": table}, where).overridden(overrides)
 
 
-def build_trainer(agent: str | None = None, board_size: int | None = None,
+def build_trainer(learner: str | None = None, board_size: int | None = None,
                   env_steps: int | None = None, seed: int | None = None,
                   out: str | Path = "", overrides: Sequence[str] = (), progress: bool = True,
                   *, config: str | Path | None = None, allow_commands: bool = False,
                   say: Callable[[str], None] | None = None) -> Trainer:
     """What ``rlgo train`` does: :func:`resolve_configs`, then a :class:`Trainer` in
     ``out`` (default :meth:`RunConfigs.default_out`); ``say`` gets its notices."""
-    c = resolve_configs(agent, board_size, env_steps, seed, overrides, config=config)
+    c = resolve_configs(learner, board_size, env_steps, seed, overrides, config=config)
     return Trainer(c, out or c.default_out(), progress=progress, say=say,
                    allow_commands=allow_commands)
 

@@ -220,8 +220,9 @@ class RunState:
     def header(self, kind: str, weights: Weights) -> dict[str, Any]:
         """What a snapshot (``kind`` "snapshot") or checkpoint file says about the run."""
         c = self.configs
-        return {"kind": kind, "agent": c.train.agent, "rules": rules_to_dict(self.rules),
-                "agent_config": config_to_dict(c.agent),
+        # the file format's names: "agent" is the learner's name, "agent_config" its config
+        return {"kind": kind, "agent": c.train.learner, "rules": rules_to_dict(self.rules),
+                "agent_config": config_to_dict(c.learner),
                 "net_config": config_to_dict(c.net),
                 "counters": self.progress.counters.as_dict(), "weights": weights}
 

@@ -3,23 +3,25 @@
 A **tuning file** is TOML. ``[tune]`` (:class:`TuneConfig`) names the Optuna study, the
 learner, the board, the env-step budget of every trial, the number of trials wanted in
 total, the seeds each trial trains, where the study is stored, the sampler, the pruner and
-the objective. ``[train]``, ``[eval]``, ``[agent]`` and ``[net]`` fix config values for
-every trial, as in a config file (``rlgo train --config``); ``train.agent``, ``board_size``,
-``env_steps`` and ``seed`` come from ``[tune]``. (They are not sub-tables of ``[tune]``:
-TOML cannot hold both ``agent = "ppo"`` and ``[tune.agent]``.) ``[space.<key>]`` tables
+the objective. ``[train]``, ``[eval]``, ``[learner]`` and ``[net]`` fix config values for
+every trial, as in a config file (``rlgo train --config``); ``train.learner``,
+``board_size``, ``env_steps`` and ``seed`` come from ``[tune]``. (They are not sub-tables
+of ``[tune]``: TOML cannot hold both ``learner = "ppo"`` and ``[tune.learner]``.) Older
+files' ``agent`` key and ``[agent]`` table are read as ``learner`` and ``[learner]``.
+``[space.<key>]`` tables
 (:class:`Param`) are the searched values, keyed as ``--set`` keys are: no prefix for the
 learner's config, ``net.``, ``train.`` and ``eval.``::
 
     [tune]
     name = "tune_ppo_5x5"
-    agent = "ppo"
+    learner = "ppo"
     board_size = 5
     env_steps = 20000
     trials = 20
     seeds_per_trial = 2
     [eval]
     every = 5000
-    [agent]
+    [learner]
     epochs = 4
     [space.lr]
     type = "float"
@@ -51,7 +53,7 @@ from rlgo.protocols import close_players
 from rlgo.registry import config_from_dict, get_learner
 from rlgo.study.config import plain_name
 from rlgo.training import RunConfigs
-from rlgo.training.config import EVAL_KEYS_IN_TRAIN, read_toml
+from rlgo.training.config import EVAL_KEYS_IN_TRAIN, read_toml, renamed_tables
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "patient", "halving", "hyperband", "none")
@@ -59,9 +61,9 @@ AGGREGATES = ("mean", "iqm")
 PARAM_TYPES = ("float", "int", "categorical")
 
 #: ``[space.<key>]`` prefix -> config table.
-_TABLES = {"": "agent", "net": "net", "train": "train", "eval": "eval"}
+_TABLES = {"": "learner", "net": "net", "train": "train", "eval": "eval"}
 #: TrainConfig fields ``[tune]`` sets (never ``[train]`` or a space).
-_FROM_TUNE = ("agent", "board_size", "env_steps", "seed")
+_FROM_TUNE = ("learner", "board_size", "env_steps", "seed")
 
 
 # ----------------------------------------------------------------------- the tuning file
@@ -98,7 +100,7 @@ class TuneConfig:
 
     name: str
     """Optuna study name; also the default output folder ``runs/<name>``."""
-    agent: str
+    learner: str
     """Learner tuned (``rlgo agents`` lists them)."""
     board_size: int
     """Board side N of every trial."""
@@ -144,8 +146,8 @@ class TuneConfig:
     """``[train]``: fixed TrainConfig values."""
     eval: dict[str, Any] = field(default_factory=dict)
     """``[eval]``: fixed EvalConfig values (how every trial is rated)."""
-    agent_config: dict[str, Any] = field(default_factory=dict)
-    """``[agent]``: fixed values of the learner's config."""
+    learner_config: dict[str, Any] = field(default_factory=dict)
+    """``[learner]``: fixed values of the learner's config."""
     net: dict[str, Any] = field(default_factory=dict)
     """``[net]``: fixed NetConfig values."""
     space: tuple[Param, ...] = ()
@@ -207,15 +209,19 @@ class TuneConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides a trial's config and value: a resumed study must keep it."""
-        keep = ("agent", "board_size", "env_steps", "seed", "seeds_per_trial", "aggregate",
-                "objective", "train", "eval", "agent_config", "net")
-        return {**{k: getattr(self, k) for k in keep},
+        keep = ("board_size", "env_steps", "seed", "seeds_per_trial", "aggregate",
+                "objective", "train", "eval", "net")
+        # "agent" and "agent_config": the names studies stored it under before the rename,
+        # so that they resume
+        return {"agent": self.learner, "agent_config": self.learner_config,
+                **{k: getattr(self, k) for k in keep},
                 "space": [dataclasses.asdict(p) for p in self.space]}
 
 
-TABLES = ("tune", "train", "eval", "agent", "net", "space")
-"""Tables of a tuning file (``[search]``, the older name of ``[tune]``, is read as it)."""
-_REQUIRED = ("name", "agent", "board_size", "env_steps", "trials")
+TABLES = ("tune", "train", "eval", "learner", "net", "space")
+"""Tables of a tuning file (``[search]``, the older name of ``[tune]``, is read as it, and
+``[agent]`` as ``[learner]``)."""
+_REQUIRED = ("name", "learner", "board_size", "env_steps", "trials")
 _COMMAND_LINE_ONLY = "allow_commands"
 """The :class:`TuneConfig` field a tuning file may not set."""
 _SPACE_KEYS = {"float": ("type", "low", "high", "log", "step"),
@@ -232,16 +238,19 @@ def load_tune(path: str | Path, *, allow_commands: bool = False) -> TuneConfig:
     doc = read_toml(path, "tuning file")
     if "search" in doc and "tune" not in doc:  # a tuning file written before rlgo.tuning
         doc = {("tune" if k == "search" else k): v for k, v in doc.items()}
+    doc = renamed_tables(doc, str(path))  # [agent] as [learner]
+    if isinstance(doc.get("tune"), dict):
+        doc["tune"] = renamed_tables({"train": doc["tune"]}, f"{path} [tune]")["train"]
     unknown = sorted(set(doc) - set(TABLES))
     if unknown or not all(isinstance(v, dict) for v in doc.values()):
         raise ValueError(f"{path}: a tuning file has the tables [tune], [train], [eval], "
-                         "[agent], [net] and [space.<key>]"
+                         "[learner], [net] and [space.<key>]"
                          + (f"; unknown tables {unknown}" if unknown else ""))
     table = doc.get("tune", {})
     nested = sorted(k for k, v in table.items() if isinstance(v, dict))
     if nested:
         raise ValueError(f"{path} [tune]: sub-tables {nested}; fixed values go in the "
-                         "top-level tables [train], [eval], [agent] and [net]")
+                         "top-level tables [train], [eval], [learner] and [net]")
     if _COMMAND_LINE_ONLY in table:
         raise ValueError(f"{path} [tune]: {_COMMAND_LINE_ONLY} is not a key of a tuning "
                          f"file; only the command line says it ({ALLOW_COMMANDS})")
@@ -253,9 +262,9 @@ def load_tune(path: str | Path, *, allow_commands: bool = False) -> TuneConfig:
         raise ValueError(f"{path} [train]: {taken} belong in [tune]")
     tune = config_from_dict(TuneConfig, table, f"{path} [tune]")
     tune = dataclasses.replace(tune, train=doc.get("train", {}), eval=doc.get("eval", {}),
-                               agent_config=doc.get("agent", {}), net=doc.get("net", {}),
+                               learner_config=doc.get("learner", {}), net=doc.get("net", {}),
                                source=str(path), allow_commands=allow_commands)
-    configs = trial_configs(tune, {}, f"{path} [train]/[eval]/[agent]/[net]")
+    configs = trial_configs(tune, {}, f"{path} [train]/[eval]/[learner]/[net]")
     if not configs.eval.every:
         raise ValueError(f"{path} [eval]: every must be > 0 (the objective is measured by "
                          "the evaluations)")
@@ -283,10 +292,10 @@ def _read_param(tune: TuneConfig, key: str, spec: Any) -> Param:
     prefix, _, name = key.rpartition(".")
     if prefix not in _TABLES:
         raise ValueError(f"{where}: unknown config section {prefix!r}; use no prefix (the "
-                         "agent's config), 'net.', 'train.' or 'eval.'")
+                         "learner's config), 'net.', 'train.' or 'eval.'")
     if prefix == "train" and name in (*_FROM_TUNE, "db"):
         raise ValueError(f"{where}: train.{name} is set by [tune], not searched")
-    if name in getattr(tune, {"": "agent_config"}.get(prefix, prefix)):
+    if name in getattr(tune, {"": "learner_config"}.get(prefix, prefix)):
         raise ValueError(f"{where}: {key} is both fixed in [{_TABLES[prefix]}] and searched")
     param = _make_param(key, kind, spec, where)
     for value in param.probes():
@@ -331,12 +340,12 @@ def trial_sections(tune: TuneConfig, params: dict[str, Any], seed: int | None = 
     values, then ``params`` (keyed as ``[space]`` keys are). Trials play no earlier
     snapshots unless ``[eval]`` sets ``snapshots``: the ladder is what rates them. The
     ``[train]`` keys ``eval_*`` of older tuning files are read as ``[eval]`` keys."""
-    train = {"agent": tune.agent, "board_size": tune.board_size,
+    train = {"learner": tune.learner, "board_size": tune.board_size,
              "env_steps": tune.env_steps, "seed": tune.seed if seed is None else seed,
              **tune.train, "db": tune.db_url}
     older = {new: train.pop(old) for old, new in EVAL_KEYS_IN_TRAIN.items() if old in train}
     tables = {"train": train, "eval": {"snapshots": 0, **older, **tune.eval},
-              "agent": dict(tune.agent_config), "net": dict(tune.net)}
+              "learner": dict(tune.learner_config), "net": dict(tune.net)}
     for key, value in params.items():
         prefix, _, name = key.rpartition(".")
         tables[_TABLES[prefix]][name] = value
@@ -349,7 +358,7 @@ def trial_configs(tune: TuneConfig, params: dict[str, Any], where: str = "",
     checked; ValueError naming ``where`` for an unknown key or a bad value."""
     tables = trial_sections(tune, params, seed)
     where = where or f"{tune.source} (trial parameters {params})"
-    entry = get_learner(tune.agent)
+    entry = get_learner(tune.learner)
     return RunConfigs.from_tables(tables, where, entry)
 
 

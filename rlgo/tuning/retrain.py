@@ -71,7 +71,7 @@ def retrain(path: str | Path, number: int, seeds: Sequence[int], *,
         raise ValueError(f"seeds {sorted(used)} are the tuning's own; retrain on others")
     trial = stored_trial(tune, number)
     tables = copy.deepcopy(trial.user_attrs["config"])
-    entry = get_learner(tune.agent)
+    entry = get_learner(tune.learner)
     rows = []
     for seed in seeds:
         tables["train"]["seed"] = seed
