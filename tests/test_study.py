@@ -64,6 +64,7 @@ lr = 0.002
 def tiny_study(tmp_path: Path, name: str = "tiny.toml", **replace: str) -> Path:
     text = TINY.format(out=tmp_path / name.removesuffix(".toml"))
     for old, new in replace.items():
+        assert old in text, f"the template has no {old!r} to replace"
         text = text.replace(old, new)
     path = tmp_path / name
     path.write_text(text)
@@ -83,7 +84,7 @@ def tiny_study(tmp_path: Path, name: str = "tiny.toml", **replace: str) -> Path:
     ('learner = "ppo"', 'learner = "sac"', "agents.ppo.*sac"),
     ("lr = 0.002", "learning_rate = 0.002", "unknown keys \\['learning_rate'\\].*valid keys"),
     ("lr = 0.002", "lr = -1.0", "lr"),
-    ("lr = 0.002 }", "lr = 0.002 }\ntrain = { env_steps = 10 }",
+    ("lr = 0.002", "lr = 0.002\ntrain = { env_steps = 10 }",
      "agents.ppo.train sets \\['env_steps'\\], which the study fixes"),
     ("board_size = 5", "board_size = 4", "board"),
     ("blocks = 1", "blocks = 'one'", "blocks = 'one' is not a int"),
