@@ -85,7 +85,7 @@ def _trials(path: Path) -> list[optuna.trial.FrozenTrial]:
 
 BAD = [  # (added to [tune], added after the space, the error must say)
     ("", "[bogus]\nx = 1\n", r"unknown tables \['bogus'\]"),
-    ('colour = "red"', "", r"unknown keys \['colour'\].*valid keys: name, agent"),
+    ('colour = "red"', "", r"unknown keys \['colour'\].*valid keys: name, learner"),
     ("[tune.net]\nblocks = 2", "", r"sub-tables \['net'\]; fixed values go in"),
     ('sampler = "grid"', "", r"sampler must be one of tpe, random, got 'grid'"),
     ('pruner = "asha"', "", r"pruner must be one of median, patient, halving, hyperband, none"),
